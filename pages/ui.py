@@ -1,0 +1,84 @@
+"""Widgets shared by the pages. Not a page itself: app.py lists the pages explicitly."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from sslcore.data import load_dataset, load_uploads, load_zip
+from sslcore.data.decode import MAX_UPLOAD_BYTES
+from sslcore.preview import render_image
+from sslcore.tasks import PreviewItem
+from sslcore.tasks.base import ParamSpec
+
+BUILTIN_SOURCES = {
+    "shapes": "Shapes (procedural, 10+ classes)",
+    "digits": "Handwritten digits (scikit-learn)",
+    "photos": "Sample photos (scikit-learn)",
+}
+UPLOAD = "upload"
+MAX_UPLOAD_FILES = 64
+
+
+@st.cache_data(show_spinner="Loading built-in images…", max_entries=16)
+def builtin_images(name: str, n: int, size: int, seed: int) -> tuple[torch.Tensor, list[str]]:
+    data = load_dataset(name, n=n, size=size, seed=seed)
+    return data.images[:n], data.names[:n]
+
+
+def param_widget(spec: ParamSpec, value, key: str):
+    """One Streamlit control per task knob, built from the params dataclass: no per-task UI code."""
+    if spec.choices:
+        options = list(spec.choices)
+        return st.selectbox(spec.name, options, index=options.index(value) if value in options else 0, help=spec.help, key=key)
+    if spec.type is bool:
+        return st.toggle(spec.name, value=bool(value), help=spec.help, key=key)
+    if spec.type is int:
+        return st.slider(spec.name, int(spec.min), int(spec.max), int(value), help=spec.help, key=key)
+    if spec.type is float:
+        step = 0.05 if spec.max <= 2 else 0.5
+        return st.slider(spec.name, float(spec.min), float(spec.max), float(value), step=step, help=spec.help, key=key)
+    return st.text_input(spec.name, str(value), help=spec.help, key=key)
+
+
+def uploaded_images(files, size: int) -> tuple[torch.Tensor | None, list[str]]:
+    """Decode uploads with the safe decoder; show one clear message per bad file; keep the good ones."""
+    if len(files) > MAX_UPLOAD_FILES:
+        st.warning(f"Only the first {MAX_UPLOAD_FILES} files are used ({len(files)} were uploaded).")
+        files = files[:MAX_UPLOAD_FILES]
+    singles, images, names, errors = [], [], [], []
+    for f in files:
+        if f.size > MAX_UPLOAD_BYTES:
+            errors.append(f"{f.name}: larger than the {MAX_UPLOAD_BYTES // 2**20} MB limit")
+            continue
+        if f.name.lower().endswith(".zip"):
+            try:
+                data, errs = load_zip(f.getvalue(), f.name, size=size)
+            except ValueError as err:
+                errors.append(str(err))
+                continue
+            images.append(data.images)
+            names += data.names
+            errors += [str(e) for e in errs]
+        else:
+            singles.append((f.name, f.getvalue()))
+    if singles:
+        data, errs = load_uploads(singles, size=size)
+        errors += [str(e) for e in errs]
+        if data is not None:
+            images.append(data.images)
+            names += data.names
+    for message in errors:
+        st.error(message, icon="🚫")
+    return (torch.cat(images) if images else None), names
+
+
+def show_preview(items: list[PreviewItem], columns: int = 2, cell: int = 160) -> None:
+    """The preview grid: each original beside what the network gets, the pseudo-label in words."""
+    grid = st.columns(columns)
+    for i, item in enumerate(items):
+        with grid[i % columns].container(border=True):
+            views = [item.original, *item.views]
+            for col, view in zip(st.columns(len(views)), views):
+                col.image(render_image(view, cell), caption=view.caption, width="stretch")
+            st.markdown(f"**{item.label}**")

@@ -1,0 +1,86 @@
+"""The pretext-task registry: one module per task, one dict that names them."""
+
+import dataclasses
+
+from sslcore.errors import ConfigError
+from sslcore.tasks.autoencoder import Autoencoder
+from sslcore.tasks.base import ParamSpec, PretextBatch, PretextTask, PreviewImage, PreviewItem, make_params, param_specs
+from sslcore.tasks.colorization import Colorization
+from sslcore.tasks.inpainting import Inpainting
+from sslcore.tasks.jigsaw import Jigsaw
+from sslcore.tasks.masked_image import MaskedImage
+from sslcore.tasks.relative_position import RelativePosition
+from sslcore.tasks.rotation import Rotation
+from sslcore.tasks.simclr import SimCLR
+from sslcore.tasks.simsiam import SimSiam
+
+TASKS: dict[str, type[PretextTask]] = {
+    cls.name: cls
+    for cls in (Rotation, Jigsaw, RelativePosition, Colorization, Inpainting, MaskedImage, SimCLR, SimSiam, Autoencoder)
+}
+
+# Not pretext tasks, but run kinds a comparison offers beside them: the upper and the lower reference.
+REFERENCE_RUNS = {
+    "supervised": "Trained on the real labels under the same budget: the upper reference.",
+    "random_init": "The same backbone, untrained: the baseline every pretext task must beat.",
+}
+
+
+def task_class(name: str) -> type[PretextTask]:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ConfigError(f"unknown task {name!r}; available: {', '.join(TASKS)}") from None
+
+
+def get_task(name: str, params: dict | None = None) -> PretextTask:
+    """A task by name with its params checked (strings from a CLI or URL are fine)."""
+    cls = task_class(name)
+    return cls(make_params(cls.Params, params))
+
+
+def list_tasks(modality: str | None = None) -> list[type[PretextTask]]:
+    return [cls for cls in TASKS.values() if modality in (None, cls.modality)]
+
+
+def describe_task(cls: type[PretextTask]) -> dict:
+    """Everything a UI, the CLI's ``--json`` or docs need to know about a task, as plain data."""
+    return {
+        "name": cls.name,
+        "title": cls.title,
+        "modality": cls.modality,
+        "kind": cls.kind,
+        "summary": cls.summary,
+        "metric": cls.metric,
+        "metric_label": cls.metric_label,
+        "params": [
+            {
+                "name": s.name,
+                "type": s.type.__name__,
+                "default": s.default,
+                "min": s.min,
+                "max": s.max,
+                "choices": list(s.choices) if s.choices else None,
+                "help": s.help,
+            }
+            for s in param_specs(cls.Params)
+        ],
+        "teaching": dataclasses.asdict(cls.teaching),
+    }
+
+
+__all__ = [
+    "REFERENCE_RUNS",
+    "TASKS",
+    "ParamSpec",
+    "PretextBatch",
+    "PretextTask",
+    "PreviewImage",
+    "PreviewItem",
+    "get_task",
+    "describe_task",
+    "list_tasks",
+    "make_params",
+    "param_specs",
+    "task_class",
+]
