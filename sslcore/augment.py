@@ -28,10 +28,19 @@ def randint(gen: torch.Generator, high: int, shape, device) -> Tensor:
     return torch.randint(high, shape, generator=gen).to(device)
 
 
+def luminance(x: Tensor) -> Tensor:
+    """(B, 1, H, W) luminance (ITU-R 601) of (B, 3, H, W) images."""
+    return (x[:, 0:1] * LUMA[0]).add_(x[:, 1:2], alpha=LUMA[1]).add_(x[:, 2:3], alpha=LUMA[2])
+
+
 def grayscale(x: Tensor) -> Tensor:
-    """Luminance (ITU-R 601), repeated to 3 channels so it still fits an RGB backbone."""
-    weights = x.new_tensor(LUMA).view(1, 3, 1, 1)
-    return (x * weights).sum(1, keepdim=True).expand_as(x).contiguous()
+    """Luminance repeated to 3 channels, so a grey image still fits an RGB backbone."""
+    return luminance(x).expand_as(x)
+
+
+def per_image_matmul(matrix: Tensor, x: Tensor) -> Tensor:
+    """Apply a (3, 3) or (B, 3, 3) colour matrix to every pixel of (B, 3, H, W) images with one matmul."""
+    return torch.matmul(matrix.to(x), x.flatten(2)).view_as(x)
 
 
 def random_resized_crop(
@@ -63,40 +72,49 @@ def random_resized_crop(
 
 
 def color_jitter(x: Tensor, gen: torch.Generator, strength: float, p: float = 0.8) -> Tensor:
-    """SimCLR's colour distortion: brightness, contrast, saturation (±0.8·s) and hue (±0.2·s), per image."""
+    """SimCLR's colour distortion: brightness, contrast, saturation (±0.8·s) and hue (±0.2·s), per image.
+
+    Images that skip the jitter (probability 1 - p) get identity factors, so the whole batch takes one
+    path. Saturation and hue are one 3×3 matrix per image, applied with a single batched matmul.
+    """
     if strength <= 0 or p <= 0:
         return x
     b, device = len(x), x.device
-    on = bernoulli(gen, b, p, device).view(b, 1, 1, 1)
+    on = bernoulli(gen, b, p, device)
     spread = 0.8 * strength
 
     def factor():
-        return uniform(gen, b, max(0.0, 1 - spread), 1 + spread, device).view(b, 1, 1, 1)
+        f = uniform(gen, b, max(0.0, 1 - spread), 1 + spread, device)
+        return torch.where(on, f, torch.ones_like(f))
 
     brightness, contrast, saturation = factor(), factor(), factor()
-    hue = uniform(gen, b, -0.2 * strength, 0.2 * strength, device)
-    out = (x * brightness).clamp(0, 1)
-    mean = grayscale(out).mean(dim=(1, 2, 3), keepdim=True)
-    out = ((out - mean) * contrast + mean).clamp(0, 1)
-    gray = grayscale(out)
-    out = ((out - gray) * saturation + gray).clamp(0, 1)
-    out = rotate_hue(out, hue)
-    return torch.where(on, out, x)
+    hue = torch.where(on, uniform(gen, b, -0.2 * strength, 0.2 * strength, device), torch.zeros(b, device=device))
+    out = (x * brightness.view(b, 1, 1, 1)).clamp_(0, 1)
+    mean = luminance(out).mean(dim=(1, 2, 3), keepdim=True)
+    out = out.sub_(mean).mul_(contrast.view(b, 1, 1, 1)).add_(mean).clamp_(0, 1)
+    return per_image_matmul(hue_matrix(hue) @ saturation_matrix(saturation), out).clamp_(0, 1)
+
+
+def saturation_matrix(factor: Tensor) -> Tensor:
+    """(B, 3, 3) matrices that blend each pixel with its grey value: s·x + (1 - s)·luma(x)."""
+    luma = torch.tensor(LUMA, device=factor.device).view(1, 1, 3).expand(len(factor), 3, 3)
+    eye = torch.eye(3, device=factor.device).expand(len(factor), 3, 3)
+    s = factor.view(-1, 1, 1)
+    return s * eye + (1 - s) * luma
 
 
 _RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 
 
-def rotate_hue(x: Tensor, turns: Tensor) -> Tensor:
-    """Shift hue by ``turns`` (fractions of a full turn, per image) as a rotation of the IQ plane."""
-    to_yiq = _RGB_TO_YIQ.to(x)
+def hue_matrix(turns: Tensor) -> Tensor:
+    """(B, 3, 3) matrices that shift hue by ``turns`` of a full circle: a rotation of YIQ's chroma plane."""
     angle = turns * 2 * math.pi
     cos, sin = torch.cos(angle), torch.sin(angle)
-    rot = torch.zeros(len(x), 3, 3, device=x.device, dtype=x.dtype)
+    rot = torch.zeros(len(turns), 3, 3, device=turns.device)
     rot[:, 0, 0] = 1
     rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = cos, -sin, sin, cos
-    matrix = torch.linalg.inv(to_yiq) @ rot @ to_yiq  # (B, 3, 3)
-    return torch.einsum("bij,bjhw->bihw", matrix, x).clamp(0, 1)
+    to_yiq = _RGB_TO_YIQ.to(turns.device)
+    return torch.linalg.inv(to_yiq) @ rot @ to_yiq
 
 
 def random_grayscale(x: Tensor, gen: torch.Generator, p: float) -> Tensor:

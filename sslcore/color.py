@@ -3,6 +3,8 @@
 import torch
 from torch import Tensor
 
+from sslcore.augment import per_image_matmul
+
 _RGB_TO_XYZ = torch.tensor(
     [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
 )
@@ -21,8 +23,7 @@ def _linear_to_srgb(x: Tensor) -> Tensor:
 
 def rgb_to_lab(rgb: Tensor) -> Tensor:
     """(B, 3, H, W) sRGB in [0, 1] -> Lab with L in [0, 100] and a, b roughly in [-110, 110]."""
-    xyz = torch.einsum("ij,bjhw->bihw", _RGB_TO_XYZ.to(rgb), _srgb_to_linear(rgb))
-    xyz = xyz / _WHITE.to(rgb).view(1, 3, 1, 1)
+    xyz = per_image_matmul(_RGB_TO_XYZ / _WHITE.view(3, 1), _srgb_to_linear(rgb))
     f = torch.where(xyz > _EPS, xyz.clamp(min=1e-8) ** (1 / 3), 7.787 * xyz + 16 / 116)
     fx, fy, fz = f[:, 0], f[:, 1], f[:, 2]
     lightness = torch.where(xyz[:, 1] > _EPS, 116 * fy - 16, 903.3 * xyz[:, 1])
@@ -36,5 +37,5 @@ def lab_to_rgb(lab: Tensor) -> Tensor:
     f = torch.stack([fy + a / 500, fy, fy - b / 200], dim=1)
     xyz = torch.where(f > 6 / 29, f**3, (f - 16 / 116) / 7.787)
     xyz = xyz * _WHITE.to(lab).view(1, 3, 1, 1)
-    rgb = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(_RGB_TO_XYZ).to(lab), xyz)
+    rgb = per_image_matmul(torch.linalg.inv(_RGB_TO_XYZ), xyz)
     return _linear_to_srgb(rgb.clamp(0, 1)).clamp(0, 1)

@@ -50,16 +50,17 @@ class Rotation(PretextTask):
         x = as_float_images(images)
         turns = self.quarter_turns()
         n = len(turns)
-        if self.params.all_rotations:
+        if self.params.all_rotations:  # every image in every rotation: balanced labels, no sampling
             labels = torch.arange(n, device=x.device).repeat_interleave(len(x))
             originals = x.repeat(n, 1, 1, 1)
+            inputs = torch.cat([torch.rot90(x, k, dims=(2, 3)) for k in turns])
         else:
             labels = randint(gen, n, (len(x),), x.device)
             originals = x
-        inputs = torch.empty_like(originals)
-        for label, k in enumerate(turns):
-            chosen = labels == label
-            inputs[chosen] = torch.rot90(originals[chosen], k, dims=(2, 3))
+            inputs = torch.empty_like(x)
+            for label, k in enumerate(turns):
+                chosen = (labels == label).nonzero().squeeze(1)
+                inputs.index_copy_(0, chosen, torch.rot90(x.index_select(0, chosen), k, dims=(2, 3)))
         quarter = torch.tensor(turns, device=x.device)[labels]
         return PretextBatch(inputs, labels, originals, {"quarter_turns": quarter})
 
