@@ -1,6 +1,7 @@
 """Batched augmentations: per-image randomness, and the colour maths they rest on."""
 
 import torch
+from conftest import gen
 
 from sslcore.augment import (
     color_jitter,
@@ -11,8 +12,6 @@ from sslcore.augment import (
     random_resized_crop,
     saturation_matrix,
 )
-
-from conftest import gen
 
 
 def test_full_crop_without_flip_is_the_identity():
