@@ -15,7 +15,27 @@ def conv_bn_relu(cin: int, cout: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
-class SmallCNN(nn.Module):
+class Backbone(nn.Module):
+    """Input normalisation + a stack of layers + global average pooling."""
+
+    def __init__(self, layers: nn.Sequential, feature_dim: int, stride: int):
+        super().__init__()
+        self.layers = layers
+        self.feature_dim = feature_dim
+        self.stride = stride
+        self.register_buffer("mean", torch.full((1, 3, 1, 1), 0.5), persistent=False)
+        self.register_buffer("std", torch.full((1, 3, 1, 1), 0.25), persistent=False)
+
+    def forward_map(self, x: Tensor) -> Tensor:
+        # channels_last: ~680 vs ~470 img/s for the small CNN on this 2-core CPU, and faster on GPUs too
+        x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        return self.layers(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_map(x).mean(dim=(2, 3))
+
+
+class SmallCNN(Backbone):
     """Four conv layers (32-64-128-256), stride 2 in layers 2-4, global average pool.
 
     Downsampling early is what makes it train at hundreds of images/s on a 2-core CPU (~680 img/s at
@@ -23,28 +43,45 @@ class SmallCNN(nn.Module):
     """
 
     def __init__(self, widths=(32, 64, 128, 256)):
-        super().__init__()
         layers, cin = [], 3
         for i, width in enumerate(widths):
             layers.append(conv_bn_relu(cin, width, 1 if i == 0 else 2))
             cin = width
-        self.layers = nn.Sequential(*layers)
-        self.feature_dim = cin
-        self.stride = 2 ** (len(widths) - 1)
-        self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1), persistent=False)
+        super().__init__(nn.Sequential(*layers), cin, 2 ** (len(widths) - 1))
 
-    def forward_map(self, x: Tensor) -> Tensor:
-        return self.layers((x - self.mean) / self.std)
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.forward_map(x).mean(dim=(2, 3))
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
-BACKBONES = {"small_cnn": SmallCNN}
+class ResNet18(Backbone):
+    """CIFAR-style ResNet-18 (3×3 stem, no max-pool): the standard SSL benchmark backbone, for GPUs."""
+
+    def __init__(self, widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2)):
+        layers, cin = [conv_bn_relu(3, widths[0], 1)], widths[0]
+        for i, (width, count) in enumerate(zip(widths, blocks)):
+            for j in range(count):
+                layers.append(BasicBlock(cin, width, 2 if (i > 0 and j == 0) else 1))
+                cin = width
+        super().__init__(nn.Sequential(*layers), cin, 2 ** (len(widths) - 1))
 
 
-def make_backbone(name: str = "small_cnn") -> nn.Module:
+BACKBONES = {"small_cnn": SmallCNN, "resnet18": ResNet18}
+
+
+def make_backbone(name: str = "small_cnn") -> Backbone:
     try:
         return BACKBONES[name]()
     except KeyError:

@@ -180,6 +180,7 @@ class PretextTask(abc.ABC):
     metric: ClassVar[str] = "accuracy"  # the key in loss()'s metrics that measures pretext success
     metric_label: ClassVar[str] = "pretext accuracy"
     higher_is_better: ClassVar[bool] = True
+    needs_labels: ClassVar[bool] = False  # only the supervised reference: the loop fills batch.targets
     teaching: ClassVar[Teaching]
 
     @dataclass
