@@ -6,8 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sslcore.errors import ConfigError, ImageDecodeError, PretextLabError
+
+if TYPE_CHECKING:
+    from sslcore.train import TrainConfig
 
 PREVIEW_IMAGES = 6
 MAX_PREVIEW_IMAGES = 64
@@ -96,6 +100,217 @@ def _preview(args) -> int:
     return 0
 
 
+class ProgressPrinter:
+    """A one-line progress bar on stderr (redrawn in place on a terminal, a line every few s otherwise)."""
+
+    def __init__(self, label: str, stream=None):
+        self.label, self.stream = label, stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.last, self.knn = 0.0, None
+
+    def __call__(self, event: dict) -> None:
+        import time
+
+        kind = event["kind"]
+        if kind == "probe":
+            self.knn = event["knn"]
+        elif kind == "evaluating":
+            self._write(f"{self.label}: evaluating (linear probe, kNN, 2-D map)…", final=True)
+        elif kind == "step":
+            now = time.monotonic()
+            if now - self.last < (0.25 if self.tty else 5.0) and event["progress"] < 1:
+                return
+            self.last = now
+            width = 24
+            filled = int(width * event["progress"])
+            knn = f" kNN {self.knn:.2f}" if self.knn is not None else ""
+            self._write(
+                f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {100 * event['progress']:3.0f}% "
+                f"loss {event['loss']:.3f} pretext {event['metric']:.3f}{knn} "
+                f"{event['images_per_s']:.0f} img/s ETA {event['eta']:.0f}s"
+            )
+
+    def _write(self, text: str, final: bool = False) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K" + text + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def config_from_args(args, task: str) -> TrainConfig:
+    from sslcore.tasks.base import parse_param_args
+    from sslcore.train import TrainConfig
+
+    return TrainConfig(
+        task=task,
+        dataset=args.dataset,
+        budget=None if args.epochs is not None else args.budget,
+        epochs=args.epochs,
+        n=args.n,
+        image_size=args.size,
+        backbone=args.backbone,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        device=args.device,
+        seed=args.seed,
+        params=parse_param_args(getattr(args, "param", None)),
+    ).validate()
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def print_summary(r: dict, out=None) -> None:
+    base = r["baseline"]
+    lines = [f"{r['task']} on {r['dataset']} ({r['device']}, {r['train_seconds']:.0f} s, {r['steps']} steps)"]
+    if r.get("pretext_metric") is not None:
+        lines.append(f"  {r['metric_label']:<34} {r['pretext_metric']:.3f}")
+    gain = 100 * (r["linear_probe"] - base["linear_probe"])
+    lines.append(f"  {'linear probe':<34} {_pct(r['linear_probe'])}  (random init {_pct(base['linear_probe'])}, {gain:+.1f} points)")
+    lines.append(f"  {'kNN (k=20)':<34} {_pct(r['knn'])}  (random init {_pct(base['knn'])})")
+    lines.append(f"  {'time':<34} {r['train_seconds']:.1f} s training, {r['timings']['total']:.1f} s in all")
+    print("\n".join(lines), file=out or sys.stdout)
+
+
+def _train(args) -> int:
+    from sslcore.experiment import run_experiment
+
+    config = config_from_args(args, args.task)
+    printer = None if args.json else ProgressPrinter(args.task)
+    results = run_experiment(config, args.out, on_event=printer)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print_summary(results)
+        if args.out:
+            print(f"  saved to {args.out}")
+    return 0
+
+
+def _compare(args) -> int:
+    from sslcore.experiment import random_init_baseline, run_experiment
+    from sslcore.train import RUN_KINDS, SUPERVISED, load_run_data
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = [t for t in tasks if t not in RUN_KINDS]
+    if not tasks or unknown:
+        raise ConfigError(f"unknown task(s) {', '.join(unknown) or '(none given)'}; available: {', '.join(RUN_KINDS)}")
+    if args.supervised and SUPERVISED not in tasks:
+        tasks.append(SUPERVISED)
+    configs = [config_from_args(args, t) for t in tasks]
+    data = load_run_data(configs[0])  # one dataset for all: a fair comparison
+    baseline = random_init_baseline(configs[0], data)
+    rows = []
+    for config in configs:
+        out = Path(args.out) / config.task if args.out else None
+        printer = None if args.json else ProgressPrinter(config.task)
+        rows.append(run_experiment(config, out, on_event=printer, data=data))
+    if args.json:
+        print(json.dumps({"baseline": baseline, "runs": rows}, indent=2))
+        return 0
+    print(f"\n{len(rows)} runs on {args.dataset}, {rows[0]['device']}, same budget each")
+    print(f"{'run':<20}{'pretext metric':>16}{'linear probe':>14}{'vs random':>11}{'kNN':>9}{'steps':>8}")
+    print(f"{'random_init':<20}{'—':>16}{_pct(baseline['linear_probe']):>14}{'':>11}{_pct(baseline['knn']):>9}{0:>8}")
+    for r in rows:
+        metric = "—" if r.get("pretext_metric") is None else f"{r['pretext_metric']:.3f}"
+        gain = f"{100 * (r['linear_probe'] - baseline['linear_probe']):+.1f}"
+        print(f"{r['task']:<20}{metric:>16}{_pct(r['linear_probe']):>14}{gain:>11}{_pct(r['knn']):>9}{r['steps']:>8}")
+    return 0
+
+
+def _submit(args) -> int:
+    from sslcore.runs import RunStore
+
+    store = RunStore(args.data_dir)
+    run_id = store.submit(config_from_args(args, args.task))
+    if not args.no_worker:
+        from sslcore.runs import ensure_worker
+
+        ensure_worker(args.data_dir, device=args.device)
+    print(json.dumps({"id": run_id}) if args.json else run_id)
+    return 0
+
+
+def _run_line(run) -> str:
+    progress = ""
+    if run.status == "running" and run.progress and run.progress.get("kind") == "step":
+        progress = f"{100 * run.progress['progress']:.0f}% loss {run.progress['loss']:.3f}"
+    elif run.status == "succeeded" and run.results:
+        progress = f"probe {_pct(run.results['linear_probe'])} kNN {_pct(run.results['knn'])}"
+    elif run.error:
+        progress = run.error
+    return f"{run.id}  {run.status:<10} {run.task:<18} {run.config.get('dataset', ''):<8} {progress}"
+
+
+def _runs(args) -> int:
+    import time
+
+    from sslcore.runs import RunStore
+
+    store = RunStore(args.data_dir)
+    if args.action == "list":
+        store.reap_stale()
+        runs = store.list()
+        if args.json:
+            print(json.dumps([vars(r) for r in runs], indent=2, default=float))
+        else:
+            for run in runs:
+                print(_run_line(run))
+            if not runs:
+                print("no runs yet: python -m sslcore submit --task rotation")
+        return 0
+    if not args.id:
+        raise ConfigError(f"runs {args.action} needs a run id")
+    if args.action == "show":
+        run = store.get(args.id)
+        print(json.dumps(vars(run), indent=2, default=float) if args.json else _run_line(run))
+    elif args.action == "cancel":
+        print(_run_line(store.cancel(args.id)))
+    elif args.action == "delete":
+        store.delete(args.id)
+        print(f"deleted {args.id}")
+    elif args.action == "wait":
+        deadline = time.monotonic() + args.timeout
+        while not (run := store.get(args.id)).done:
+            if time.monotonic() > deadline:
+                raise ConfigError(f"run {args.id} is still {run.status} after {args.timeout:g} s")
+            store.reap_stale()
+            time.sleep(0.5)
+        print(json.dumps(vars(run), indent=2, default=float) if args.json else _run_line(run))
+        return 0 if run.status == "succeeded" else 1
+    return 0
+
+
+def _worker(args) -> int:
+    from sslcore.runs import serve
+
+    if args.concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1")
+    return serve(args.data_dir, args.device, args.concurrency, args.idle_exit, args.worker_id)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options shared by train, compare (and later submit): one definition, one meaning."""
+    from sslcore.train import MAX_BUDGET_S, OPTIMIZERS
+
+    p.add_argument("--dataset", default="shapes", help="shapes, digits, cifar10, or a folder / .zip with class folders")
+    p.add_argument("--budget", type=float, default=60.0, help=f"training seconds per run (max {MAX_BUDGET_S})")
+    p.add_argument("--epochs", type=float, help="train for this many epochs instead of a time budget")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=int, help="dataset size (default: shapes 2000, others all)")
+    p.add_argument("--size", type=int, default=32, help="image side in pixels")
+    p.add_argument("--backbone", default="small_cnn", help="small_cnn (fast on CPU) or resnet18 (for GPUs)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--optimizer", default="adamw", choices=list(OPTIMIZERS))
+    p.add_argument("--lr", type=float, help="learning rate (default: adamw 2e-3, sgd 0.05)")
+    p.add_argument("--out", help="folder for the run's files (weights, metrics, results, embedding)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sslcore", description="Pretext Lab: self-supervised pretext tasks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,7 +333,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=PREVIEW_IMAGES, help="number of built-in samples")
     p.add_argument("--size", type=int, default=64, help="image side in pixels")
     p.set_defaults(func=_preview)
+
+    p = sub.add_parser("train", help="train one task for a time budget and evaluate it against random init")
+    p.add_argument("--task", required=True, help="a task name, supervised, or random_init")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="task parameter, repeatable")
+    add_run_options(p)
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("compare", help="train several tasks under the same budget and print a table")
+    p.add_argument("--tasks", required=True, help="comma-separated task names, e.g. rotation,jigsaw,simclr")
+    p.add_argument("--no-supervised", dest="supervised", action="store_false", help="skip the supervised reference")
+    add_run_options(p)
+    p.set_defaults(func=_compare)
+
+    p = sub.add_parser("submit", help="queue a run for the background worker; prints its id")
+    p.add_argument("--task", required=True, help="a task name, supervised, or random_init")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="task parameter, repeatable")
+    p.add_argument("--no-worker", action="store_true", help="do not start a worker if none is running")
+    add_run_options(p)
+    add_data_dir(p)
+    p.set_defaults(func=_submit)
+
+    p = sub.add_parser("runs", help="list, show, cancel, delete or wait for runs in the store")
+    p.add_argument("action", nargs="?", default="list", choices=["list", "show", "cancel", "delete", "wait"])
+    p.add_argument("id", nargs="?", help="run id (for show, cancel, delete, wait)")
+    p.add_argument("--timeout", type=float, default=3600.0, help="for wait: give up after this many seconds")
+    p.add_argument("--json", action="store_true")
+    add_data_dir(p)
+    p.set_defaults(func=_runs)
+
+    p = sub.add_parser("worker", help="serve the run queue in this process")
+    p.add_argument("--concurrency", type=int, default=1, help="worker processes (default 1: one run per device)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--idle-exit", type=float, help="exit after this many idle seconds")
+    p.add_argument("--worker-id", help=argparse.SUPPRESS)
+    add_data_dir(p)
+    p.set_defaults(func=_worker)
     return parser
+
+
+def add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="where runs are stored (default: $PRETEXT_LAB_DATA_DIR or ./.pretext-lab)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,3 +383,6 @@ def main(argv: list[str] | None = None) -> int:
     except PretextLabError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,133 @@
+"""A whole run: train, evaluate the frozen backbone, compare with the random-init baseline, save.
+
+This is what the CLI's ``train`` / ``compare`` and the background worker call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from sslcore import artifacts
+from sslcore.data import DATASETS, ImageDataset
+from sslcore.evaluate import evaluate_features, extract_features
+from sslcore.paths import data_dir as default_data_dir
+from sslcore.train import RANDOM_INIT, TrainConfig, Trainer, device_name
+
+BASELINE_VERSION = 1  # bump when evaluation changes, so stale cached baselines are recomputed
+
+
+def evaluate_trainer(trainer: Trainer, embed: str = "tsne") -> dict:
+    """Linear probe, kNN, 2-D map and neighbours of the test split, from the frozen backbone's features."""
+    data, device = trainer.data, trainer.device
+    tick = time.perf_counter()
+    feats = extract_features(trainer.backbone, data.images, device)
+    extract_s = time.perf_counter() - tick
+    labels = data.labels
+    out = evaluate_features(
+        feats[trainer.train_idx],
+        labels[trainer.train_idx],
+        feats[trainer.test_idx],
+        labels[trainer.test_idx],
+        embed=embed,
+        seed=trainer.config.seed,
+    )
+    out.setdefault("timings", {})["features"] = extract_s
+    return out
+
+
+def _baseline_key(config: TrainConfig) -> str | None:
+    if config.dataset not in DATASETS:
+        return None  # the user's own files: no stable identity to cache under
+    fields = {k: getattr(config, k) for k in ("dataset", "n", "image_size", "backbone", "seed", "test_fraction")}
+    fields["version"] = BASELINE_VERSION
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{config.dataset}-{config.backbone}-{config.image_size}px-seed{config.seed}-{digest}"
+
+
+def random_init_baseline(config: TrainConfig, data: ImageDataset | None = None, data_dir=None) -> dict:
+    """Probe and kNN accuracy of the same backbone, untrained, evaluated the same way. Cached on disk."""
+    base = TrainConfig(**{**config.to_dict(), "task": RANDOM_INIT, "params": {}})
+    key = _baseline_key(base)
+    cache = default_data_dir(data_dir) / "cache" / "baselines" / f"{key}.json" if key else None
+    if cache is not None and cache.is_file():
+        try:
+            return json.loads(cache.read_text())
+        except json.JSONDecodeError:
+            pass  # damaged cache: recompute
+    trainer = Trainer(base, data)
+    evaluation = evaluate_trainer(trainer, embed="pca")
+    result = {"linear_probe": evaluation["linear_probe"], "knn": evaluation["knn"]}
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        artifacts.write_json(cache, result)
+    return result
+
+
+def run_experiment(
+    config: TrainConfig,
+    out_dir: str | Path | None = None,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    on_event: Callable[[dict], None] | None = None,
+    data: ImageDataset | None = None,
+    data_dir=None,
+    embed: str = "tsne",
+) -> dict:
+    """Train (unless random init), evaluate, attach the baseline, and write the run folder if asked.
+
+    Returns the results dict (JSON-ready). A cancelled run returns status "cancelled" and saves nothing.
+    """
+    started = time.time()
+    trainer = Trainer(config, data)
+    for event in trainer.events(should_stop):
+        if on_event is not None:
+            on_event(event)
+    base_info = {
+        "task": config.task,
+        "dataset": config.dataset,
+        "device": device_name(trainer.device),
+        "steps": trainer.steps,
+        "train_seconds": trainer.train_seconds,
+        "probe_curve": [{"elapsed": p["elapsed"], "knn": p["knn"]} for p in trainer.probes],
+        "config": config.to_dict(),
+    }
+    if trainer.status == "cancelled":
+        return {"status": "cancelled", **base_info}
+    if on_event is not None:
+        on_event({"kind": "evaluating"})
+    evaluation = evaluate_trainer(trainer, embed)
+    if config.task == RANDOM_INIT:
+        baseline = {"linear_probe": evaluation["linear_probe"], "knn": evaluation["knn"]}
+    else:
+        baseline = random_init_baseline(config, trainer.data, data_dir)
+    task = trainer.task
+    results = {
+        "status": "finished",
+        **base_info,
+        "pretext_metric": trainer.final_metric(),
+        "metric_label": task.metric_label if task else None,
+        "linear_probe": evaluation["linear_probe"],
+        "knn": evaluation["knn"],
+        "baseline": baseline,
+        "class_names": trainer.data.class_names,
+        "timings": {**evaluation.get("timings", {}), "total": time.time() - started},
+    }
+    if out_dir is not None:
+        test_idx = trainer.test_idx.numpy()
+        embedding = {
+            "coords": np.asarray(evaluation["embedding"], dtype=np.float32),
+            "labels": trainer.data.labels[trainer.test_idx].numpy(),
+            "indices": test_idx,
+            "neighbours": np.asarray(evaluation["neighbours"]),
+        }
+        artifacts.save_run(
+            Path(out_dir), config.to_dict(), results, trainer.history, trainer.backbone, trainer.head, embedding
+        )
+    return results
+
