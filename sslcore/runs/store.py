@@ -1,0 +1,364 @@
+"""The run store: SQLite (WAL) in the data directory. The app, the CLI and workers talk only through it.
+
+A run row holds its config, status, worker, heartbeat, latest progress, error and results; progress
+events are a separate time series; artifacts live in ``<data dir>/runs/<run id>/``. Every write is a
+short transaction, and "database is locked" is retried, so several processes can share the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sslcore.errors import ConfigError, PretextLabError
+from sslcore.paths import data_dir as default_data_dir
+from sslcore.train import RANDOM_INIT, SUPERVISED, TrainConfig
+
+SCHEMA_VERSION = 1
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINISHED = ("succeeded", "failed", "cancelled")
+HEARTBEAT_TIMEOUT_S = 10.0  # a running run whose worker has not beaten for this long is declared dead
+WORKER_DIED = "worker stopped unexpectedly"
+LOCK_RETRIES = 6  # on top of a 5 s busy timeout each: ~35 s before a locked store becomes an error
+_ID = re.compile(r"^[0-9a-f]{12}$")
+
+MIGRATIONS = {
+    1: [
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            group_id TEXT,
+            kind TEXT NOT NULL,
+            task TEXT NOT NULL,
+            config TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created REAL NOT NULL,
+            started REAL,
+            finished REAL,
+            worker_id TEXT,
+            heartbeat REAL,
+            progress TEXT,
+            error TEXT,
+            results TEXT,
+            cancel_requested INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX runs_status ON runs(status, created)",
+        "CREATE INDEX runs_group ON runs(group_id)",
+        """CREATE TABLE events (
+            run_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            time REAL NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        )""",
+        """CREATE TABLE workers (
+            id TEXT PRIMARY KEY,
+            pid INTEGER,
+            host TEXT,
+            device TEXT,
+            started REAL NOT NULL,
+            heartbeat REAL NOT NULL,
+            stopped REAL
+        )""",
+    ],
+}
+
+
+class RunNotFound(PretextLabError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+@dataclass
+class Run:
+    id: str
+    group_id: str | None
+    kind: str
+    task: str
+    config: dict
+    status: str
+    created: float
+    started: float | None
+    finished: float | None
+    worker_id: str | None
+    heartbeat: float | None
+    progress: dict | None
+    error: str | None
+    results: dict | None
+    cancel_requested: bool
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Run:
+        values = dict(row)
+        for key in ("config", "progress", "results"):
+            values[key] = json.loads(values[key]) if values[key] else None
+        values["cancel_requested"] = bool(values["cancel_requested"])
+        return cls(**values)
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINISHED
+
+
+def kind_of(task: str) -> str:
+    return task if task in (SUPERVISED, RANDOM_INIT) else "task"
+
+
+class RunStore:
+    """Python API over the store. Cheap to create; each call opens a short-lived connection."""
+
+    def __init__(self, data_dir: str | os.PathLike | None = None):
+        self.root = default_data_dir(data_dir)
+        self.path = self.root / "runs.sqlite"
+        self.runs_dir = self.root / "runs"
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    # -- plumbing -----------------------------------------------------------------------------------
+    @contextmanager
+    def _db(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection in WAL mode. Writers take the write lock up front (BEGIN IMMEDIATE); while another
+        process holds it, SQLite's busy timeout waits, and we retry with back-off beyond that."""
+        conn = self._connect(write)
+        try:
+            yield conn
+            if write:
+                conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
+    def _connect(self, write: bool) -> sqlite3.Connection:
+        attempt = 0
+        while True:
+            conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                if write:
+                    conn.execute("BEGIN IMMEDIATE")
+                return conn
+            except sqlite3.OperationalError as err:
+                conn.close()
+                attempt += 1
+                if ("locked" not in str(err) and "busy" not in str(err)) or attempt >= LOCK_RETRIES:
+                    raise PretextLabError(f"the run store {self.path} is unavailable: {err}") from None
+                time.sleep(0.05 * 2**attempt)
+
+    def _migrate(self) -> None:
+        with self._db(write=True) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row["value"]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise PretextLabError(
+                    f"the run store at {self.path} has schema {version}, newer than this Pretext Lab ({SCHEMA_VERSION})"
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target]:
+                    db.execute(statement)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def run_dir(self, run_id: str) -> Path:
+        """The artifact folder of a run. Only well-formed ids become paths: nothing else reaches the disk."""
+        if not _ID.match(run_id):
+            raise RunNotFound(f"no run {run_id!r}")
+        return self.runs_dir / run_id
+
+    # -- submitting ---------------------------------------------------------------------------------
+    def submit(self, config: TrainConfig, group_id: str | None = None) -> str:
+        """Queue one run (its config validated first) and return its id."""
+        config.validate()
+        run_id = uuid.uuid4().hex[:12]
+        with self._db(write=True) as db:
+            db.execute(
+                "INSERT INTO runs (id, group_id, kind, task, config, status, created) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+                (run_id, group_id, kind_of(config.task), config.task, json.dumps(config.to_dict()), time.time()),
+            )
+        return run_id
+
+    def submit_group(self, configs: list[TrainConfig]) -> tuple[str, list[str]]:
+        """Queue runs for one comparison; the random-init baseline is added unless it is already there."""
+        if not configs:
+            raise ConfigError("a comparison needs at least one run")
+        for config in configs:
+            config.validate()
+        if not any(c.task == RANDOM_INIT for c in configs):
+            base = configs[0].to_dict()
+            configs = [*configs, TrainConfig.from_dict({**base, "task": RANDOM_INIT, "params": {}})]
+        group_id = uuid.uuid4().hex[:12]
+        return group_id, [self.submit(c, group_id) for c in configs]
+
+    # -- reading ------------------------------------------------------------------------------------
+    def get(self, run_id: str) -> Run:
+        self.run_dir(run_id)
+        with self._db() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(f"no run {run_id!r}")
+        return Run.from_row(row)
+
+    def list(self, status: str | None = None, group_id: str | None = None, limit: int = 200) -> list[Run]:
+        query, args = "SELECT * FROM runs WHERE 1=1", []
+        if status:
+            query += " AND status = ?"
+            args.append(status)
+        if group_id:
+            query += " AND group_id = ?"
+            args.append(group_id)
+        query += " ORDER BY created DESC, rowid DESC LIMIT ?"
+        args.append(limit)
+        with self._db() as db:
+            return [Run.from_row(r) for r in db.execute(query, args).fetchall()]
+
+    def latest_group(self) -> str | None:
+        with self._db() as db:
+            row = db.execute(
+                "SELECT group_id FROM runs WHERE group_id IS NOT NULL ORDER BY created DESC LIMIT 1"
+            ).fetchone()
+        return row["group_id"] if row else None
+
+    def events_since(self, run_id: str, seq: int = 0) -> list[dict]:
+        """Progress events with sequence number > seq, oldest first (each carries its 'seq')."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT seq, time, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, seq)
+            ).fetchall()
+        return [{**json.loads(r["data"]), "seq": r["seq"], "time": r["time"]} for r in rows]
+
+    # -- changing -----------------------------------------------------------------------------------
+    def cancel(self, run_id: str) -> Run:
+        """Queued runs are cancelled at once; running ones stop within one training step."""
+        run = self.get(run_id)
+        with self._db(write=True) as db:
+            db.execute(
+                "UPDATE runs SET status = 'cancelled', finished = ? WHERE id = ? AND status = 'queued'",
+                (time.time(), run_id),
+            )
+            db.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'", (run_id,))
+        return self.get(run.id)
+
+    def delete(self, run_id: str) -> None:
+        """Forget a run and remove its files. A running run must be cancelled (and stop) first."""
+        run = self.get(run_id)
+        if run.status == "running":
+            raise ConfigError(f"run {run_id} is still running: cancel it first")
+        with self._db(write=True) as db:
+            db.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
+    # -- used by workers ----------------------------------------------------------------------------
+    def claim(self, worker_id: str) -> Run | None:
+        """Atomically take the oldest queued run (one writer at a time: no run is claimed twice)."""
+        now = time.time()
+        with self._db(write=True) as db:
+            row = db.execute(
+                "SELECT id FROM runs WHERE status = 'queued' ORDER BY created, rowid LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE runs SET status = 'running', worker_id = ?, started = ?, heartbeat = ? WHERE id = ?",
+                (worker_id, now, now, row["id"]),
+            )
+        return self.get(row["id"])
+
+    def cancel_requested(self, run_id: str) -> bool:
+        with self._db() as db:
+            row = db.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return row is None or bool(row["cancel_requested"])  # a deleted run stops too
+
+    def add_event(self, run_id: str, event: dict, progress: bool = False) -> None:
+        with self._db(write=True) as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?", (run_id,)).fetchone()[0]
+            db.execute(
+                "INSERT INTO events (run_id, seq, time, data) VALUES (?, ?, ?, ?)",
+                (run_id, seq, time.time(), json.dumps(event)),
+            )
+            if progress:
+                db.execute("UPDATE runs SET progress = ? WHERE id = ?", (json.dumps(event), run_id))
+
+    def finish(self, run_id: str, status: str, results: dict | None = None, error: str | None = None) -> None:
+        if status not in FINISHED:
+            raise ValueError(status)
+        with self._db(write=True) as db:
+            db.execute(
+                "UPDATE runs SET status = ?, results = ?, error = ?, finished = ? WHERE id = ? AND status = 'running'",
+                (status, json.dumps(results, default=float) if results else None, error, time.time(), run_id),
+            )
+
+    def beat(self, worker_id: str, run_ids: list[str]) -> None:
+        now = time.time()
+        with self._db(write=True) as db:
+            db.execute("UPDATE workers SET heartbeat = ? WHERE id = ?", (now, worker_id))
+            db.executemany(
+                "UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'", [(now, r) for r in run_ids]
+            )
+
+    def register_worker(self, worker_id: str, pid: int, device: str) -> None:
+        now = time.time()
+        with self._db(write=True) as db:
+            db.execute(
+                "INSERT OR REPLACE INTO workers (id, pid, host, device, started, heartbeat) VALUES (?, ?, ?, ?, ?, ?)",
+                (worker_id, pid, os.uname().nodename, device, now, now),
+            )
+
+    def worker_stopped(self, worker_id: str) -> None:
+        with self._db(write=True) as db:
+            db.execute("UPDATE workers SET stopped = ? WHERE id = ?", (time.time(), worker_id))
+
+    def live_workers(self, timeout: float = HEARTBEAT_TIMEOUT_S) -> list[dict]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT * FROM workers WHERE stopped IS NULL AND heartbeat > ?", (time.time() - timeout,)
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def reap_stale(self, timeout: float = HEARTBEAT_TIMEOUT_S) -> list[str]:
+        """Mark running runs whose worker is gone as failed, so the queue goes on.
+
+        Gone means: no heartbeat for ``timeout`` seconds, or (at once) its process no longer exists on
+        this machine.
+        """
+        cutoff, host = time.time() - timeout, os.uname().nodename
+        with self._db(write=True) as db:
+            rows = db.execute(
+                "SELECT r.id, r.heartbeat, r.started, w.pid, w.host FROM runs r "
+                "LEFT JOIN workers w ON w.id = r.worker_id WHERE r.status = 'running'"
+            ).fetchall()
+            ids = [
+                r["id"]
+                for r in rows
+                if (r["heartbeat"] or r["started"]) < cutoff or (r["host"] == host and not _alive(r["pid"]))
+            ]
+            db.executemany(
+                "UPDATE runs SET status = 'failed', error = ?, finished = ? WHERE id = ? AND status = 'running'",
+                [(WORKER_DIED, time.time(), i) for i in ids],
+            )
+        return ids
+
+
+def _alive(pid: int | None) -> bool:
+    """Whether a process exists here (unknown pids count as alive: the heartbeat decides then)."""
+    if not pid:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
