@@ -2,10 +2,17 @@
 
 import streamlit as st
 
+from pages.ui import runs_device, start_worker
+
 st.set_page_config(page_title="Pretext Lab", page_icon="🧩", layout="wide")
 
 pages = [
     st.Page("pages/home.py", title="Home", icon="🏠", default=True),
     st.Page("pages/explore.py", title="Explore", icon="🔍", url_path="explore"),
+    st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
+    st.Page("pages/results.py", title="Results", icon="📊", url_path="results"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+start_worker()
+st.sidebar.caption(f"Runs use: **{runs_device()}**")
+page.run()

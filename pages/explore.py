@@ -4,10 +4,52 @@ import streamlit as st
 import torch
 
 from pages.ui import BUILTIN_SOURCES, UPLOAD, builtin_images, param_widget, show_preview, uploaded_images
-from sslcore.errors import PretextLabError
-from sslcore.tasks import TASKS, get_task, param_specs
+from sslcore.errors import ConfigError, PretextLabError
+from sslcore.tasks import TASKS, get_task, make_params, param_specs
+
+SIZES = [32, 64, 96, 128]
+MAX_COUNT = 12
+SOURCES = [*BUILTIN_SOURCES, UPLOAD]
 
 st.title("🔍 Explore a pretext task")
+
+
+def settings_from_url() -> list[str]:
+    """Seed the widgets from the URL once per session, so a copied link opens the same view.
+
+    Every value is checked; anything unknown or out of range is ignored with a note, never trusted.
+    """
+    if st.session_state.get("_url_read"):
+        return []
+    st.session_state._url_read = True
+    query, notes = st.query_params, []
+    task = query.get("task", "rotation")
+    if task not in TASKS:
+        notes.append(f"unknown task {task!r} in the link")
+        task = "rotation"
+    st.session_state.task = task
+    if query.get("source") in SOURCES:
+        st.session_state.source = query["source"]
+    for key, allowed in (("size", SIZES), ("count", range(1, MAX_COUNT + 1)), ("seed", range(0, 2**31))):
+        if key in query:
+            try:
+                value = int(query[key])
+                if value not in allowed:
+                    raise ValueError
+                st.session_state[key] = value
+            except ValueError:
+                notes.append(f"ignored {key}={query[key]!r} from the link")
+    for spec in param_specs(TASKS[task].Params):
+        if spec.name in query:
+            try:
+                value = getattr(make_params(TASKS[task].Params, {spec.name: query[spec.name]}), spec.name)
+                st.session_state[f"{task}.{spec.name}"] = value
+            except ConfigError as err:
+                notes.append(f"ignored from the link: {err}")
+    return notes
+
+
+url_notes = settings_from_url()
 
 
 def new_draw() -> None:
@@ -19,14 +61,24 @@ with st.sidebar:
     cls = TASKS[name]
     st.caption(cls.summary)
     st.markdown("**Knobs**")
-    values = {spec.name: param_widget(spec, spec.default, f"{name}.{spec.name}") for spec in param_specs(cls.Params)}
+    specs = param_specs(cls.Params)
+    values = {spec.name: param_widget(spec, f"{name}.{spec.name}") for spec in specs}
     st.divider()
-    source = st.radio("Images", [*BUILTIN_SOURCES, UPLOAD], format_func=lambda s: BUILTIN_SOURCES.get(s, "Your own images"))
-    size = st.select_slider("Image size (pixels)", [32, 64, 96, 128], value=64)
-    count = st.slider("How many images", 1, 12, 4)
+    source = st.radio("Images", SOURCES, format_func=lambda s: BUILTIN_SOURCES.get(s, "Your own images"), key="source")
+    st.session_state.setdefault("size", 64)
+    size = st.select_slider("Image size (pixels)", SIZES, key="size")
+    st.session_state.setdefault("count", 4)
+    count = st.slider("How many images", 1, MAX_COUNT, key="count")
     st.session_state.setdefault("seed", 0)
     st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed")
     st.button("🎲 New random draw", width="stretch", on_click=new_draw)
+
+for note in url_notes:
+    st.warning(note, icon="🔗")
+changed = {spec.name: str(values[spec.name]) for spec in specs if values[spec.name] != spec.default}
+st.query_params.from_dict(
+    {"task": name, "source": source, "size": size, "count": count, "seed": st.session_state.seed, **changed}
+)
 
 if source == UPLOAD:
     files = st.file_uploader(

@@ -7,9 +7,12 @@ import torch
 
 from sslcore.data import load_dataset, load_uploads, load_zip
 from sslcore.data.decode import MAX_UPLOAD_BYTES
+from sslcore.paths import data_dir
 from sslcore.preview import render_image
+from sslcore.runs import RunStore, ensure_worker
 from sslcore.tasks import PreviewItem
 from sslcore.tasks.base import ParamSpec
+from sslcore.train import device_name, resolve_device
 
 BUILTIN_SOURCES = {
     "shapes": "Shapes (procedural, 10+ classes)",
@@ -20,25 +23,52 @@ UPLOAD = "upload"
 MAX_UPLOAD_FILES = 64
 
 
+def run_store() -> RunStore:
+    return _store(str(data_dir()))
+
+
+@st.cache_resource
+def _store(path: str) -> RunStore:
+    return RunStore(path)
+
+
+def start_worker() -> dict:
+    """Make sure a background worker serves the queue (checked at most every 20 s per server)."""
+    return _ensure_worker(str(data_dir()))
+
+
+@st.cache_resource(ttl=20, show_spinner=False)
+def _ensure_worker(path: str) -> dict:
+    return ensure_worker(path)
+
+
+@st.cache_resource
+def runs_device() -> str:
+    return device_name(resolve_device("auto"))
+
+
 @st.cache_data(show_spinner="Loading built-in images…", max_entries=16)
 def builtin_images(name: str, n: int, size: int, seed: int) -> tuple[torch.Tensor, list[str]]:
     data = load_dataset(name, n=n, size=size, seed=seed)
     return data.images[:n], data.names[:n]
 
 
-def param_widget(spec: ParamSpec, value, key: str):
-    """One Streamlit control per task knob, built from the params dataclass: no per-task UI code."""
+def param_widget(spec: ParamSpec, key: str):
+    """One Streamlit control per task knob, built from the params dataclass: no per-task UI code.
+
+    The value lives in session state under ``key`` (seeded with the default, or from the URL).
+    """
+    st.session_state.setdefault(key, spec.default)
     if spec.choices:
-        options = list(spec.choices)
-        return st.selectbox(spec.name, options, index=options.index(value) if value in options else 0, help=spec.help, key=key)
+        return st.selectbox(spec.name, list(spec.choices), help=spec.help, key=key)
     if spec.type is bool:
-        return st.toggle(spec.name, value=bool(value), help=spec.help, key=key)
+        return st.toggle(spec.name, help=spec.help, key=key)
     if spec.type is int:
-        return st.slider(spec.name, int(spec.min), int(spec.max), int(value), help=spec.help, key=key)
+        return st.slider(spec.name, int(spec.min), int(spec.max), help=spec.help, key=key)
     if spec.type is float:
         step = 0.05 if spec.max <= 2 else 0.5
-        return st.slider(spec.name, float(spec.min), float(spec.max), float(value), step=step, help=spec.help, key=key)
-    return st.text_input(spec.name, str(value), help=spec.help, key=key)
+        return st.slider(spec.name, float(spec.min), float(spec.max), step=step, help=spec.help, key=key)
+    return st.text_input(spec.name, help=spec.help, key=key)
 
 
 def uploaded_images(files, size: int) -> tuple[torch.Tensor | None, list[str]]:

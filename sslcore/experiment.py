@@ -38,6 +38,7 @@ def evaluate_trainer(trainer: Trainer, embed: str = "tsne") -> dict:
         seed=trainer.config.seed,
     )
     out.setdefault("timings", {})["features"] = extract_s
+    out["test_features"] = feats[trainer.test_idx].numpy()
     return out
 
 
@@ -125,6 +126,7 @@ def run_experiment(
             "labels": trainer.data.labels[trainer.test_idx].numpy(),
             "indices": test_idx,
             "neighbours": np.asarray(evaluation["neighbours"]),
+            "features": evaluation["test_features"].astype(np.float16),  # for the Embedding Projector export
         }
         artifacts.save_run(
             Path(out_dir), config.to_dict(), results, trainer.history, trainer.backbone, trainer.head, embedding

@@ -103,3 +103,80 @@ def test_upload_with_nothing_usable_explains_itself(explore):
     labels = previews_for_upload(explore, [("empty.png", b"", "image/png")])
     assert labels == []
     assert any("empty.png" in e.value and "empty" in e.value for e in explore.error)
+
+
+def wait_until(predicate, timeout: float):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_train_submits_a_run_a_real_worker_finishes_it_and_results_show_it():
+    from sslcore.runs import RunStore
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    at.multiselect(key="tasks").set_value(["rotation"])
+    at.checkbox[0].set_value(False)  # no supervised reference: keep the test short
+    at.slider(key="budget").set_value(2)
+    next(n for n in at.number_input if n.label.startswith("Dataset size")).set_value(100)
+    next(b for b in at.button if b.label == "Start").click().run()
+    assert not at.exception, at.exception
+    assert any("Queued 2 runs" in s.value for s in at.success)
+
+    store = RunStore()
+    assert wait_until(lambda: all(r.done for r in store.list()), 180), [(r.status, r.error) for r in store.list()]
+    assert {r.status for r in store.list()} == {"succeeded"}
+    at.run()
+    assert any("✅ **rotation**" in m.value for m in at.markdown)
+
+    at.switch_page("pages/results.py").run()
+    assert not at.exception, at.exception
+    charts = at.get("plotly_chart")
+    accuracy = next(c for c in charts if "random init (baseline)" in c.proto.spec)
+    assert "rotation" in accuracy.proto.spec
+    assert any(d.proto.label == "Results (CSV)" for d in at.get("download_button"))
+
+
+def test_results_without_runs_points_to_train():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("pages/results.py").run()
+    assert not at.exception
+    assert any("No finished runs yet" in i.value for i in at.info)
+
+
+EXPLORE = str(Path(__file__).resolve().parents[1] / "pages" / "explore.py")
+
+
+def test_settings_in_the_url_open_the_same_view_and_bad_ones_are_ignored():
+    at = AppTest.from_file(EXPLORE, default_timeout=TIMEOUT)
+    at.query_params.update({"task": "jigsaw", "grid": "3", "gap": "99", "seed": "5", "size": "32", "count": "2"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key="task").value == "jigsaw"
+    assert at.sidebar.selectbox(key="jigsaw.grid").value == 3
+    assert at.sidebar.slider(key="jigsaw.gap").value == 2  # 99 is out of range: the default stays
+    assert any("gap" in w.value and "maximum" in w.value for w in at.warning)
+    labels = [m.value for m in at.markdown if m.value.startswith("**permutation")]
+    assert len(labels) == 2 and all(len(label.split("tiles ")[1].split()) == 9 for label in labels)
+    # the URL follows the widgets
+    at.sidebar.slider(key="jigsaw.gap").set_value(1).run()
+    assert at.query_params["gap"] == "1" and at.query_params["task"] == "jigsaw"
+    assert at.query_params["seed"] == "5"
+
+
+def test_same_url_gives_the_same_preview():
+    def labels():
+        at = AppTest.from_file(EXPLORE, default_timeout=TIMEOUT)
+        at.query_params.update({"task": "relative_position", "seed": "11"})
+        at.run()
+        return [m.value for m in at.markdown if m.value.startswith("**patch")]
+
+    first = labels()
+    assert first and labels() == first

@@ -52,6 +52,7 @@ def test_embedding_has_one_point_per_test_image(run):
     n_test = len(emb["indices"])
     assert emb["coords"].shape == (n_test, 2) and np.isfinite(emb["coords"]).all()
     assert emb["labels"].shape == (n_test,) and emb["neighbours"].shape[0] == n_test
+    assert emb["features"].shape == (n_test, 256)
     assert len(set(emb["indices"].tolist())) == n_test
     assert n_test == round(80 * 0.25) or abs(n_test - 20) <= 12  # stratified: about a quarter
 

@@ -24,7 +24,8 @@ from sslcore.runs.store import RunStore
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
 POLL_S = 0.5
-AUTO_IDLE_EXIT_S = 900.0  # a worker started by the app leaves after 15 idle minutes
+# A worker started by the app leaves after 15 idle minutes (tests shorten this through the environment).
+AUTO_IDLE_EXIT_S = float(os.environ.get("PRETEXT_LAB_WORKER_IDLE_S", 900))
 
 
 class Worker:

@@ -1,0 +1,154 @@
+"""Results: compare finished runs against the random-init baseline and the supervised reference."""
+
+import io
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages.ui import builtin_images, run_store
+from sslcore import artifacts
+from sslcore.artifacts import ArtifactError
+from sslcore.data import DATASETS
+from sslcore.preview import to_pil
+from sslcore.report import CLASS_COLOURS, projector_tsv, result_row, results_csv, run_label
+
+st.title("📊 Results")
+store = run_store()
+finished = store.list(status="succeeded", limit=200)
+if not finished:
+    st.info("No finished runs yet. Start a comparison on the Train page.")
+    st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
+    st.stop()
+
+latest = store.latest_group()
+default = [r.id for r in finished if r.group_id == latest] or [finished[0].id]
+labels = {r.id: run_label(r) for r in finished}
+chosen_ids = st.multiselect(
+    "Runs to compare (default: the latest comparison)", list(labels), default, format_func=labels.get
+)
+runs = [r for r in finished if r.id in chosen_ids]
+if not runs:
+    st.stop()
+rows = [result_row(r) for r in runs]
+
+# --- accuracy bars: every run, with the random-init baseline and the supervised reference -------------
+st.subheader("Downstream accuracy of the frozen features")
+bars = [r for r in rows if r["task"] != "random_init"]
+# the group's own random-init run, or else the cached baseline every run carries
+base = next((r for r in rows if r["task"] == "random_init"), None)
+base = base or {"linear_probe": bars[0]["baseline_probe"], "knn": bars[0]["baseline_knn"]}
+names = ["random init (baseline)"] + [f"{r['task']} · {r['id'][:6]}" for r in bars]
+probe = [base["linear_probe"]] + [r["linear_probe"] for r in bars]
+knn = [base["knn"]] + [r["knn"] for r in bars]
+fig = go.Figure(
+    [
+        go.Bar(name="linear probe", x=names, y=[100 * v for v in probe], marker_color="#332288"),
+        go.Bar(name="kNN (k=20)", x=names, y=[100 * v for v in knn], marker_color="#88CCEE"),
+    ]
+)
+fig.update_layout(barmode="group", yaxis_title="test accuracy (%)", height=380, margin=dict(t=20))
+st.plotly_chart(fig, key="accuracy")
+
+left, right = st.columns(2)
+curve = go.Figure()
+for r in runs:
+    points = r.results.get("probe_curve", [])
+    curve.add_trace(go.Scatter(x=[p["elapsed"] for p in points], y=[100 * p["knn"] for p in points], name=r.task))
+curve.update_layout(
+    title="Downstream kNN accuracy during training",
+    xaxis_title="training seconds",
+    yaxis_title="kNN accuracy (%)",
+    height=340,
+)
+left.plotly_chart(curve, key="curve")
+scatter_rows = [r for r in bars if r["pretext_metric"] is not None]
+scatter = go.Figure(
+    go.Scatter(
+        x=[r["pretext_metric"] for r in scatter_rows],
+        y=[100 * r["linear_probe"] for r in scatter_rows],
+        text=[r["task"] for r in scatter_rows],
+        mode="markers+text",
+        textposition="top center",
+    )
+)
+scatter.update_layout(
+    title="Better at the pretext task → better features?",
+    xaxis_title="final pretext metric",
+    yaxis_title="linear probe (%)",
+    height=340,
+)
+right.plotly_chart(scatter, key="pretext-vs-probe")
+st.caption("Pretext metrics differ by task (accuracy, PSNR, spread): compare positions within a task across runs.")
+
+# --- 2-D maps as small multiples -------------------------------------------------------------------------
+st.subheader("Maps of the test images in each run's feature space")
+st.caption(
+    "t-SNE of the frozen features, coloured by class. Select a point to see its image and its nearest neighbours."
+)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def dataset_images(name: str, n, size: int, seed: int):
+    return builtin_images(name, n or 100_000, size, seed)[0] if name in DATASETS else None
+
+
+maps = [r for r in runs if r.task != "random_init"] or runs
+columns = st.columns(min(3, len(maps)))
+for i, run in enumerate(maps):
+    with columns[i % len(columns)]:
+        try:
+            emb = artifacts.load_embedding(store.run_dir(run.id))
+        except ArtifactError as err:
+            st.warning(f"{run.task}: {err}")
+            continue
+        classes = run.results.get("class_names", [])
+        fig = go.Figure()
+        for label in sorted(set(emb["labels"].tolist())):
+            mask = emb["labels"] == label
+            fig.add_trace(
+                go.Scattergl(
+                    x=emb["coords"][mask, 0],
+                    y=emb["coords"][mask, 1],
+                    mode="markers",
+                    marker=dict(size=5, color=CLASS_COLOURS[label % len(CLASS_COLOURS)]),
+                    name=classes[label] if label < len(classes) else str(label),
+                    customdata=mask.nonzero()[0],
+                )
+            )
+        fig.update_layout(title=run.task, height=360, margin=dict(l=5, r=5, t=30, b=5), showlegend=i == 0)
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        event = st.plotly_chart(fig, key=f"map-{run.id}", on_select="rerun", selection_mode="points")
+        points = (event.selection.points if event and event.selection else []) or []
+        if points:
+            point = int(
+                points[0]["customdata"][0] if isinstance(points[0]["customdata"], list) else points[0]["customdata"]
+            )
+            cfg = run.config
+            images = dataset_images(cfg["dataset"], cfg.get("n"), cfg["image_size"], cfg["seed"])
+            if images is None:
+                st.caption("Images of uploaded datasets are not kept; only built-in ones can be shown.")
+            else:
+                picked = [int(emb["indices"][point])] + [int(emb["indices"][j]) for j in emb["neighbours"][point]]
+                st.image(
+                    [to_pil(images[k].float() / 255).resize((64, 64)) for k in picked],
+                    caption=["selected"] + [f"neighbour {j + 1}" for j in range(len(picked) - 1)],
+                )
+
+# --- downloads -----------------------------------------------------------------------------------------
+st.subheader("Downloads")
+st.download_button("Results (CSV)", results_csv(runs), "pretext-lab-results.csv", "text/csv")
+for run in maps:
+    with st.expander(f"Files of {run_label(run)}"):
+        try:
+            emb = artifacts.load_embedding(store.run_dir(run.id))
+            vectors, metadata = projector_tsv(emb, run.results.get("class_names", []))
+            weights = (store.run_dir(run.id) / artifacts.WEIGHTS).read_bytes()
+        except (ArtifactError, OSError) as err:
+            st.warning(str(err))
+            continue
+        st.caption("Open the two TSV files in the TensorFlow Embedding Projector (projector.tensorflow.org → Load).")
+        a, b, c = st.columns(3)
+        a.download_button("vectors.tsv", vectors, f"{run.id}-vectors.tsv", key=f"vec-{run.id}")
+        b.download_button("metadata.tsv", metadata, f"{run.id}-metadata.tsv", key=f"meta-{run.id}")
+        c.download_button("weights.safetensors", io.BytesIO(weights), f"{run.id}.safetensors", key=f"w-{run.id}")

@@ -1,0 +1,173 @@
+"""Train: start one run or a comparison group, and watch the live queue (the worker does the training)."""
+
+import hashlib
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages.ui import run_store, start_worker
+from sslcore.data.files import MAX_TOTAL_BYTES
+from sslcore.errors import PretextLabError
+from sslcore.paths import data_dir
+from sslcore.runs import FINISHED
+from sslcore.tasks import TASKS
+from sslcore.train import BACKBONES, DEVICES, OPTIMIZERS, SUPERVISED, TrainConfig
+
+DATASETS = {
+    "shapes": "Shapes (procedural)",
+    "digits": "Handwritten digits",
+    "upload": "Your zip (one folder per class)",
+}
+STATUS_ICON = {"queued": "⏳", "running": "🏃", "succeeded": "✅", "failed": "❌", "cancelled": "🚫"}
+
+st.title("🏋️ Train")
+store = run_store()
+
+
+def save_upload(upload) -> str:
+    """Keep an uploaded training zip under a content hash: the worker reads it; no user path is used."""
+    data = upload.getvalue()
+    if len(data) > MAX_TOTAL_BYTES:
+        raise PretextLabError(f"{upload.name}: larger than the {MAX_TOTAL_BYTES // 2**20} MB limit")
+    folder = data_dir() / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:24]}.zip"
+    if not path.exists():
+        path.write_bytes(data)
+    return str(path)
+
+
+with st.form("new_runs"):
+    st.markdown("**New comparison** — every run gets the same budget; the random-init baseline is added.")
+    left, right = st.columns(2)
+    tasks = left.multiselect(
+        "Pretext tasks", list(TASKS), default=["rotation"], format_func=lambda n: TASKS[n].title, key="tasks"
+    )
+    supervised = left.checkbox("Add the supervised reference (uses real labels)", value=True)
+    dataset = right.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="dataset")
+    upload = right.file_uploader("Training zip (used when the dataset is your zip)", type=["zip"])
+    budget = left.slider("Time budget per run (seconds)", 2, 600, 30, key="budget")
+    seed = right.number_input("Seed", 0, 2**31 - 1, 0)
+    device = right.selectbox("Device", DEVICES, help="auto: the GPU when there is one, else the CPU")
+    with st.expander("Advanced"):
+        a, b, c = st.columns(3)
+        batch_size = a.select_slider("Batch size", [32, 64, 128, 256, 512], value=256)
+        optimizer = b.selectbox("Optimizer", list(OPTIMIZERS))
+        lr = c.number_input("Learning rate (0 = default)", 0.0, 10.0, 0.0, format="%.4f")
+        backbone = a.selectbox("Backbone", list(BACKBONES))
+        n = b.number_input("Dataset size (shapes)", 100, 20000, 2000, step=100)
+    submitted = st.form_submit_button("Start", type="primary")
+
+if submitted:
+    try:
+        names = [*tasks, *([SUPERVISED] if supervised else [])]
+        if not names:
+            raise PretextLabError("pick at least one task")
+        if dataset == "upload":
+            if upload is None:
+                raise PretextLabError("upload a zip with one folder per class, or pick a built-in dataset")
+            source = save_upload(upload)
+        else:
+            source = dataset
+        configs = [
+            TrainConfig(
+                task=name,
+                dataset=source,
+                budget=float(budget),
+                seed=int(seed),
+                device=device,
+                batch_size=batch_size,
+                optimizer=optimizer,
+                lr=lr or None,
+                backbone=backbone,
+                n=int(n) if dataset == "shapes" else None,
+            )
+            for name in names
+        ]
+        group, ids = store.submit_group(configs)
+        st.session_state.group = group
+        start_worker()
+        st.success(f"Queued {len(ids)} runs (with the random-init baseline).")
+    except PretextLabError as err:
+        st.error(str(err), icon="⚠️")
+
+
+def curves(run_id: str):
+    events = store.events_since(run_id)
+    steps = [e for e in events if e["kind"] == "step"]
+    probes = [e for e in events if e["kind"] == "probe"]
+    return steps, probes
+
+
+def small_chart(x, ys: dict, title: str) -> go.Figure:
+    fig = go.Figure([go.Scatter(x=x, y=y, mode="lines", name=name) for name, y in ys.items()])
+    fig.update_layout(title=title, height=220, margin=dict(l=10, r=10, t=30, b=10), showlegend=len(ys) > 1)
+    fig.update_xaxes(title="training seconds")
+    return fig
+
+
+def run_card(run) -> None:
+    with st.container(border=True):
+        head, actions = st.columns([5, 1])
+        head.markdown(
+            f"{STATUS_ICON[run.status]} **{run.task}** on {run.config['dataset']} · `{run.id}` · {run.status}"
+        )
+        if run.status in ("queued", "running"):
+            if actions.button("Cancel", key=f"cancel-{run.id}"):
+                store.cancel(run.id)
+                st.rerun(scope="fragment")
+        elif actions.button("Delete", key=f"delete-{run.id}"):
+            store.delete(run.id)
+            st.rerun(scope="fragment")
+        if run.status == "failed":
+            st.error(run.error or "failed", icon="❌")
+        progress = run.progress or {}
+        if run.status == "running" and progress.get("kind") == "step":
+            st.progress(
+                min(1.0, progress["progress"]),
+                text=f"{100 * progress['progress']:.0f}% · loss {progress['loss']:.3f} · "
+                f"{progress['images_per_s']:.0f} img/s · ETA {progress['eta']:.0f} s",
+            )
+        elif run.status == "running":
+            st.progress(1.0 if progress.get("kind") == "evaluating" else 0.0, text=progress.get("kind", "starting"))
+        if run.status == "succeeded" and run.results:
+            r = run.results
+            st.caption(
+                f"linear probe {100 * r['linear_probe']:.1f}% · kNN {100 * r['knn']:.1f}% · "
+                f"random init {100 * r['baseline']['linear_probe']:.1f}% · {r['steps']} steps on {r['device']}"
+            )
+        if run.status != "queued" and run.task != "random_init":
+            steps, probes = curves(run.id)
+            if steps:
+                c1, c2 = st.columns(2)
+                x = [e["elapsed"] for e in steps]
+                c1.plotly_chart(
+                    small_chart(
+                        x,
+                        {"loss": [e["loss"] for e in steps], "pretext": [e["metric"] for e in steps]},
+                        "loss and pretext metric",
+                    ),
+                    key=f"loss-{run.id}",
+                )
+                c2.plotly_chart(
+                    small_chart(
+                        [p["elapsed"] for p in probes], {"kNN": [p["knn"] for p in probes]}, "downstream kNN accuracy"
+                    ),
+                    key=f"knn-{run.id}",
+                )
+
+
+@st.fragment(run_every=2)
+def queue() -> None:
+    runs = store.list(limit=30)
+    if any(r.status == "running" for r in runs):
+        store.reap_stale()
+    active = sum(r.status not in FINISHED for r in runs)
+    st.subheader(f"Queue · {active} active")
+    if not runs:
+        st.info("No runs yet: pick tasks above and press Start.")
+    for run in runs:
+        run_card(run)
+
+
+queue()

@@ -1,0 +1,90 @@
+"""Plain-data views of finished runs for the Results page and downloads (no Streamlit here)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+
+from sslcore.runs.store import Run
+
+COLUMNS = (
+    "id",
+    "group",
+    "task",
+    "dataset",
+    "status",
+    "linear_probe",
+    "knn",
+    "baseline_probe",
+    "baseline_knn",
+    "pretext_metric",
+    "metric_label",
+    "train_seconds",
+    "steps",
+    "device",
+    "seed",
+)
+
+# Paul Tol's "muted" qualitative scheme (colour-blind safe), then grey for anything beyond it.
+CLASS_COLOURS = [
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#DDCC77",
+    "#CC6677",
+    "#882255",
+    "#AA4499",
+    "#DDDDDD",
+    "#000000",
+    "#E69F00",
+]
+
+
+def run_label(run: Run) -> str:
+    return f"{run.task} · {run.config.get('dataset', '?')} · {run.id[:6]}"
+
+
+def result_row(run: Run) -> dict:
+    r = run.results or {}
+    base = r.get("baseline") or {}
+    return {
+        "id": run.id,
+        "group": run.group_id or "",
+        "task": run.task,
+        "dataset": run.config.get("dataset"),
+        "status": run.status,
+        "linear_probe": r.get("linear_probe"),
+        "knn": r.get("knn"),
+        "baseline_probe": base.get("linear_probe"),
+        "baseline_knn": base.get("knn"),
+        "pretext_metric": r.get("pretext_metric"),
+        "metric_label": r.get("metric_label"),
+        "train_seconds": r.get("train_seconds"),
+        "steps": r.get("steps"),
+        "device": r.get("device"),
+        "seed": run.config.get("seed"),
+    }
+
+
+def results_csv(runs: list[Run]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    writer.writeheader()
+    for run in runs:
+        writer.writerow(result_row(run))
+    return out.getvalue()
+
+
+def projector_tsv(embedding: dict, class_names: list[str]) -> tuple[str, str]:
+    """(vectors.tsv, metadata.tsv) in the format the TensorFlow Embedding Projector loads."""
+    features = np.asarray(embedding["features"], dtype=np.float32)
+    vectors = "\n".join("\t".join(f"{v:.5g}" for v in row) for row in features) + "\n"
+    lines = ["index\tlabel\tclass"]
+    for index, label in zip(embedding["indices"].tolist(), embedding["labels"].tolist()):
+        name = class_names[label] if 0 <= label < len(class_names) else str(label)
+        lines.append(f"{index}\t{label}\t{name}")
+    return vectors, "\n".join(lines) + "\n"
