@@ -1,16 +1,16 @@
-"""Pretext Lab: the Streamlit entry point. A thin layer over sslcore; one file per page in pages/."""
+"""Pretext Lab: the Streamlit entry point. A thin layer over sslcore; one file per page in views/ (not pages/: see docs/architecture.md)."""
 
 import streamlit as st
 
-from pages.ui import runs_device, start_worker
+from views.ui import runs_device, start_worker
 
 st.set_page_config(page_title="Pretext Lab", page_icon="🧩", layout="wide")
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/explore.py", title="Explore", icon="🔍", url_path="explore"),
-    st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
-    st.Page("pages/results.py", title="Results", icon="📊", url_path="results"),
+    st.Page("views/home.py", title="Home", icon="🏠", default=True),
+    st.Page("views/explore.py", title="Explore", icon="🔍", url_path="explore"),
+    st.Page("views/train.py", title="Train", icon="🏋️", url_path="train"),
+    st.Page("views/results.py", title="Results", icon="📊", url_path="results"),
 ]
 page = st.navigation(pages)
 start_worker()

@@ -22,7 +22,7 @@ def png_bytes(colour=(200, 30, 30), size=(40, 40)) -> bytes:
 def explore():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
-    at.switch_page("pages/explore.py")
+    at.switch_page("views/explore.py")
     at.run()
     assert not at.exception, at.exception
     return at
@@ -120,7 +120,7 @@ def test_train_submits_a_run_a_real_worker_finishes_it_and_results_show_it():
     from sslcore.runs import RunStore
 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("views/train.py").run()
     assert not at.exception, at.exception
     at.multiselect(key="tasks").set_value(["rotation"])
     at.checkbox[0].set_value(False)  # no supervised reference: keep the test short
@@ -136,7 +136,7 @@ def test_train_submits_a_run_a_real_worker_finishes_it_and_results_show_it():
     at.run()
     assert any("✅ **rotation**" in m.value for m in at.markdown)
 
-    at.switch_page("pages/results.py").run()
+    at.switch_page("views/results.py").run()
     assert not at.exception, at.exception
     charts = at.get("plotly_chart")
     accuracy = next(c for c in charts if "random init (baseline)" in c.proto.spec)
@@ -146,12 +146,12 @@ def test_train_submits_a_run_a_real_worker_finishes_it_and_results_show_it():
 
 def test_results_without_runs_points_to_train():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("pages/results.py").run()
+    at.switch_page("views/results.py").run()
     assert not at.exception
     assert any("No finished runs yet" in i.value for i in at.info)
 
 
-EXPLORE = str(Path(__file__).resolve().parents[1] / "pages" / "explore.py")
+EXPLORE = str(Path(__file__).resolve().parents[1] / "views" / "explore.py")
 
 
 def test_settings_in_the_url_open_the_same_view_and_bad_ones_are_ignored():
@@ -180,3 +180,21 @@ def test_same_url_gives_the_same_preview():
 
     first = labels()
     assert first and labels() == first
+
+
+def test_quick_comparison_queues_a_group_and_opens_train():
+    from sslcore.runs import RunStore
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert len(at.get("image")) == 9  # a live preview thumbnail per task
+    next(b for b in at.button if b.label.startswith("⚡ Quick comparison")).click().run()
+    assert not at.exception, at.exception
+    store = RunStore()
+    runs = store.list()
+    try:
+        assert sorted(r.task for r in runs) == ["jigsaw", "random_init", "rotation", "simclr", "supervised"]
+        assert len({r.group_id for r in runs}) == 1
+        assert any(m.value.startswith("🏋️ Train") or "Queue" in m.value for m in [*at.title, *at.subheader])
+    finally:
+        for run in runs:
+            store.cancel(run.id)

@@ -5,19 +5,19 @@ import io
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.ui import builtin_images, run_store
 from sslcore import artifacts
 from sslcore.artifacts import ArtifactError
 from sslcore.data import DATASETS
 from sslcore.preview import to_pil
 from sslcore.report import CLASS_COLOURS, projector_tsv, result_row, results_csv, run_label
+from views.ui import builtin_images, run_store
 
 st.title("📊 Results")
 store = run_store()
 finished = store.list(status="succeeded", limit=200)
 if not finished:
     st.info("No finished runs yet. Start a comparison on the Train page.")
-    st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
+    st.page_link("views/train.py", label="Go to Train", icon="🏋️")
     st.stop()
 
 latest = store.latest_group()

@@ -5,13 +5,13 @@ import hashlib
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.ui import run_store, start_worker
 from sslcore.data.files import MAX_TOTAL_BYTES
 from sslcore.errors import PretextLabError
 from sslcore.paths import data_dir
 from sslcore.runs import FINISHED
 from sslcore.tasks import TASKS
 from sslcore.train import BACKBONES, DEVICES, OPTIMIZERS, SUPERVISED, TrainConfig
+from views.ui import run_store, start_worker
 
 DATASETS = {
     "shapes": "Shapes (procedural)",

@@ -3,9 +3,9 @@
 import streamlit as st
 import torch
 
-from pages.ui import BUILTIN_SOURCES, UPLOAD, builtin_images, param_widget, show_preview, uploaded_images
 from sslcore.errors import ConfigError, PretextLabError
 from sslcore.tasks import TASKS, get_task, make_params, param_specs
+from views.ui import BUILTIN_SOURCES, UPLOAD, builtin_images, param_widget, show_preview, uploaded_images
 
 SIZES = [32, 64, 96, 128]
 MAX_COUNT = 12

@@ -1,0 +1,148 @@
+"""End to end in a real headless Chromium (Debian's package) driven by Playwright, against `streamlit run`.
+
+Screenshots of every page are written to $PRETEXT_LAB_SCREENSHOTS (default: tests/e2e/screenshots/).
+"""
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SHOTS = Path(os.environ.get("PRETEXT_LAB_SCREENSHOTS", ROOT / "tests" / "e2e" / "screenshots"))
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    data = tmp_path_factory.mktemp("e2e-data")
+    env = {**os.environ, "PRETEXT_LAB_DATA_DIR": str(data), "PRETEXT_LAB_WORKER_IDLE_S": "10"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise
+            time.sleep(0.5)
+    yield url, data
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def page(server):  # noqa: ARG001 - the server must be up first
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
+
+
+def open_page(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']")
+    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=120_000)
+
+
+def png(colour) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (48, 48), colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_home(page, server):
+    open_page(page, server[0])
+    page.get_by_text("Pretext Lab", exact=False).first.wait_for()
+    page.get_by_text("Rotation prediction").first.wait_for()
+    page.screenshot(path=str(SHOTS / "home.png"), full_page=True)
+
+
+def test_explore_upload_shows_preview(page, server):
+    open_page(page, f"{server[0]}/explore")
+    page.get_by_text("Your own images").click()
+    page.locator("input[type='file']").set_input_files(
+        [{"name": "red.png", "mimeType": "image/png", "buffer": png((220, 30, 30))}]
+    )
+    page.get_by_text("rotated 90° counter-clockwise").first.wait_for()
+    page.screenshot(path=str(SHOTS / "explore.png"), full_page=True)
+
+
+def test_train_two_tasks_then_results(page, server):
+    url, data = server
+    open_page(page, f"{url}/train")
+    tasks = page.get_by_test_id("stMultiSelect").first
+    tasks.click()
+    page.keyboard.type("Jigsaw")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.get_by_text("Add the supervised reference").click()
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    page.keyboard.press("Home")  # the shortest budget: 2 s
+    page.get_by_text("Advanced").click()
+    size = page.get_by_label("Dataset size (shapes)")
+    size.fill("100")
+    size.press("Tab")  # Enter would submit the form
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text("Queued 3 runs").wait_for()
+    deadline = time.monotonic() + 240
+    while (body := page.inner_text("body")).count("· succeeded") < 3:
+        assert time.monotonic() < deadline, "runs did not finish in time:\n" + body
+        assert "· failed" not in body, body
+        time.sleep(1)
+    page.screenshot(path=str(SHOTS / "train.png"), full_page=True)
+
+    from sslcore.runs import RunStore
+
+    runs = RunStore(data).list()
+    assert sorted((r.task, r.status) for r in runs) == [
+        ("jigsaw", "succeeded"), ("random_init", "succeeded"), ("rotation", "succeeded")
+    ], [(r.task, r.status, r.error) for r in runs]
+    open_page(page, f"{url}/results")
+    chart = page.locator(".js-plotly-plot").first
+    chart.wait_for()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SHOTS / "results.png"), full_page=True)
+    text = chart.inner_text()
+    for name in ("random init (baseline)", "rotation", "jigsaw"):
+        assert name in text, text
+    page.screenshot(path=str(SHOTS / "results.png"), full_page=True)

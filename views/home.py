@@ -1,0 +1,61 @@
+"""Home: what self-supervised learning and pretext tasks are, a card per task, and a quick comparison."""
+
+import streamlit as st
+import torch
+
+from sslcore.preview import render_image
+from sslcore.tasks import get_task, list_tasks
+from sslcore.train import SUPERVISED, TrainConfig
+from views.ui import builtin_images, run_store, start_worker
+
+QUICK_TASKS = ["rotation", "jigsaw", "simclr"]
+QUICK_BUDGET = 30
+
+st.title("🧩 Pretext Lab")
+st.markdown(
+    """
+**Self-supervised learning** trains a network on images nobody has labelled. The trick is a *pretext
+task*: a puzzle whose answer comes from the data itself — rotate an image and ask which way is up, cut
+it into tiles and ask for the order, hide part of it and ask what was there.
+
+Solving the puzzle is not the goal. The goal is the **representation** the network builds along the way:
+features that later make a *downstream task* (recognising objects, with only a few labels) easy. Here the
+downstream test is simple: freeze the network, and see how well a linear classifier (a *linear probe*) or
+a nearest-neighbour vote (*kNN*) recognises the classes from its features — compared with the same network
+left at its **random initialisation**.
+
+The design of the puzzle decides what is learned. **Too easy**, and the network finds a shortcut — an
+edge that continues across tiles, a colour cast at the border — and learns nothing about objects.
+**Too hard**, and it wastes its compute. Pretext Lab lets you see exactly what each task feeds the
+network, train tasks against each other, and compare what they learned.
+"""
+)
+
+left, right = st.columns(2)
+left.page_link("views/explore.py", label="Explore a pretext task on your own images →", icon="🔍")
+if right.button(f"⚡ Quick comparison: {', '.join(QUICK_TASKS)} and supervised, {QUICK_BUDGET} s each", type="primary"):
+    configs = [TrainConfig(task=t, budget=QUICK_BUDGET) for t in [*QUICK_TASKS, SUPERVISED]]
+    st.session_state.group, _ = run_store().submit_group(configs)
+    start_worker()
+    st.switch_page("views/train.py")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def thumbnail(name: str):
+    """The task's network input for one built-in shape: a live preview, made by the task's own make_batch."""
+    images, _ = builtin_images("shapes", 1, 64, 0)
+    task = get_task(name)
+    item = task.explain(task.prepare(images, torch.Generator().manual_seed(0)))[0]
+    return render_image(item.views[0], 128), item.label
+
+
+st.subheader("The tasks")
+tasks = list_tasks()
+for row in range(0, len(tasks), 3):
+    for col, cls in zip(st.columns(3), tasks[row : row + 3]):
+        with col.container(border=True):
+            image, label = thumbnail(cls.name)
+            pic, text = st.columns([1, 2])
+            pic.image(image, caption=label)
+            text.markdown(f"**{cls.title}**  \n{cls.summary}")
+            text.caption(cls.teaching.paper)
