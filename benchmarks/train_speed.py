@@ -27,9 +27,9 @@ from sslcore.train import resolve_device, train_step  # noqa: E402
 
 
 def backbone_input_shape(task, backbone, head, images, gen) -> tuple:
-    """The shape of what the task actually feeds the backbone, caught with a forward pre-hook."""
+    """The shape of what the task actually feeds the backbone's layers, caught with a forward pre-hook."""
     shapes = []
-    hook = backbone.register_forward_pre_hook(lambda _m, args: shapes.append(tuple(args[0].shape)))
+    hook = backbone.layers.register_forward_pre_hook(lambda _m, args: shapes.append(tuple(args[0].shape)))
     with torch.no_grad():
         task.forward(backbone, head, task.prepare(images, gen))
     hook.remove()

@@ -74,20 +74,19 @@ def _need(path: Path) -> Path:
     return path
 
 
-def load_results(run_dir: Path) -> dict:
-    path = _need(Path(run_dir) / RESULTS)
+def _load_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
+        return json.loads(_need(path).read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ArtifactError(f"{path} is damaged ({err})") from None
+
+
+def load_results(run_dir: Path) -> dict:
+    return _load_json(Path(run_dir) / RESULTS)
 
 
 def load_config(run_dir: Path) -> dict:
-    path = _need(Path(run_dir) / CONFIG)
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ArtifactError(f"{path} is damaged ({err})") from None
+    return _load_json(Path(run_dir) / CONFIG)
 
 
 def load_backbone(run_dir: Path, backbone_name: str | None = None):

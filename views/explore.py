@@ -5,7 +5,7 @@ import torch
 
 from sslcore.errors import ConfigError, PretextLabError
 from sslcore.tasks import TASKS, get_task, make_params, param_specs
-from views.ui import BUILTIN_SOURCES, UPLOAD, builtin_images, param_widget, show_preview, uploaded_images
+from views.ui import BUILTIN_SOURCES, UPLOAD, UPLOAD_LIMITS, builtin_images, param_widget, show_preview, uploaded_images
 
 SIZES = [32, 64, 96, 128]
 MAX_COUNT = 12
@@ -85,6 +85,7 @@ if source == UPLOAD:
         "Upload images (PNG, JPEG, GIF, BMP, WEBP, TIFF) or a zip of them",
         type=["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff", "zip"],
         accept_multiple_files=True,
+        help=UPLOAD_LIMITS,
     )
     if not files:
         st.info("Upload a few images to see the task applied to them.")

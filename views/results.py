@@ -87,9 +87,9 @@ st.caption(
 )
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def dataset_images(name: str, n, size: int, seed: int):
-    return builtin_images(name, n or 100_000, size, seed)[0] if name in DATASETS else None
+def dataset_images(name: str, n: int | None, size: int, seed: int):
+    """The run's images, regenerated exactly as training loaded them (uploaded datasets are not kept)."""
+    return builtin_images(name, n, size, seed)[0] if name in DATASETS else None
 
 
 maps = [r for r in runs if r.task != "random_init"] or runs

@@ -11,7 +11,7 @@ from sslcore.paths import data_dir
 from sslcore.runs import FINISHED
 from sslcore.tasks import TASKS
 from sslcore.train import BACKBONES, DEVICES, OPTIMIZERS, SUPERVISED, TrainConfig
-from views.ui import run_store, start_worker
+from views.ui import UPLOAD_LIMITS, run_store, start_worker
 
 DATASETS = {
     "shapes": "Shapes (procedural)",
@@ -45,7 +45,11 @@ with st.form("new_runs"):
     )
     supervised = left.checkbox("Add the supervised reference (uses real labels)", value=True)
     dataset = right.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="dataset")
-    upload = right.file_uploader("Training zip (used when the dataset is your zip)", type=["zip"])
+    upload = right.file_uploader(
+        "Training zip (used when the dataset is your zip)",
+        type=["zip"],
+        help="One folder per class, images inside. " + UPLOAD_LIMITS,
+    )
     budget = left.slider("Time budget per run (seconds)", 2, 600, 30, key="budget")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0)
     device = right.selectbox("Device", DEVICES, help="auto: the GPU when there is one, else the CPU")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from sslcore.data import load_dataset, load_uploads, load_zip
+from sslcore.data import MAX_FILES, MAX_PIXELS, MAX_TOTAL_BYTES, load_dataset, load_uploads, load_zip
 from sslcore.data.decode import MAX_UPLOAD_BYTES
 from sslcore.paths import data_dir
 from sslcore.preview import render_image
@@ -21,6 +21,11 @@ BUILTIN_SOURCES = {
 }
 UPLOAD = "upload"
 MAX_UPLOAD_FILES = 64
+UPLOAD_LIMITS = (
+    f"Limits, checked on the server: {MAX_UPLOAD_BYTES // 2**20} MB and {MAX_PIXELS // 10**6} megapixels per "
+    f"image, {MAX_UPLOAD_FILES} files at a time; a zip holds at most {MAX_FILES:,} images and "
+    f"{MAX_TOTAL_BYTES // 2**20} MB. Uploads stay in your browser session: nobody else sees them."
+)
 
 
 def run_store() -> RunStore:
@@ -48,7 +53,7 @@ def runs_device() -> str:
 
 
 @st.cache_data(show_spinner="Loading built-in images…", max_entries=16)
-def builtin_images(name: str, n: int, size: int, seed: int) -> tuple[torch.Tensor, list[str]]:
+def builtin_images(name: str, n: int | None, size: int, seed: int) -> tuple[torch.Tensor, list[str]]:
     data = load_dataset(name, n=n, size=size, seed=seed)
     return data.images[:n], data.names[:n]
 
