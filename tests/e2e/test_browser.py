@@ -83,16 +83,26 @@ def open_page(page, url: str) -> None:
     page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=120_000)
 
 
-def png(colour) -> bytes:
+def shape_png() -> bytes:
+    """A picture with an upright object in it (one of the built-in shapes, drawn large)."""
+    from sslcore.data.shapes import make_shapes
+
     buf = io.BytesIO()
-    Image.new("RGB", (48, 48), colour).save(buf, "PNG")
+    Image.fromarray(make_shapes(1, size=96, seed=3).images[0].permute(1, 2, 0).numpy()).save(buf, "PNG")
     return buf.getvalue()
+
+
+def wait_for_images(page) -> None:
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('img')].every(img => img.complete && img.naturalWidth > 0)"
+    )
 
 
 def test_home(page, server):
     open_page(page, server[0])
     page.get_by_text("Pretext Lab", exact=False).first.wait_for()
     page.get_by_text("Rotation prediction").first.wait_for()
+    wait_for_images(page)
     page.screenshot(path=str(SHOTS / "home.png"), full_page=True)
 
 
@@ -100,9 +110,10 @@ def test_explore_upload_shows_preview(page, server):
     open_page(page, f"{server[0]}/explore")
     page.get_by_text("Your own images").click()
     page.locator("input[type='file']").set_input_files(
-        [{"name": "red.png", "mimeType": "image/png", "buffer": png((220, 30, 30))}]
+        [{"name": "my-picture.png", "mimeType": "image/png", "buffer": shape_png()}]
     )
     page.get_by_text("rotated 90° counter-clockwise").first.wait_for()
+    wait_for_images(page)
     page.screenshot(path=str(SHOTS / "explore.png"), full_page=True)
 
 
