@@ -45,7 +45,7 @@ def thumbnail(name: str):
     """The task's network input for one built-in shape: a live preview, made by the task's own make_batch."""
     images, _ = builtin_images("shapes", 1, 64, 0)
     task = get_task(name)
-    item = task.explain(task.prepare(images, torch.Generator().manual_seed(0)))[0]
+    item = task.explain(task.prepare(images, torch.Generator().manual_seed(0)))[-1]  # rotation: 270°, not 0°
     return render_image(item.views[0], 128), item.label
 
 
