@@ -25,12 +25,13 @@ def losses(config: TrainConfig, data, **kwargs) -> list[float]:
 
 @pytest.mark.parametrize("task", [*TASKS, SUPERVISED])
 def test_loss_falls_within_a_few_dozen_steps(tiny_data, task):
-    trainer = Trainer(TrainConfig(task=task, epochs=24, budget=None, seed=0, **TINY), tiny_data)
+    epochs = 48 if task == "relative_position" else 24  # its 8-pixel patches learn slowest: ~10% in 96 steps
+    trainer = Trainer(TrainConfig(task=task, epochs=epochs, budget=None, seed=0, **TINY), tiny_data)
     curve = [e["loss"] for e in trainer.events() if e["kind"] == "step"]
-    assert len(curve) == 24 * (len(trainer.train_idx) // 16)  # a few dozen steps
+    assert len(curve) == epochs * (len(trainer.train_idx) // 16)  # a few dozen steps
     assert all(math.isfinite(v) for v in curve)
     first, last = sum(curve[:8]) / 8, sum(curve[-8:]) / 8
-    assert last < first - 0.01 * abs(first) - 1e-3, f"{task}: loss went from {first:.4f} to {last:.4f}"
+    assert last < first - 0.03 * abs(first), f"{task}: loss went from {first:.4f} to {last:.4f}"
 
 
 def test_same_seed_same_losses_on_cpu(tiny_data):
