@@ -43,6 +43,20 @@ def per_image_matmul(matrix: Tensor, x: Tensor) -> Tensor:
     return torch.matmul(matrix.to(x), x.flatten(2)).view_as(x)
 
 
+def crop_squares(x: Tensor, corners: Tensor, size: int) -> Tensor:
+    """Cut size×size squares at per-image (row, col) ``corners`` (B, T, 2): one gather for the batch.
+
+    Returns (B, T, C, size, size). Each image can have its own crop positions (jigsaw tiles with jitter,
+    relative-position patches) without a Python loop over images.
+    """
+    ar = torch.arange(size, device=x.device)
+    rows = corners[..., 0:1] + ar  # (B, T, size)
+    cols = corners[..., 1:2] + ar
+    bi = torch.arange(len(x), device=x.device).view(-1, 1, 1, 1)
+    squares = x.permute(0, 2, 3, 1)[bi, rows[..., :, None], cols[..., None, :]]  # (B, T, size, size, C)
+    return squares.permute(0, 1, 4, 2, 3).contiguous()
+
+
 def random_resized_crop(
     x: Tensor, gen: torch.Generator, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3), flip_p: float = 0.0
 ) -> tuple[Tensor, Tensor]:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sslcore.augment import randint
+from sslcore.augment import crop_squares, randint
 from sslcore.errors import ConfigError
 from sslcore.models.heads import MLP
 from sslcore.tasks.base import (
@@ -62,20 +62,12 @@ def min_hamming(perms: np.ndarray) -> int:
 def cut_tiles(x: Tensor, grid: int, tile: int, offsets: Tensor) -> Tensor:
     """Cut a grid×grid set of tile×tile squares; ``offsets`` (B, T, 2) shift each inside its cell.
 
-    Returns (B, T, C, tile, tile) in row-major position order. Gathers with index grids, so each image
-    has its own jitter and the whole batch is cut at once.
+    Returns (B, T, C, tile, tile) in row-major position order; each image has its own jitter.
     """
-    b, c, h, w = x.shape
-    cell = h // grid
-    ar = torch.arange(tile, device=x.device)
+    cell = x.shape[-2] // grid
     pos = torch.arange(grid * grid, device=x.device)
-    top = (pos // grid) * cell  # (T,)
-    left = (pos % grid) * cell
-    rows = top.view(1, -1, 1) + offsets[..., 0:1] + ar  # (B, T, tile)
-    cols = left.view(1, -1, 1) + offsets[..., 1:2] + ar
-    bi = torch.arange(b, device=x.device).view(b, 1, 1, 1)
-    tiles = x.permute(0, 2, 3, 1)[bi, rows[..., :, None], cols[..., None, :]]  # (B, T, tile, tile, C)
-    return tiles.permute(0, 1, 4, 2, 3).contiguous()
+    cells = torch.stack([pos // grid, pos % grid], dim=1) * cell  # (T, 2) top-left of each cell
+    return crop_squares(x, cells + offsets, tile)
 
 
 class Jigsaw(PretextTask):

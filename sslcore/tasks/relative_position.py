@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from sslcore.augment import randint
+from sslcore.augment import crop_squares, randint
 from sslcore.errors import ConfigError
 from sslcore.models.heads import MLP
 from sslcore.tasks.base import (
@@ -71,14 +71,10 @@ class RelativePosition(PretextTask):
         steps = torch.tensor(NEIGHBOURS, device=device)[labels]  # (B, 2) row/col step
         cells = torch.stack([torch.ones_like(steps), steps + 1], dim=1)  # (B, 2 patches, 2): centre, neighbour
         corners = jit + cells * (p + gap) + randint(gen, 2 * jit + 1, (b, 2, 2), device) - jit
-        ar = torch.arange(p, device=device)
-        rows = corners[..., 0:1] + ar  # (B, 2, p)
-        cols = corners[..., 1:2] + ar
-        bi = torch.arange(b, device=device).view(b, 1, 1, 1)
-        patches = x.permute(0, 2, 3, 1)[bi, rows[..., :, None], cols[..., None, :]].permute(0, 1, 4, 2, 3)
+        patches = crop_squares(x, corners, p)
         if self.params.drop_color:
             patches = drop_colors(patches, gen)
-        return PretextBatch(patches.contiguous(), labels, x, {"corners": corners, "patch": torch.tensor(p)})
+        return PretextBatch(patches, labels, x, {"corners": corners, "patch": torch.tensor(p)})
 
     def head(self, backbone, image_size):
         return MLP(2 * backbone.feature_dim, 512, 8)
