@@ -23,18 +23,12 @@ class Executor(Protocol):
     def execute(self, run: Run, store: RunStore) -> None:
         """Run it to the end and record the outcome in the store (succeeded, failed or cancelled)."""
 
-    def describe(self) -> str:
-        """Where runs execute, in words (e.g. 'this machine, CPU')."""
-
 
 class LocalExecutor:
     """Runs in this process, on this machine's device; exceptions become a failed run with a message."""
 
     def __init__(self, device: str = "auto"):
         self.device = device
-
-    def describe(self) -> str:
-        return f"this machine ({self.device})"
 
     def execute(self, run: Run, store: RunStore) -> None:
         writer = ProgressWriter(store, run.id)

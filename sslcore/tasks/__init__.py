@@ -19,11 +19,6 @@ TASKS: dict[str, type[PretextTask]] = {
     for cls in (Rotation, Jigsaw, RelativePosition, Colorization, Inpainting, MaskedImage, SimCLR, SimSiam, Autoencoder)
 }
 
-# Not pretext tasks, but run kinds a comparison offers beside them: the upper and the lower reference.
-REFERENCE_RUNS = {
-    "supervised": "Trained on the real labels under the same budget: the upper reference.",
-    "random_init": "The same backbone, untrained: the baseline every pretext task must beat.",
-}
 
 
 def task_class(name: str) -> type[PretextTask]:
@@ -70,7 +65,6 @@ def describe_task(cls: type[PretextTask]) -> dict:
 
 
 __all__ = [
-    "REFERENCE_RUNS",
     "TASKS",
     "ParamSpec",
     "PretextBatch",
