@@ -20,3 +20,12 @@ class ImageDecodeError(PretextLabError, ValueError):
 
 class DatasetUnavailable(PretextLabError, RuntimeError):
     """A dataset that cannot be loaded here (e.g. a download with no internet), with how to provide it."""
+
+
+class TextDecodeError(PretextLabError, ValueError):
+    """A file a user handed in that is not usable text (binary, not UTF-8, empty, too big...)."""
+
+    def __init__(self, filename: str, reason: str):
+        self.filename = filename
+        self.reason = reason
+        super().__init__(f"{filename}: {reason}")

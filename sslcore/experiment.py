@@ -26,7 +26,7 @@ def evaluate_trainer(trainer: Trainer, embed: str = "tsne") -> dict:
     """Linear probe, kNN, 2-D map and neighbours of the test split, from the frozen backbone's features."""
     data, device = trainer.data, trainer.device
     tick = time.perf_counter()
-    feats = extract_features(trainer.backbone, data.images, device)
+    feats = extract_features(trainer.backbone, data.inputs, device)
     extract_s = time.perf_counter() - tick
     labels = data.labels
     out = evaluate_features(

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from sslcore.data import ImageDataset, load_dataset
+from sslcore.data import DEFAULT_SEQ_LEN, ImageDataset, TextDataset, dataset_modality, load_dataset
 from sslcore.errors import ConfigError, PretextLabError
 from sslcore.evaluate import extract_features, knn_accuracy, split_indices
-from sslcore.models import BACKBONES, make_backbone
+from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, make_backbone
 from sslcore.tasks import TASKS, get_task, make_params
 from sslcore.tasks.supervised import Supervised
 
@@ -38,15 +38,20 @@ class TrainingError(PretextLabError):
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a run. Unset lr / weight_decay take the optimizer's defaults."""
+    """Everything that defines a run. Unset lr / weight_decay take the optimizer's defaults.
+
+    An unset dataset is the default for the task's modality (shapes for image tasks, the bundled corpus for
+    text tasks), an unset backbone the default for the dataset's (small CNN, or the small Transformer).
+    """
 
     task: str = "rotation"
-    dataset: str = "shapes"
+    dataset: str | None = None
     budget: float | None = 60.0  # seconds of training; None when ``epochs`` is given
     epochs: float | None = None
     n: int | None = None  # dataset size (shapes are generated; others keep the first n)
     image_size: int = 32
-    backbone: str = "small_cnn"
+    seq_len: int = DEFAULT_SEQ_LEN  # tokens per sentence (text datasets)
+    backbone: str | None = None
     batch_size: int = 256
     optimizer: str = "adamw"
     lr: float | None = None
@@ -58,6 +63,16 @@ class TrainConfig:
     probe_every: float = 5.0  # seconds of training between downstream kNN probes
     probe_size: int = 1000  # labelled train images in the probe's memory bank (half as many queries)
     test_fraction: float = 0.25
+
+    def __post_init__(self):
+        if self.dataset is None:
+            self.dataset = "corpus" if task_modality(self.task) == "text" else "shapes"
+        if self.backbone is None:
+            self.backbone = DEFAULT_BACKBONE[dataset_modality(self.dataset)]
+
+    @property
+    def modality(self) -> str:
+        return dataset_modality(self.dataset)
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -96,6 +111,16 @@ class TrainConfig:
             raise ConfigError(f"unknown backbone {self.backbone!r}; choose from {', '.join(BACKBONES)}")
         if not 16 <= self.image_size <= 256:
             raise ConfigError(f"image size must be between 16 and 256 pixels, got {self.image_size}")
+        if not 8 <= self.seq_len <= 256:
+            raise ConfigError(f"sequence length must be between 8 and 256 tokens, got {self.seq_len}")
+        task_kind = task_modality(self.task)
+        if task_kind not in ("any", self.modality):
+            other = "a text task: use the corpus or a .txt/.csv" if task_kind == "text" else "an image task"
+            raise ConfigError(f"{self.task} is {other}, but dataset {self.dataset!r} is {self.modality}")
+        if backbone_modality(self.backbone) != self.modality:
+            raise ConfigError(
+                f"backbone {self.backbone!r} does not read {self.modality}; use {DEFAULT_BACKBONE[self.modality]!r}"
+            )
         if self.n is not None and not 20 <= self.n <= 200_000:
             raise ConfigError(f"dataset size n must be between 20 and 200000, got {self.n}")
         if not 0.05 <= self.test_fraction <= 0.5:
@@ -103,9 +128,14 @@ class TrainConfig:
         if self.probe_every <= 0 or self.probe_size < 10:
             raise ConfigError("probe_every must be positive and probe_size at least 10")
         objective = make_objective(self, num_classes=2)
-        if objective is not None:
+        if objective is not None and self.modality == "image":
             objective.check(self.image_size)
         return self
+
+
+def task_modality(task: str) -> str:
+    """ "image" or "text" for pretext tasks; "any" for the supervised reference and random init."""
+    return TASKS[task].modality if task in TASKS else "any"
 
 
 def make_objective(config: TrainConfig, num_classes: int):
@@ -150,18 +180,28 @@ def lr_factor(progress: float, warmup: float) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, rest)))
 
 
-def load_run_data(config: TrainConfig, data: ImageDataset | None = None) -> ImageDataset:
-    data = data if data is not None else load_dataset(config.dataset, n=config.n, size=config.image_size, seed=config.seed)
+def load_run_data(config: TrainConfig, data: ImageDataset | TextDataset | None = None):
+    if data is None:
+        data = load_dataset(config.dataset, n=config.n, size=config.image_size, seed=config.seed, seq_len=config.seq_len)
     if not data.labelled or len(data.class_names) < 2:
+        how = "a CSV with text and label columns" if data.modality == "text" else "a zip with one folder per class"
         raise ConfigError(
             f"dataset {data.name!r} has no labels (or one class): runs are evaluated by how well their features "
-            "predict the classes. Use a built-in dataset or a zip with one folder per class."
+            f"predict the classes. Use a built-in dataset or {how}."
         )
-    if data.image_size != config.image_size:
+    if data.modality == "image" and data.image_size != config.image_size:
         raise ConfigError(f"dataset images are {data.image_size}px but the run asks for {config.image_size}px")
     if len(data) < 20:
-        raise ConfigError(f"dataset {data.name!r} has only {len(data)} images; a run needs at least 20")
+        unit = "sentences" if data.modality == "text" else "images"
+        raise ConfigError(f"dataset {data.name!r} has only {len(data)} {unit}; a run needs at least 20")
     return data
+
+
+def build_backbone(name: str, data):
+    """A fresh backbone for this dataset: text backbones get the tokenizer's vocabulary and room for pairs."""
+    if data.modality == "text":
+        return make_backbone(name, vocab_size=len(data.tokenizer), max_len=2 * data.seq_len)
+    return make_backbone(name).to(memory_format=torch.channels_last)
 
 
 def train_step(task, backbone, head, optimizer, images, labels, gen, autocast) -> tuple[float, dict]:
@@ -187,14 +227,16 @@ def train_step(task, backbone, head, optimizer, images, labels, gen, autocast) -
 class Trainer:
     """Holds one run's data, model and history; ``events()`` trains it."""
 
-    def __init__(self, config: TrainConfig, data: ImageDataset | None = None):
+    def __init__(self, config: TrainConfig, data: ImageDataset | TextDataset | None = None):
         self.config = config.validate()
         self.device = resolve_device(config.device)
         self.data = load_run_data(config, data)
         self.train_idx, self.test_idx = split_indices(self.data.labels, config.seed, config.test_fraction)
         torch.manual_seed(config.seed)
-        self.backbone = make_backbone(config.backbone).to(self.device, memory_format=torch.channels_last)
+        self.backbone = build_backbone(config.backbone, self.data).to(self.device)
         self.task = make_objective(config, len(self.data.class_names))
+        if self.task is not None:
+            self.task.setup(self.data)
         self.head = self.task.head(self.backbone, config.image_size).to(self.device) if self.task else None
         self.history: list[dict] = []  # step events (throttled by the consumer if needed)
         self.probes: list[dict] = []  # {"elapsed", "step", "knn"}
@@ -212,7 +254,7 @@ class Trainer:
     def probe(self) -> dict:
         """kNN accuracy of the current backbone on a fixed held-out subset: cheap enough to run often."""
         bank, queries = self._probe_sets()
-        feats = extract_features(self.backbone, self.data.images[torch.cat([bank, queries])], self.device)
+        feats = extract_features(self.backbone, self.data.inputs[torch.cat([bank, queries])], self.device)
         labels = self.data.labels
         acc = knn_accuracy(feats[: len(bank)], labels[bank], feats[len(bank) :], labels[queries])
         event = {"kind": "probe", "step": self.steps, "elapsed": round(self.train_seconds, 3), "knn": acc}
@@ -254,7 +296,7 @@ class Trainer:
             optimizer = torch.optim.SGD(params, lr=lr0, momentum=0.9, weight_decay=wd, nesterov=True)
         else:
             optimizer = torch.optim.AdamW(params, lr=lr0, weight_decay=wd)
-        images = self.data.images[self.train_idx].to(device)
+        images = self.data.inputs[self.train_idx].to(device)
         labels = self.data.labels[self.train_idx].to(device)
         gen = torch.Generator().manual_seed(cfg.seed)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")

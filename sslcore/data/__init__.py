@@ -1,7 +1,8 @@
-"""Image datasets for Pretext Lab, by name: one call gives an ``ImageDataset`` whatever the source.
+"""Datasets for Pretext Lab, by name: one call gives an ``ImageDataset`` or a ``TextDataset``.
 
-``load_dataset("shapes")`` and friends need no internet; a path to a folder or a ``.zip`` loads the
-person's own images. Heavy imports (torchvision, scikit-learn) happen only when a dataset needs them.
+``load_dataset("shapes")``, ``load_dataset("corpus")`` and friends need no internet; a path to a folder
+or a ``.zip`` loads the person's own images, a ``.txt`` or ``.csv`` their text. Heavy imports
+(torchvision, scikit-learn) happen only when a dataset needs them.
 """
 
 import logging
@@ -11,6 +12,7 @@ from pathlib import Path
 from sslcore.data.dataset import UNLABELLED, ImageDataset
 from sslcore.data.decode import MAX_PIXELS, MAX_UPLOAD_BYTES, decode_image, image_to_tensor
 from sslcore.data.files import MAX_FILES, MAX_TOTAL_BYTES, load_folder, load_uploads, load_zip
+from sslcore.data.text import CORPUS_NAME, DEFAULT_SEQ_LEN, TEXT_SUFFIXES, TextDataset, load_corpus, load_text_file
 from sslcore.errors import ConfigError, ImageDecodeError
 
 log = logging.getLogger(__name__)
@@ -22,13 +24,20 @@ _DESCRIPTIONS = {
     "digits": "scikit-learn's 1,797 handwritten digits (8×8, upscaled), 10 classes",
     "photos": "crops of scikit-learn's two sample photos (china, flower), for previews",
     "cifar10": "CIFAR-10 (32×32 photos, 10 classes); needs a download or the files in the data folder",
+    CORPUS_NAME: "text: ~2,300 sentences in paragraphs on 6 topics, written for Pretext Lab (assets/text/)",
 }
 DATASETS = tuple(_DESCRIPTIONS)
+TEXT_DATASETS = (CORPUS_NAME,)
 
 
-def list_datasets() -> list[tuple[str, str]]:
-    """(name, one-line description) of every built-in dataset, in menu order."""
-    return list(_DESCRIPTIONS.items())
+def dataset_modality(name: str) -> str:
+    """ "text" for the corpus and .txt/.csv files, "image" for everything else (decided without loading)."""
+    return "text" if name in TEXT_DATASETS or Path(name).suffix.lower() in TEXT_SUFFIXES else "image"
+
+
+def list_datasets(modality: str | None = None) -> list[tuple[str, str]]:
+    """(name, one-line description) of every built-in dataset, in menu order, optionally of one modality."""
+    return [(n, d) for n, d in _DESCRIPTIONS.items() if modality in (None, dataset_modality(n))]
 
 
 def load_dataset(
@@ -38,16 +47,20 @@ def load_dataset(
     size: int = 32,
     seed: int = 0,
     data_dir: str | os.PathLike | None = None,
-) -> ImageDataset:
-    """Load a built-in dataset by name, or a folder / ``.zip`` of images by path, at ``size``×``size``.
+    seq_len: int = DEFAULT_SEQ_LEN,
+) -> ImageDataset | TextDataset:
+    """Load a built-in dataset by name, or a folder / ``.zip`` of images or a ``.txt`` / ``.csv`` by path.
 
-    ``n`` keeps the first n images (shapes: generates n, default 2000); ``seed`` picks the shapes set.
-    Files that fail to decode in a folder or zip are skipped and logged; no usable image is a ConfigError.
+    Images come at ``size``×``size``, text as rows of ``seq_len`` tokens. ``n`` keeps the first n images
+    or sentences (shapes: generates n, default 2000); ``seed`` picks the shapes set. Files that fail to
+    decode in a folder or zip are skipped and logged; no usable image is a ConfigError.
     """
     if n is not None and n < 1:
         raise ConfigError(f"n must be at least 1, got {n}")
     if size < 1:
         raise ConfigError(f"size must be positive, got {size}")
+    if name == CORPUS_NAME:
+        return load_corpus(seq_len, n)
     if name == "shapes":
         from sslcore.data.shapes import make_shapes
 
@@ -65,10 +78,13 @@ def load_dataset(
 
         return _resize(load_cifar10(train=True, n=n, data_dir=data_dir), size)
     path = Path(name).expanduser()
+    if path.is_file() and path.suffix.lower() in TEXT_SUFFIXES:
+        return load_text_file(path, seq_len, n)
     if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
         return _first(_load_path(path, size), n)
     raise ConfigError(
-        f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}, or give the path to a folder or .zip of images"
+        f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}, or give the path to a folder or .zip "
+        "of images, or a .txt / .csv file of text"
     )
 
 
@@ -105,6 +121,9 @@ def _resize(dataset: ImageDataset, size: int) -> ImageDataset:
 
 __all__ = [
     "DATASETS",
+    "TEXT_DATASETS",
+    "TextDataset",
+    "dataset_modality",
     "MAX_FILES",
     "MAX_PIXELS",
     "MAX_TOTAL_BYTES",

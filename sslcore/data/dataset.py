@@ -1,6 +1,7 @@
 """The one in-memory dataset shape every part of Pretext Lab uses."""
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
@@ -20,6 +21,7 @@ class ImageDataset:
     labels: torch.Tensor
     class_names: list[str]
     names: list[str] = field(default_factory=list)
+    modality: ClassVar[str] = "image"
 
     def __post_init__(self):
         if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 3:
@@ -31,6 +33,11 @@ class ImageDataset:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    @property
+    def inputs(self) -> torch.Tensor:
+        """What training indexes rows of (a text dataset's are token ids)."""
+        return self.images
 
     @property
     def image_size(self) -> int:

@@ -8,8 +8,6 @@ Inputs are float images in [0, 1]; the backbone normalises them itself so tasks 
 import torch
 from torch import Tensor, nn
 
-from sslcore.errors import ConfigError
-
 
 def conv_bn_relu(cin: int, cout: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
@@ -78,11 +76,4 @@ class ResNet18(Backbone):
         super().__init__(nn.Sequential(*layers), cin, 2 ** (len(widths) - 1))
 
 
-BACKBONES = {"small_cnn": SmallCNN, "resnet18": ResNet18}
-
-
-def make_backbone(name: str = "small_cnn") -> Backbone:
-    try:
-        return BACKBONES[name]()
-    except KeyError:
-        raise ConfigError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}") from None
+IMAGE_BACKBONES = {"small_cnn": SmallCNN, "resnet18": ResNet18}

@@ -4,21 +4,39 @@ import dataclasses
 
 from sslcore.errors import ConfigError
 from sslcore.tasks.autoencoder import Autoencoder
-from sslcore.tasks.base import ParamSpec, PretextBatch, PretextTask, PreviewImage, PreviewItem, make_params, param_specs
+from sslcore.tasks.base import (
+    ParamSpec,
+    PretextBatch,
+    PretextTask,
+    PreviewImage,
+    PreviewItem,
+    TextPreviewItem,
+    TextView,
+    Token,
+    make_params,
+    param_specs,
+)
 from sslcore.tasks.colorization import Colorization
 from sslcore.tasks.inpainting import Inpainting
 from sslcore.tasks.jigsaw import Jigsaw
 from sslcore.tasks.masked_image import MaskedImage
+from sslcore.tasks.masked_language import MaskedLanguage
 from sslcore.tasks.relative_position import RelativePosition
+from sslcore.tasks.replaced_token import ReplacedToken
 from sslcore.tasks.rotation import Rotation
+from sslcore.tasks.sentence_order import SentenceOrder
 from sslcore.tasks.simclr import SimCLR
 from sslcore.tasks.simsiam import SimSiam
+from sslcore.tasks.skip_gram import SkipGram
 
 TASKS: dict[str, type[PretextTask]] = {
     cls.name: cls
-    for cls in (Rotation, Jigsaw, RelativePosition, Colorization, Inpainting, MaskedImage, SimCLR, SimSiam, Autoencoder)
+    for cls in (
+        *(Rotation, Jigsaw, RelativePosition, Colorization, Inpainting, MaskedImage, SimCLR, SimSiam, Autoencoder),
+        *(MaskedLanguage, ReplacedToken, SentenceOrder, SkipGram),
+    )
 }
-
+MODALITIES = ("image", "text")
 
 
 def task_class(name: str) -> type[PretextTask]:
@@ -35,6 +53,7 @@ def get_task(name: str, params: dict | None = None) -> PretextTask:
 
 
 def list_tasks(modality: str | None = None) -> list[type[PretextTask]]:
+    """Tasks in menu order, optionally only those for "image" or "text" data."""
     return [cls for cls in TASKS.values() if modality in (None, cls.modality)]
 
 
@@ -65,12 +84,16 @@ def describe_task(cls: type[PretextTask]) -> dict:
 
 
 __all__ = [
+    "MODALITIES",
     "TASKS",
     "ParamSpec",
     "PretextBatch",
     "PretextTask",
     "PreviewImage",
     "PreviewItem",
+    "TextPreviewItem",
+    "TextView",
+    "Token",
     "get_task",
     "describe_task",
     "list_tasks",

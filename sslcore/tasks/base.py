@@ -157,6 +157,31 @@ class PreviewItem:
     label: str
 
 
+@dataclass
+class Token:
+    """One token of a text preview. ``mark`` says what the task did to it (see ``preview.TOKEN_MARKS``);
+    ``note`` is what a person should read under it (the hidden word, "replaced"...)."""
+
+    text: str
+    mark: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class TextView:
+    tokens: list[Token]
+    caption: str
+
+
+@dataclass
+class TextPreviewItem:
+    """One sentence (or pair), what the network gets from it, and the pseudo-label in words."""
+
+    original: str
+    views: list[TextView]
+    label: str
+
+
 @dataclass(frozen=True)
 class Teaching:
     """The short lesson each task carries: what it predicts, why that helps, how it can be cheated."""
@@ -217,6 +242,10 @@ class PretextTask(abc.ABC):
         """One PreviewItem per image: what a person should see of this batch."""
 
     # Shared behaviour -----------------------------------------------------------------------------
+    def setup(self, data) -> None:
+        """Bind to the dataset before making batches. Text tasks read its tokenizer; image tasks need nothing."""
+        return None
+
     def forward(self, backbone: nn.Module, head: nn.Module, batch: PretextBatch):
         """Default wiring: pooled backbone features into the head. Tasks with tiles or maps override."""
         return head(backbone(batch.inputs))

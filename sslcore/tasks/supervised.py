@@ -43,6 +43,13 @@ class Supervised(PretextTask):
         super().__init__(params, **values)
         self.num_classes = num_classes
 
+    modality = "any"
+
+    def prepare(self, inputs: Tensor, gen: torch.Generator) -> PretextBatch:
+        if inputs.dtype == torch.long:  # text rows (B, 2, L): the sentence itself, as it will be evaluated
+            return PretextBatch(inputs[:, 0] if inputs.ndim == 3 else inputs, None, inputs)
+        return self.make_batch(inputs, gen)
+
     def make_batch(self, images: Tensor, gen: torch.Generator) -> PretextBatch:
         x = as_float_images(images)
         inputs, _ = random_resized_crop(x, gen, scale=(self.params.crop_min, 1.0), flip_p=0.5 if self.params.flip else 0.0)
