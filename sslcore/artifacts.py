@@ -2,20 +2,29 @@
 
 One folder per run. Everything is plain JSON, JSON lines, safetensors or a NumPy ``.npz`` loaded with
 ``allow_pickle=False``, so opening a run can never execute code from it.
+
+Every file is written to a temporary name, flushed to disk and renamed into place, and ``results.json``
+comes last: a folder without it is an unfinished run (a crash or a kill mid-write leaves no half file
+under a real name). A write that fails (disk full, read-only) is a ``StorageError`` that says so; a file
+that is missing or damaged when loaded is an ``ArtifactError`` naming it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import uuid
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from sslcore.errors import PretextLabError
 from sslcore.models import make_backbone
+from sslcore.paths import storage_error
 
 CONFIG, WEIGHTS, HEAD, METRICS, RESULTS, EMBEDDING = (
     "config.json",
@@ -31,41 +40,74 @@ class ArtifactError(PretextLabError):
     """A run folder whose files are missing or damaged."""
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write to a temporary file, then rename: a crash mid-write never leaves a half file behind."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+EMBEDDING_KEYS = ("coords", "labels", "indices", "neighbours", "features")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """The one place artifact bytes reach the disk: write, then flush to the device."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary file, then rename: a crash mid-write never leaves a half file under the
+    real name. The temporary name is unique, so two processes writing the same file (two workers caching
+    the same baseline) cannot move each other's half-written data into place."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        _write_file(tmp, data)
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise storage_error(err, path) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def write_json(path: Path, data) -> None:
-    _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, default=float)))
+    _atomic_write(path, json.dumps(data, indent=2, default=float).encode())
 
 
 def save_weights(path: Path, module: torch.nn.Module) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    _atomic_write(path, lambda tmp: save_file(state, str(tmp)))
+    _atomic_write(path, save(state))  # serialised in memory: a full disk is then a plain OSError
 
 
 def save_run(
     run_dir: Path, config: dict, results: dict, history: list[dict], backbone, head=None, embedding: dict | None = None
 ) -> None:
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise storage_error(err, run_dir) from None
     write_json(run_dir / CONFIG, config)
     save_weights(run_dir / WEIGHTS, backbone)
     if head is not None:
         save_weights(run_dir / HEAD, head)
-    _atomic_write(run_dir / METRICS, lambda tmp: tmp.write_text("".join(json.dumps(e) + "\n" for e in history)))
+    _atomic_write(run_dir / METRICS, "".join(json.dumps(e) + "\n" for e in history).encode())
     if embedding is not None:
-        arrays = {k: np.asarray(v) for k, v in embedding.items()}
-
-        def write_npz(tmp: Path) -> None:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, **arrays)
-
-        _atomic_write(run_dir / EMBEDDING, write_npz)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **{k: np.asarray(v) for k, v in embedding.items()})
+        _atomic_write(run_dir / EMBEDDING, buf.getvalue())
     write_json(run_dir / RESULTS, results)  # last: its presence means the run's files are complete
+    _sync_dir(run_dir)
+
+
+def _sync_dir(folder: Path) -> None:
+    """Make the renames durable (a power cut right after a run must not lose results.json)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _need(path: Path) -> Path:
@@ -76,9 +118,14 @@ def _need(path: Path) -> Path:
 
 def _load_json(path: Path) -> dict:
     try:
-        return json.loads(_need(path).read_text())
+        data = json.loads(_need(path).read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ArtifactError(f"{path} is damaged ({err})") from None
+    except OSError as err:
+        raise ArtifactError(f"{path} could not be read ({err.strerror or err})") from None
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path} is damaged (expected a JSON object, found {type(data).__name__})")
+    return data
 
 
 def load_results(run_dir: Path) -> dict:
@@ -93,32 +140,55 @@ def load_backbone(run_dir: Path, backbone_name: str | None = None):
     """Rebuild the backbone and load its weights from safetensors (no pickle involved)."""
     run_dir = Path(run_dir)
     name = backbone_name or load_config(run_dir).get("backbone", "small_cnn")
-    backbone = make_backbone(name)
     try:
-        state = load_file(str(_need(run_dir / WEIGHTS)))
+        backbone = make_backbone(name)
+    except PretextLabError as err:
+        raise ArtifactError(f"{run_dir / CONFIG} names a backbone that cannot be rebuilt: {err}") from None
+    path = _need(run_dir / WEIGHTS)
+    try:
+        state = load_file(str(path))  # safetensors: tensors only, never pickle
         backbone.load_state_dict(state)
-    except ArtifactError:
-        raise
-    except Exception as err:  # safetensors raises its own error types for damaged files
-        raise ArtifactError(f"{run_dir / WEIGHTS} could not be loaded: {err}") from None
+    except Exception as err:  # safetensors raises its own error types for damaged files; torch for wrong shapes
+        raise ArtifactError(f"{path} could not be loaded: {_short(err)}") from None
     return backbone
 
 
 def load_embedding(run_dir: Path) -> dict[str, np.ndarray]:
+    """The 2-D map's arrays (coords, labels, indices, neighbours, features), all one row per test image."""
     path = _need(Path(run_dir) / EMBEDDING)
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (ValueError, OSError, EOFError) as err:
-        raise ArtifactError(f"{path} is damaged ({err})") from None
+            if not hasattr(data, "files"):
+                raise ValueError("a bare array, not an .npz archive")
+            arrays = {k: data[k] for k in data.files}
+    except Exception as err:  # BadZipFile, zlib.error, ValueError (pickled objects refused), EOFError, OSError...
+        raise ArtifactError(f"{path} is damaged ({_short(err) or type(err).__name__})") from None
+    missing = [k for k in EMBEDDING_KEYS if k not in arrays]
+    if missing:
+        raise ArtifactError(f"{path} is damaged (no {', '.join(missing)} array)")
+    rows = {len(arrays[k]) if arrays[k].ndim else -1 for k in EMBEDDING_KEYS}
+    if len(rows) != 1 or arrays["coords"].ndim != 2 or arrays["coords"].shape[1] != 2:
+        raise ArtifactError(f"{path} is damaged (its arrays do not fit together)")
+    return arrays
 
 
 def load_metrics(run_dir: Path) -> list[dict]:
     path = _need(Path(run_dir) / METRICS)
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as err:
+        raise ArtifactError(f"{path} could not be read ({err.strerror or err})") from None
     events = []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         try:
-            events.append(json.loads(line))
+            event = json.loads(line)
         except json.JSONDecodeError:
             continue  # a torn last line after a crash: keep what is readable
+        if isinstance(event, dict):
+            events.append(event)
     return events
+
+
+def _short(err: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(err).split())  # one line, whatever the library put in its message
+    return text if len(text) <= limit else text[: limit - 1] + "…"
