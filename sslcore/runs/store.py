@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sslcore.errors import ConfigError, PretextLabError
 from sslcore.paths import data_dir as default_data_dir
+from sslcore.paths import storage_error
 from sslcore.train import RANDOM_INIT, SUPERVISED, TrainConfig
 
 SCHEMA_VERSION = 1
@@ -28,7 +29,8 @@ STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED = ("succeeded", "failed", "cancelled")
 HEARTBEAT_TIMEOUT_S = 10.0  # a running run whose worker has not beaten for this long is declared dead
 WORKER_DIED = "worker stopped unexpectedly"
-LOCK_RETRIES = 6  # on top of a 5 s busy timeout each: ~35 s before a locked store becomes an error
+BUSY_TIMEOUT_S = 5.0  # SQLite waits this long for a lock before it reports "database is locked"
+LOCK_RETRIES = 6  # attempts, each with the busy timeout, plus back-off: ~33 s before a locked store is an error
 _ID = re.compile(r"^[0-9a-f]{12}$")
 
 MIGRATIONS = {
@@ -70,6 +72,15 @@ MIGRATIONS = {
         )""",
     ],
 }
+
+
+class StoreUnavailable(PretextLabError):
+    """The run store cannot be used right now (locked too long, disk full, read-only, damaged)."""
+
+
+def lock_window_s() -> float:
+    """How long a writer waits for a locked store before giving up (busy timeouts plus back-off)."""
+    return LOCK_RETRIES * BUSY_TIMEOUT_S + sum(0.05 * 2**a for a in range(1, LOCK_RETRIES))
 
 
 class RunNotFound(PretextLabError, KeyError):
@@ -119,30 +130,47 @@ class RunStore:
         self.root = default_data_dir(data_dir)
         self.path = self.root / "runs.sqlite"
         self.runs_dir = self.root / "runs"
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise storage_error(err, self.runs_dir) from None
         self._migrate()
 
     # -- plumbing -----------------------------------------------------------------------------------
     @contextmanager
     def _db(self, write: bool = False) -> Iterator[sqlite3.Connection]:
         """A connection in WAL mode. Writers take the write lock up front (BEGIN IMMEDIATE); while another
-        process holds it, SQLite's busy timeout waits, and we retry with back-off beyond that."""
+        process holds it, SQLite's busy timeout waits, and we retry with back-off beyond that. SQLite's own
+        errors (disk full, read-only, damaged file) become a StoreUnavailable that says what happened."""
         conn = self._connect(write)
         try:
             yield conn
             if write:
                 conn.execute("COMMIT")
+        except sqlite3.DatabaseError as err:
+            self._rollback(conn)
+            raise self._unavailable(err) from None
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            self._rollback(conn)
             raise
         finally:
             conn.close()
 
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # closing the connection rolls back anyway
+
     def _connect(self, write: bool) -> sqlite3.Connection:
         attempt = 0
         while True:
-            conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+            try:
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            except sqlite3.DatabaseError as err:
+                raise self._unavailable(err) from None
             conn.row_factory = sqlite3.Row
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -150,12 +178,42 @@ class RunStore:
                 if write:
                     conn.execute("BEGIN IMMEDIATE")
                 return conn
-            except sqlite3.OperationalError as err:
+            except sqlite3.DatabaseError as err:
                 conn.close()
                 attempt += 1
-                if ("locked" not in str(err) and "busy" not in str(err)) or attempt >= LOCK_RETRIES:
-                    raise PretextLabError(f"the run store {self.path} is unavailable: {err}") from None
+                if not _is_locked(err) or attempt >= LOCK_RETRIES:
+                    raise self._unavailable(err) from None
                 time.sleep(0.05 * 2**attempt)
+
+    def _unavailable(self, err: sqlite3.Error) -> StoreUnavailable:
+        """A SQLite error in words: what happened to the run store, and what to do."""
+        text = str(err)
+        if _is_locked(err):
+            return StoreUnavailable(
+                f"the run store {self.path} stayed locked by another process for over {lock_window_s():.2g} s "
+                f"({text}); try again in a moment, and if it persists look for a stuck process using that file"
+            )
+        if "full" in text:
+            return StoreUnavailable(
+                f"no space left in the data folder {self.root}: the run store cannot record anything ({text}); "
+                "free some space"
+            )
+        if "readonly" in text or "read-only" in text:
+            return StoreUnavailable(
+                f"the data folder {self.root} is read-only: the run store cannot record anything ({text}); "
+                "point PRETEXT_LAB_DATA_DIR at a writable folder"
+            )
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return StoreUnavailable(
+                f"the run store {self.path} is damaged ({text}); move it aside and a new, empty one is made "
+                f"(the runs' files in {self.runs_dir} are not touched)"
+            )
+        if "unable to open" in text:
+            return StoreUnavailable(
+                f"cannot open the run store {self.path} ({text}); check that the data folder {self.root} "
+                "is a writable folder"
+            )
+        return StoreUnavailable(f"the run store {self.path} is unavailable: {text}")
 
     def _migrate(self) -> None:
         with self._db(write=True) as db:
@@ -349,6 +407,10 @@ class RunStore:
                 [(WORKER_DIED, time.time(), i) for i in ids],
             )
         return ids
+
+
+def _is_locked(err: sqlite3.Error) -> bool:
+    return "locked" in str(err) or "busy" in str(err)
 
 
 def _alive(pid: int | None) -> bool:

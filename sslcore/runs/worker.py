@@ -18,12 +18,14 @@ import time
 import uuid
 from pathlib import Path
 
+from sslcore.paths import storage_error
 from sslcore.runs.executor import Executor, LocalExecutor
-from sslcore.runs.store import RunStore
+from sslcore.runs.store import RunStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
 POLL_S = 0.5
+STORE_RETRY_S = 2.0  # while the store is unavailable (locked, disk full), the worker waits and tries again
 # A worker started by the app leaves after 15 idle minutes (tests shorten this through the environment).
 AUTO_IDLE_EXIT_S = float(os.environ.get("PRETEXT_LAB_WORKER_IDLE_S", 900))
 
@@ -40,7 +42,9 @@ class Worker:
         while not self.stopping.wait(HEARTBEAT_S):
             try:
                 self.store.beat(self.id, [self.current] if self.current else [])
-            except Exception:  # a locked or briefly unavailable store: try again next beat
+            except StoreUnavailable as err:  # a locked or briefly unavailable store: try again next beat
+                log.warning("heartbeat not recorded: %s", err)
+            except Exception:
                 log.warning("heartbeat failed", exc_info=True)
 
     def run(self, idle_exit: float | None = None, max_runs: int | None = None) -> int:
@@ -51,8 +55,13 @@ class Worker:
         done, idle_since = 0, time.monotonic()
         try:
             while not self.stopping.is_set():
-                self.store.reap_stale()
-                run = self.store.claim(self.id)
+                try:
+                    self.store.reap_stale()
+                    run = self.store.claim(self.id)
+                except StoreUnavailable as err:  # waited out the lock already; keep serving once it is back
+                    log.warning("run store unavailable, trying again: %s", err)
+                    self.stopping.wait(STORE_RETRY_S)
+                    continue
                 if run is None:
                     if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
                         break
@@ -60,15 +69,22 @@ class Worker:
                     continue
                 self.current = run.id
                 log.info("worker %s runs %s (%s)", self.id, run.id, run.task)
-                self.executor.execute(run, self.store)
-                self.current = None
+                try:
+                    self.executor.execute(run, self.store)
+                except StoreUnavailable as err:  # its outcome could not be recorded, even after retries
+                    log.error("run %s: outcome not recorded, the store stayed unavailable: %s", run.id, err)
+                finally:
+                    self.current = None
                 done += 1
                 idle_since = time.monotonic()
                 if max_runs is not None and done >= max_runs:
                     break
         finally:
             self.stopping.set()
-            self.store.worker_stopped(self.id)
+            try:
+                self.store.worker_stopped(self.id)
+            except StoreUnavailable:  # its heartbeat stops now, so it counts as gone anyway
+                log.warning("could not record that worker %s stopped", self.id)
         return done
 
 
@@ -96,7 +112,10 @@ def spawn_worker(
         args += ["--idle-exit", str(idle_exit)]
     if worker_id is not None:
         args += ["--worker-id", worker_id]
-    log_file = open(Path(data_dir) / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+    try:
+        log_file = open(Path(data_dir) / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+    except OSError as err:
+        raise storage_error(err, Path(data_dir) / "worker.log") from None
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     try:
