@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sslcore.errors import ConfigError, ImageDecodeError, PretextLabError
+from sslcore.errors import ConfigError, ImageDecodeError, PretextLabError, TextDecodeError
 
 if TYPE_CHECKING:
     from sslcore.train import TrainConfig
@@ -71,6 +71,50 @@ def read_image_files(paths: list[str], size: int):
     return torch.stack(tensors), [Path(p).name for p in paths]
 
 
+def read_text_files(paths: list[str], text: str | None):
+    """A text dataset from --text or .txt/.csv files; the first bad file is a one-line error naming it."""
+    from sslcore.data.text import MAX_TEXT_BYTES, build_text_dataset, parse_text_file
+
+    if text is not None:
+        return build_text_dataset("--text", parse_text_file(text.encode(), "--text.txt"))
+    paragraphs = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            raise TextDecodeError(raw, "no such file")
+        if path.stat().st_size > MAX_TEXT_BYTES:
+            raise TextDecodeError(raw, f"is over the {MAX_TEXT_BYTES // 2**20} MB limit for text")
+        paragraphs += parse_text_file(path.read_bytes(), path.name)
+    return build_text_dataset(", ".join(Path(p).name for p in paths), paragraphs)
+
+
+def _preview_text(task, args) -> int:
+    import torch
+
+    from sslcore.data import load_dataset
+    from sslcore.preview import text_preview_html, text_preview_lines
+
+    if args.out and not args.out.lower().endswith(".html"):
+        raise ConfigError("a text preview is written as HTML: give --out a name ending in .html")
+    if args.text is not None or args.images:
+        data = read_text_files(args.images, args.text)
+        rows = torch.arange(min(args.n, len(data)))
+    else:
+        data = load_dataset(args.dataset if args.dataset != "shapes" else "corpus")
+        if data.modality != "text":
+            raise ConfigError(f"{task.name} is a text task: use --text, .txt/.csv files or --dataset corpus")
+        rows = torch.randperm(len(data), generator=torch.Generator().manual_seed(args.seed))[: args.n]
+    task.setup(data)
+    items = task.explain(task.prepare(data.tokens[rows], torch.Generator().manual_seed(args.seed)))
+    print("\n".join(text_preview_lines(items)))
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text_preview_html(task, items), encoding="utf-8")
+        print(f"wrote {out}")
+    return 0
+
+
 def _preview(args) -> int:
     import torch
 
@@ -82,6 +126,10 @@ def _preview(args) -> int:
     task = get_task(args.task, parse_param_args(args.param))
     if not 1 <= args.n <= MAX_PREVIEW_IMAGES:
         raise ConfigError(f"-n must be between 1 and {MAX_PREVIEW_IMAGES}, got {args.n}")
+    if task.modality == "text":
+        return _preview_text(task, args)
+    if args.text is not None:
+        raise ConfigError(f"--text is for text tasks; {task.name} works on images")
     if not MIN_SIZE <= args.size <= MAX_SIZE:
         raise ConfigError(f"--size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {args.size}")
     if args.images:
@@ -149,6 +197,7 @@ def config_from_args(args, task: str) -> TrainConfig:
         epochs=args.epochs,
         n=args.n,
         image_size=args.size,
+        seq_len=args.seq_len,
         backbone=args.backbone,
         batch_size=args.batch_size,
         optimizer=args.optimizer,
@@ -192,7 +241,7 @@ def _train(args) -> int:
 
 def _compare(args) -> int:
     from sslcore.experiment import random_init_baseline, run_experiment
-    from sslcore.train import RUN_KINDS, SUPERVISED, load_run_data
+    from sslcore.train import RUN_KINDS, SUPERVISED, TrainConfig, load_run_data
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     unknown = [t for t in tasks if t not in RUN_KINDS]
@@ -200,6 +249,8 @@ def _compare(args) -> int:
         raise ConfigError(f"unknown task(s) {', '.join(unknown) or '(none given)'}; available: {', '.join(RUN_KINDS)}")
     if args.supervised and SUPERVISED not in tasks:
         tasks.append(SUPERVISED)
+    if args.dataset is None:  # the default data of the first task (shapes, or the corpus for text tasks)
+        args.dataset = TrainConfig(task=tasks[0]).dataset
     configs = [config_from_args(args, t) for t in tasks]
     data = load_run_data(configs[0])  # one dataset for all: a fair comparison
     baseline = random_init_baseline(configs[0], data)
@@ -296,14 +347,21 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     """The options shared by train, compare (and later submit): one definition, one meaning."""
     from sslcore.train import MAX_BUDGET_S, OPTIMIZERS
 
-    p.add_argument("--dataset", default="shapes", help="shapes, digits, cifar10, or a folder / .zip with class folders")
+    p.add_argument(
+        "--dataset",
+        help="shapes, digits, cifar10, corpus (text), a folder / .zip with class folders, or a .csv with text,label "
+        "columns (default: shapes for image tasks, corpus for text tasks)",
+    )
     p.add_argument("--budget", type=float, default=60.0, help=f"training seconds per run (max {MAX_BUDGET_S})")
     p.add_argument("--epochs", type=float, help="train for this many epochs instead of a time budget")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n", type=int, help="dataset size (default: shapes 2000, others all)")
     p.add_argument("--size", type=int, default=32, help="image side in pixels")
-    p.add_argument("--backbone", default="small_cnn", help="small_cnn (fast on CPU) or resnet18 (for GPUs)")
+    p.add_argument("--seq-len", type=int, default=40, help="tokens per sentence (text datasets)")
+    p.add_argument(
+        "--backbone", help="small_cnn (fast on CPU) or resnet18 (for GPUs) for images; transformer for text (default)"
+    )
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--optimizer", default="adamw", choices=list(OPTIMIZERS))
     p.add_argument("--lr", type=float, help="learning rate (default: adamw 2e-3, sgd 0.05)")
@@ -325,12 +383,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("preview", help="render what a task feeds the network, and its pseudo-labels, as a PNG")
     p.add_argument("task", help="task name (see `tasks`)")
-    p.add_argument("images", nargs="*", help="your own image files (default: built-in samples)")
-    p.add_argument("--out", help="PNG file to write (default: TASK-preview.png)")
+    p.add_argument("images", nargs="*", help="your own image files, or .txt/.csv files for text tasks")
+    p.add_argument("--text", help="text to preview a text task on (paragraphs separated by blank lines)")
+    p.add_argument("--out", help="PNG file to write (default: TASK-preview.png); .html for text tasks")
     p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same picture")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="task parameter, repeatable")
-    p.add_argument("--dataset", default="shapes", help="built-in samples to use when no images are given")
-    p.add_argument("-n", type=int, default=PREVIEW_IMAGES, help="number of built-in samples")
+    p.add_argument("--dataset", default="shapes", help="built-in samples when no files are given (text: corpus)")
+    p.add_argument("-n", type=int, default=PREVIEW_IMAGES, help="number of built-in samples (images or sentences)")
     p.add_argument("--size", type=int, default=64, help="image side in pixels")
     p.set_defaults(func=_preview)
 

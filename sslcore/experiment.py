@@ -12,14 +12,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from sslcore import artifacts
-from sslcore.data import DATASETS, ImageDataset
-from sslcore.evaluate import evaluate_features, extract_features
+from sslcore.data import DATASETS, ImageDataset, TextDataset
+from sslcore.evaluate import embed_2d, evaluate_features, extract_features, nearest_neighbours
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.train import RANDOM_INIT, TrainConfig, Trainer, device_name
 
 BASELINE_VERSION = 1  # bump when evaluation changes, so stale cached baselines are recomputed
+WORD_MAP_WORDS = 400
 
 
 def evaluate_trainer(trainer: Trainer, embed: str = "tsne") -> dict:
@@ -42,16 +44,35 @@ def evaluate_trainer(trainer: Trainer, embed: str = "tsne") -> dict:
     return out
 
 
+def word_map(backbone, tokenizer, count: int = WORD_MAP_WORDS, skip_top: int = 40, seed: int = 0) -> dict:
+    """2-D map and nearest words of the embedding table's word vectors (what skip-gram learns, and MLM too).
+
+    The ``skip_top`` most frequent words (the, of, and...) are left out: they sit near everything.
+    """
+    counts = torch.tensor(tokenizer.counts, dtype=torch.float64)
+    counts[~tokenizer.word_table()] = -1
+    ranked = counts.argsort(descending=True)
+    ids = ranked[skip_top : skip_top + count][counts[ranked[skip_top : skip_top + count]] >= 3]
+    vectors = backbone.embed.weight.detach().float().cpu()[ids]
+    return {
+        "words": np.array(tokenizer.pieces(ids.tolist())),
+        "word_coords": np.asarray(embed_2d(vectors, "tsne" if len(ids) > 50 else "pca", seed), dtype=np.float32),
+        "word_neighbours": nearest_neighbours(vectors).numpy(),
+    }
+
+
 def _baseline_key(config: TrainConfig) -> str | None:
     if config.dataset not in DATASETS:
         return None  # the user's own files: no stable identity to cache under
     fields = {k: getattr(config, k) for k in ("dataset", "n", "image_size", "backbone", "seed", "test_fraction")}
+    if config.modality == "text":
+        fields["seq_len"] = config.seq_len
     fields["version"] = BASELINE_VERSION
     digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
     return f"{config.dataset}-{config.backbone}-{config.image_size}px-seed{config.seed}-{digest}"
 
 
-def random_init_baseline(config: TrainConfig, data: ImageDataset | None = None, data_dir=None) -> dict:
+def random_init_baseline(config: TrainConfig, data: ImageDataset | TextDataset | None = None, data_dir=None) -> dict:
     """Probe and kNN accuracy of the same backbone, untrained, evaluated the same way. Cached on disk."""
     base = TrainConfig(**{**config.to_dict(), "task": RANDOM_INIT, "params": {}})
     key = _baseline_key(base)
@@ -76,7 +97,7 @@ def run_experiment(
     *,
     should_stop: Callable[[], bool] | None = None,
     on_event: Callable[[dict], None] | None = None,
-    data: ImageDataset | None = None,
+    data: ImageDataset | TextDataset | None = None,
     data_dir=None,
     embed: str = "tsne",
 ) -> dict:
@@ -128,6 +149,9 @@ def run_experiment(
             "neighbours": np.asarray(evaluation["neighbours"]),
             "features": evaluation["test_features"].astype(np.float16),  # for the Embedding Projector export
         }
+        if trainer.data.modality == "text" and config.dataset in DATASETS and task is not None:
+            # built-in text only: words of someone's upload must not show on the shared Results page
+            embedding.update(word_map(trainer.backbone, trainer.data.tokenizer, seed=config.seed))
         artifacts.save_run(
             Path(out_dir), config.to_dict(), results, trainer.history, trainer.backbone, trainer.head, embedding
         )

@@ -1,16 +1,17 @@
-"""Render a task's preview (originals, network inputs, pseudo-labels) as one picture.
+"""Render a task's preview (originals, network inputs, pseudo-labels): a picture, or marked-up text.
 
 The same ``PreviewItem`` list feeds the app's grid and this renderer, so the CLI's PNG and the browser
 show the same thing.
 """
 
+import html
 import textwrap
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from sslcore.tasks.base import PretextTask, PreviewImage, PreviewItem
+from sslcore.tasks.base import PretextTask, PreviewImage, PreviewItem, TextPreviewItem, TextView, Token
 
 CELL = 128  # pixels per image in the rendered sheet
 PAD = 8
@@ -87,3 +88,69 @@ def render_preview(task: PretextTask, items: list[PreviewItem], cell: int = CELL
             draw.text((PAD, y + cell + 34 + 16 * i), line, fill=INK, font=font)
         y += height
     return sheet
+
+
+# ---------------------------------------------------------------------------------------------- text
+TOKEN_MARKS = {  # mark -> (legend text, background, text colour); Paul Tol's colour-blind-safe palette
+    "masked": ("replaced by [MASK]; the hidden word is under it", "#CC6677", "#ffffff"),
+    "random": ("replaced by a random token (10%)", "#DDCC77", "#000000"),
+    "kept": ("chosen but left unchanged (10%)", "#88CCEE", "#000000"),
+    "replaced": ("replaced by a sampled token: label 1", "#CC6677", "#ffffff"),
+    "centre": ("centre word", "#332288", "#ffffff"),
+    "context": ("context word to predict", "#88CCEE", "#000000"),
+    "segment_a": ("segment A", "#FFF3C4", "#000000"),
+    "segment_b": ("segment B", "#D5F0EB", "#000000"),
+}
+
+
+def _token_text(token: Token) -> str:
+    if token.mark in (None, "segment_a", "segment_b"):
+        return token.text
+    return f"{token.text}⟨{token.note or token.mark}⟩"
+
+
+def text_preview_lines(items: list[TextPreviewItem]) -> list[str]:
+    """Plain text for a terminal: each marked token is followed by ⟨what is under it⟩."""
+    lines = []
+    for item in items:
+        lines.append(f"original: {item.original}")
+        for view in item.views:
+            lines.append(f"{view.caption}: {' '.join(_token_text(t) for t in view.tokens)}")
+        lines += [f"label: {item.label}", ""]
+    return lines
+
+
+def text_view_html(view: TextView) -> str:
+    """Tokens inline; marked ones coloured, with the hidden word or the note beneath (HTML ruby text)."""
+    parts = []
+    for token in view.tokens:
+        text = html.escape(token.text)
+        if token.mark is None:
+            parts.append(f'<span style="padding:0 2px">{text}</span>')
+            continue
+        _, background, colour = TOKEN_MARKS[token.mark]
+        style = f"background:{background};color:{colour};border-radius:4px;padding:1px 4px"
+        note = f"<rt style='font-size:0.75em;color:#444'>{html.escape(token.note)}</rt>" if token.note else ""
+        parts.append(f'<ruby><span style="{style}">{text}</span>{note}</ruby>')
+    return f'<div style="line-height:2.6;font-family:monospace;font-size:0.95em">{" ".join(parts)}</div>'
+
+
+def text_legend_html(items: list[TextPreviewItem]) -> str:
+    used = dict.fromkeys(t.mark for item in items for view in item.views for t in view.tokens if t.mark)
+    chips = [
+        f'<span style="background:{TOKEN_MARKS[m][1]};color:{TOKEN_MARKS[m][2]};border-radius:4px;padding:1px 6px;'
+        f'margin-right:8px">{html.escape(TOKEN_MARKS[m][0])}</span>'
+        for m in used
+    ]
+    return f'<div style="font-size:0.85em;line-height:2">{"".join(chips)}</div>'
+
+
+def text_preview_html(task: PretextTask, items: list[TextPreviewItem]) -> str:
+    """A standalone HTML page of a text preview (the CLI's ``--out preview.html``)."""
+    body = [f"<h2>{html.escape(task.title)}</h2><p>{html.escape(params_text(task))}</p>", text_legend_html(items)]
+    for item in items:
+        body.append(f"<hr><p style='color:#555'>{html.escape(item.original)}</p>")
+        for view in item.views:
+            body.append(f"<p style='margin:0;color:#777'>{html.escape(view.caption)}</p>{text_view_html(view)}")
+        body.append(f"<p><b>{html.escape(item.label)}</b></p>")
+    return f"<!doctype html><meta charset='utf-8'><title>{html.escape(task.title)}</title>{''.join(body)}"

@@ -122,7 +122,7 @@ def test_train_submits_a_run_a_real_worker_finishes_it_and_results_show_it():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("views/train.py").run()
     assert not at.exception, at.exception
-    at.multiselect(key="tasks").set_value(["rotation"])
+    at.multiselect(key="tasks_image").set_value(["rotation"])
     at.checkbox[0].set_value(False)  # no supervised reference: keep the test short
     at.slider(key="budget").set_value(2)
     next(n for n in at.number_input if n.label.startswith("Dataset size")).set_value(100)
@@ -156,7 +156,7 @@ EXPLORE = str(Path(__file__).resolve().parents[1] / "views" / "explore.py")
 
 def test_settings_in_the_url_open_the_same_view_and_bad_ones_are_ignored():
     at = AppTest.from_file(EXPLORE, default_timeout=TIMEOUT)
-    at.query_params.update({"task": "jigsaw", "grid": "3", "gap": "99", "seed": "5", "size": "32", "count": "2"})
+    at.query_params.update({"task": "jigsaw", "grid": "3", "gap": "99", "seed": "5", "image_size": "32", "count": "2"})
     at.run()
     assert not at.exception, at.exception
     assert at.sidebar.selectbox(key="task").value == "jigsaw"

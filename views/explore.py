@@ -3,49 +3,37 @@
 import streamlit as st
 import torch
 
-from sslcore.errors import ConfigError, PretextLabError
-from sslcore.tasks import TASKS, get_task, make_params, param_specs
-from views.ui import BUILTIN_SOURCES, UPLOAD, UPLOAD_LIMITS, builtin_images, param_widget, show_preview, uploaded_images
+from sslcore.errors import PretextLabError
+from sslcore.tasks import TASKS, get_task, param_specs
+from views.query import MAX_COUNT, MAX_SEED, SIZES, query_from_settings, settings_from_query, sources_for
+from views.ui import (
+    MAX_PASTE_CHARS,
+    TEXT_LIMITS,
+    UPLOAD_LIMITS,
+    builtin_corpus,
+    builtin_images,
+    param_widget,
+    show_preview,
+    uploaded_images,
+    uploaded_text,
+)
 
-SIZES = [32, 64, 96, 128]
-MAX_COUNT = 12
-SOURCES = [*BUILTIN_SOURCES, UPLOAD]
+MODALITY_ICON = {"image": "🖼️", "text": "🔤"}
+SAMPLE_TEXT = (
+    "The bakery opens before dawn. Its ovens have been warming since four, and the first loaves go in at five.\n\n"
+    "Comets spend most of their lives far from the Sun. When one comes closer, its ice turns to gas and a tail appears."
+)
 
 st.title("🔍 Explore a pretext task")
 
 
 def settings_from_url() -> list[str]:
-    """Seed the widgets from the URL once per session, so a copied link opens the same view.
-
-    Every value is checked; anything unknown or out of range is ignored with a note, never trusted.
-    """
+    """Seed the widgets from the URL once per session, so a copied link opens the same view."""
     if st.session_state.get("_url_read"):
         return []
     st.session_state._url_read = True
-    query, notes = st.query_params, []
-    task = query.get("task", "rotation")
-    if task not in TASKS:
-        notes.append(f"unknown task {task!r} in the link")
-        task = "rotation"
-    st.session_state.task = task
-    if query.get("source") in SOURCES:
-        st.session_state.source = query["source"]
-    for key, allowed in (("size", SIZES), ("count", range(1, MAX_COUNT + 1)), ("seed", range(0, 2**31))):
-        if key in query:
-            try:
-                value = int(query[key])
-                if value not in allowed:
-                    raise ValueError
-                st.session_state[key] = value
-            except ValueError:
-                notes.append(f"ignored {key}={query[key]!r} from the link")
-    for spec in param_specs(TASKS[task].Params):
-        if spec.name in query:
-            try:
-                value = getattr(make_params(TASKS[task].Params, {spec.name: query[spec.name]}), spec.name)
-                st.session_state[f"{task}.{spec.name}"] = value
-            except ConfigError as err:
-                notes.append(f"ignored from the link: {err}")
+    settings, notes = settings_from_query(st.query_params)
+    st.session_state.update(settings)
     return notes
 
 
@@ -53,34 +41,68 @@ url_notes = settings_from_url()
 
 
 def new_draw() -> None:
-    st.session_state.seed = int(torch.randint(0, 2**31 - 1, (1,)))
+    st.session_state.seed = int(torch.randint(0, MAX_SEED, (1,)))
 
 
 with st.sidebar:
-    name = st.selectbox("Pretext task", list(TASKS), format_func=lambda n: TASKS[n].title, key="task")
+    name = st.selectbox(
+        "Pretext task", list(TASKS), format_func=lambda n: f"{MODALITY_ICON[TASKS[n].modality]} {TASKS[n].title}", key="task"
+    )
     cls = TASKS[name]
+    text_task = cls.modality == "text"
     st.caption(cls.summary)
     st.markdown("**Knobs**")
     specs = param_specs(cls.Params)
     values = {spec.name: param_widget(spec, f"{name}.{spec.name}") for spec in specs}
     st.divider()
-    source = st.radio("Images", SOURCES, format_func=lambda s: BUILTIN_SOURCES.get(s, "Your own images"), key="source")
+    sources = sources_for(name)
+    source = st.radio(
+        "Text" if text_task else "Images",
+        list(sources),
+        format_func=sources.get,
+        key="text_source" if text_task else "source",
+    )
     st.session_state.setdefault("size", 64)
-    size = st.select_slider("Image size (pixels)", SIZES, key="size")
+    size = 64 if text_task else st.select_slider("Image size (pixels)", SIZES, key="size")
     st.session_state.setdefault("count", 4)
-    count = st.slider("How many images", 1, MAX_COUNT, key="count")
+    count = st.slider("How many sentences" if text_task else "How many images", 1, MAX_COUNT, key="count")
     st.session_state.setdefault("seed", 0)
-    st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed")
+    st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="seed")
     st.button("🎲 New random draw", width="stretch", on_click=new_draw)
 
 for note in url_notes:
     st.warning(note, icon="🔗")
-changed = {spec.name: str(values[spec.name]) for spec in specs if values[spec.name] != spec.default}
-st.query_params.from_dict(
-    {"task": name, "source": source, "size": size, "count": count, "seed": st.session_state.seed, **changed}
-)
+seed = int(st.session_state.seed)
+st.query_params.from_dict(query_from_settings(name, source, size, count, seed, values))
 
-if source == UPLOAD:
+
+def text_rows():
+    """Token rows to preview: random sentences of the corpus (by seed), or the person's own text."""
+    if source == "corpus":
+        data = builtin_corpus()
+        return data, torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:count]
+    if source == "paste":
+        pasted = st.text_area(
+            "Your text (paragraphs separated by a blank line)", SAMPLE_TEXT, height=160, max_chars=MAX_PASTE_CHARS
+        )
+        data = uploaded_text([], pasted) if pasted.strip() else None
+        if data is None:
+            st.info("Type or paste a few sentences to see the task applied to them.")
+    else:
+        files = st.file_uploader(
+            "Upload .txt or .csv files", type=["txt", "csv"], accept_multiple_files=True, help=TEXT_LIMITS
+        )
+        data = uploaded_text(files, None) if files else None
+        if not files:
+            st.info("Upload a .txt (paragraphs separated by blank lines) or a .csv with a 'text' column.")
+    if data is None:
+        st.stop()
+    return data, torch.arange(min(count, len(data)))
+
+
+def image_batch():
+    if source != "upload":
+        return builtin_images(source, count, size, 0)[0]
     files = st.file_uploader(
         "Upload images (PNG, JPEG, GIF, BMP, WEBP, TIFF) or a zip of them",
         type=["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff", "zip"],
@@ -90,16 +112,22 @@ if source == UPLOAD:
     if not files:
         st.info("Upload a few images to see the task applied to them.")
         st.stop()
-    images, names = uploaded_images(files, size)
+    images, _ = uploaded_images(files, size)
     if images is None:
         st.stop()
-    images = images[:count]
-else:
-    images, names = builtin_images(source, count, size, 0)
+    return images[:count]
+
 
 try:
     task = get_task(name, values)
-    batch = task.prepare(images, torch.Generator().manual_seed(int(st.session_state.seed)))
+    generator = torch.Generator().manual_seed(seed)
+    if text_task:
+        data, rows = text_rows()
+        task.setup(data)
+        batch, shown = task.prepare(data.tokens[rows], generator), f"{len(rows)} sentences"
+    else:
+        images = image_batch()
+        batch, shown = task.prepare(images, generator), f"{len(images)} images"
 except PretextLabError as err:
     st.error(str(err), icon="⚠️")
     st.stop()
@@ -110,5 +138,5 @@ with st.expander(f"What {cls.title} teaches", expanded=True):
         f"**Predicts:** {lesson.predicts}\n\n**Why it helps:** {lesson.why}\n\n"
         f"**Shortcuts:** {lesson.shortcuts}\n\n**The guard:** {lesson.guard}\n\n*{lesson.paper}*"
     )
-st.caption(f"{len(batch)} training examples from {len(images)} images · seed {st.session_state.seed}")
+st.caption(f"{len(batch)} training examples from {shown} · seed {seed}")
 show_preview(task.explain(batch))

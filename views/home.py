@@ -3,10 +3,10 @@
 import streamlit as st
 import torch
 
-from sslcore.preview import render_image
+from sslcore.preview import render_image, text_view_html
 from sslcore.tasks import get_task, list_tasks
 from sslcore.train import SUPERVISED, TrainConfig
-from views.ui import builtin_images, run_store, start_worker
+from views.ui import builtin_corpus, builtin_images, run_store, start_worker
 
 QUICK_TASKS = ["rotation", "jigsaw", "simclr"]
 QUICK_BUDGET = 30
@@ -14,9 +14,10 @@ QUICK_BUDGET = 30
 st.title("🧩 Pretext Lab")
 st.markdown(
     """
-**Self-supervised learning** trains a network on images nobody has labelled. The trick is a *pretext
-task*: a puzzle whose answer comes from the data itself — rotate an image and ask which way is up, cut
-it into tiles and ask for the order, hide part of it and ask what was there.
+**Self-supervised learning** trains a network on images or text nobody has labelled. The trick is a
+*pretext task*: a puzzle whose answer comes from the data itself — rotate an image and ask which way is
+up, cut it into tiles and ask for the order, hide part of it and ask what was there, hide a word and ask
+which word it was.
 
 Solving the puzzle is not the goal. The goal is the **representation** the network builds along the way:
 features that later make a *downstream task* (recognising objects, with only a few labels) easy. Here the
@@ -32,7 +33,7 @@ network, train tasks against each other, and compare what they learned.
 )
 
 left, right = st.columns(2)
-left.page_link("views/explore.py", label="Explore a pretext task on your own images →", icon="🔍")
+left.page_link("views/explore.py", label="Explore a pretext task on your own images or text →", icon="🔍")
 if right.button(f"⚡ Quick comparison: {', '.join(QUICK_TASKS)} and supervised, {QUICK_BUDGET} s each", type="primary"):
     configs = [TrainConfig(task=t, budget=QUICK_BUDGET) for t in [*QUICK_TASKS, SUPERVISED]]
     st.session_state.group, _ = run_store().submit_group(configs)
@@ -49,11 +50,26 @@ def thumbnail(name: str):
     return render_image(item.views[0], 128), item.label
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def text_thumbnail(name: str) -> str:
+    """The same for a text task: one corpus sentence as the network gets it, marks and all."""
+    corpus = builtin_corpus()
+    task = get_task(name)
+    task.setup(corpus)
+    item = task.explain(task.prepare(corpus.tokens[8:9], torch.Generator().manual_seed(1)))[0]
+    return text_view_html(item.views[0])
+
+
 st.subheader("The tasks")
 tasks = list_tasks()
 for row in range(0, len(tasks), 3):
     for col, cls in zip(st.columns(3), tasks[row : row + 3]):
         with col.container(border=True):
+            if cls.modality == "text":
+                st.markdown(f"**{cls.title}**  \n{cls.summary}")
+                st.html(text_thumbnail(cls.name))
+                st.caption(cls.teaching.paper)
+                continue
             image, label = thumbnail(cls.name)
             pic, text = st.columns([1, 2])
             pic.image(image, caption=label)

@@ -7,10 +7,10 @@ import streamlit as st
 
 from sslcore import artifacts
 from sslcore.artifacts import ArtifactError
-from sslcore.data import DATASETS
+from sslcore.data import DATASETS, dataset_modality
 from sslcore.preview import to_pil
 from sslcore.report import CLASS_COLOURS, projector_tsv, result_row, results_csv, run_label
-from views.ui import builtin_images, run_store
+from views.ui import builtin_corpus, builtin_images, run_store
 
 st.title("📊 Results")
 store = run_store()
@@ -30,6 +30,11 @@ runs = [r for r in finished if r.id in chosen_ids]
 if not runs:
     st.stop()
 rows = [result_row(r) for r in runs]
+if len({r.config.get("dataset") for r in runs}) > 1:
+    st.warning(
+        "These runs used different datasets: compare each with its own random-init baseline (in the CSV below).",
+        icon="⚖️",
+    )
 
 # --- accuracy bars: every run, with the random-init baseline and the supervised reference -------------
 st.subheader("Downstream accuracy of the frozen features")
@@ -81,15 +86,34 @@ right.plotly_chart(scatter, key="pretext-vs-probe")
 st.caption("Pretext metrics differ by task (accuracy, PSNR, spread): compare positions within a task across runs.")
 
 # --- 2-D maps as small multiples -------------------------------------------------------------------------
-st.subheader("Maps of the test images in each run's feature space")
+st.subheader("Maps of the test examples in each run's feature space")
 st.caption(
-    "t-SNE of the frozen features, coloured by class. Select a point to see its image and its nearest neighbours."
+    "t-SNE of the frozen features, coloured by class. Select a point to see it (image or sentence) and its "
+    "nearest neighbours."
 )
 
 
 def dataset_images(name: str, n: int | None, size: int, seed: int):
     """The run's images, regenerated exactly as training loaded them (uploaded datasets are not kept)."""
     return builtin_images(name, n, size, seed)[0] if name in DATASETS else None
+
+
+def show_neighbours(run, emb, point: int) -> None:
+    """The selected test example and its nearest neighbours in this run's feature space."""
+    cfg = run.config
+    picked = [int(emb["indices"][point])] + [int(emb["indices"][j]) for j in emb["neighbours"][point]]
+    if cfg["dataset"] not in DATASETS:
+        st.caption("Examples of uploaded datasets are not kept; only built-in ones can be shown.")
+    elif dataset_modality(cfg["dataset"]) == "text":
+        sentences = builtin_corpus().names
+        lines = [f"**selected:** {sentences[picked[0]]}"] + [f"{j}. {sentences[k]}" for j, k in enumerate(picked[1:], 1)]
+        st.markdown("  \n".join(lines))
+    else:
+        images = dataset_images(cfg["dataset"], cfg.get("n"), cfg["image_size"], cfg["seed"])
+        st.image(
+            [to_pil(images[k].float() / 255).resize((64, 64)) for k in picked],
+            caption=["selected"] + [f"neighbour {j + 1}" for j in range(len(picked) - 1)],
+        )
 
 
 maps = [r for r in runs if r.task != "random_init"] or runs
@@ -124,16 +148,50 @@ for i, run in enumerate(maps):
             point = int(
                 points[0]["customdata"][0] if isinstance(points[0]["customdata"], list) else points[0]["customdata"]
             )
-            cfg = run.config
-            images = dataset_images(cfg["dataset"], cfg.get("n"), cfg["image_size"], cfg["seed"])
-            if images is None:
-                st.caption("Images of uploaded datasets are not kept; only built-in ones can be shown.")
-            else:
-                picked = [int(emb["indices"][point])] + [int(emb["indices"][j]) for j in emb["neighbours"][point]]
-                st.image(
-                    [to_pil(images[k].float() / 255).resize((64, 64)) for k in picked],
-                    caption=["selected"] + [f"neighbour {j + 1}" for j in range(len(picked) - 1)],
+            show_neighbours(run, emb, point)
+
+# --- word vectors (text runs on the bundled corpus) ------------------------------------------------------
+word_runs = []
+for run in maps:
+    try:
+        emb = artifacts.load_embedding(store.run_dir(run.id))
+    except ArtifactError:
+        continue
+    if "words" in emb:
+        word_runs.append((run, emb))
+if word_runs:
+    st.subheader("Word vectors: the embedding table each text run learned")
+    st.caption(
+        "t-SNE of the 400 most frequent words after the 40 commonest (the, of, and…), from each run's embedding "
+        "table. Skip-gram trains nothing else; MLM and ELECTRA train it along with the Transformer."
+    )
+    columns = st.columns(min(2, len(word_runs)))
+    for i, (run, emb) in enumerate(word_runs):
+        with columns[i % len(columns)]:
+            words, coords = emb["words"].tolist(), emb["word_coords"]
+            shown = min(120, len(words))  # labels on the most frequent; hover for the rest
+            fig = go.Figure(
+                go.Scattergl(
+                    x=coords[:, 0],
+                    y=coords[:, 1],
+                    mode="markers",
+                    marker=dict(size=4, color="#88CCEE"),
+                    text=words,
+                    hoverinfo="text",
                 )
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=coords[:shown, 0], y=coords[:shown, 1], mode="text", text=words[:shown], textfont=dict(size=10)
+                )
+            )
+            fig.update_layout(title=run_label(run), height=420, margin=dict(l=5, r=5, t=30, b=5), showlegend=False)
+            fig.update_xaxes(visible=False)
+            fig.update_yaxes(visible=False)
+            st.plotly_chart(fig, key=f"words-{run.id}")
+            word = st.selectbox("Nearest words to", words, key=f"word-{run.id}")
+            near = emb["word_neighbours"][words.index(word)]
+            st.markdown(", ".join(f"`{words[j]}`" for j in near))
 
 # --- downloads -----------------------------------------------------------------------------------------
 st.subheader("Downloads")

@@ -5,61 +5,88 @@ import hashlib
 import plotly.graph_objects as go
 import streamlit as st
 
+from sslcore.data import dataset_modality
 from sslcore.data.files import MAX_TOTAL_BYTES
+from sslcore.data.text import MAX_TEXT_BYTES, parse_text_file
 from sslcore.errors import PretextLabError
+from sslcore.models import backbone_modality
 from sslcore.paths import data_dir
 from sslcore.runs import FINISHED
-from sslcore.tasks import TASKS
+from sslcore.tasks import TASKS, list_tasks
 from sslcore.train import BACKBONES, DEVICES, OPTIMIZERS, SUPERVISED, TrainConfig
-from views.ui import UPLOAD_LIMITS, run_store, start_worker
+from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, run_store, start_worker
 
 DATASETS = {
-    "shapes": "Shapes (procedural)",
-    "digits": "Handwritten digits",
-    "upload": "Your zip (one folder per class)",
+    "image": {
+        "shapes": "Shapes (procedural)",
+        "digits": "Handwritten digits",
+        "upload": "Your zip (one folder per class)",
+    },
+    "text": {
+        "corpus": "Bundled corpus (6 topics)",
+        "upload": "Your CSV (text and label columns)",
+    },
 }
+DEFAULT_TASKS = {"image": ["rotation"], "text": ["masked_language"]}
 STATUS_ICON = {"queued": "⏳", "running": "🏃", "succeeded": "✅", "failed": "❌", "cancelled": "🚫"}
 
 st.title("🏋️ Train")
 store = run_store()
 
 
-def save_upload(upload) -> str:
-    """Keep an uploaded training zip under a content hash: the worker reads it; no user path is used."""
+def save_upload(upload, suffix: str, limit: int) -> str:
+    """Keep an uploaded training file under a content hash: the worker reads it; no user path is used."""
     data = upload.getvalue()
-    if len(data) > MAX_TOTAL_BYTES:
-        raise PretextLabError(f"{upload.name}: larger than the {MAX_TOTAL_BYTES // 2**20} MB limit")
+    if len(data) > limit:
+        raise PretextLabError(f"{upload.name}: larger than the {limit // 2**20} MB limit")
+    if suffix == ".csv":
+        parse_text_file(data, upload.name)  # refuse binary / non-UTF-8 / column-less files now, not in the worker
     folder = data_dir() / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:24]}.zip"
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
     if not path.exists():
         path.write_bytes(data)
     return str(path)
 
 
+modality = st.segmented_control(
+    "Data", ["image", "text"], format_func={"image": "🖼️ Images", "text": "🔤 Text"}.get, key="modality", default="image"
+)
+modality = modality or "image"
+text_data = modality == "text"
+
 with st.form("new_runs"):
     st.markdown("**New comparison** — every run gets the same budget; the random-init baseline is added.")
     left, right = st.columns(2)
     tasks = left.multiselect(
-        "Pretext tasks", list(TASKS), default=["rotation"], format_func=lambda n: TASKS[n].title, key="tasks"
+        "Pretext tasks",
+        [t.name for t in list_tasks(modality)],
+        default=DEFAULT_TASKS[modality],
+        format_func=lambda n: TASKS[n].title,
+        key=f"tasks_{modality}",
     )
     supervised = left.checkbox("Add the supervised reference (uses real labels)", value=True)
-    dataset = right.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="dataset")
+    choices = DATASETS[modality]
+    dataset = right.selectbox("Dataset", list(choices), format_func=choices.get, key=f"dataset_{modality}")
     upload = right.file_uploader(
-        "Training zip (used when the dataset is your zip)",
-        type=["zip"],
-        help="One folder per class, images inside. " + UPLOAD_LIMITS,
+        "Training CSV (used when the dataset is your CSV)" if text_data else "Training zip (used when the dataset is your zip)",
+        type=["csv"] if text_data else ["zip"],
+        help=("A 'text' column and a 'label' column. " + TEXT_LIMITS)
+        if text_data
+        else "One folder per class, images inside. " + UPLOAD_LIMITS,
+        key=f"upload_{modality}",
     )
     budget = left.slider("Time budget per run (seconds)", 2, 600, 30, key="budget")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0)
     device = right.selectbox("Device", DEVICES, help="auto: the GPU when there is one, else the CPU")
     with st.expander("Advanced"):
         a, b, c = st.columns(3)
-        batch_size = a.select_slider("Batch size", [32, 64, 128, 256, 512], value=256)
+        batch_size = a.select_slider("Batch size", [32, 64, 128, 256, 512], value=128 if text_data else 256)
         optimizer = b.selectbox("Optimizer", list(OPTIMIZERS))
         lr = c.number_input("Learning rate (0 = default)", 0.0, 10.0, 0.0, format="%.4f")
-        backbone = a.selectbox("Backbone", list(BACKBONES))
-        n = b.number_input("Dataset size (shapes)", 100, 20000, 2000, step=100)
+        backbones = [name for name in BACKBONES if backbone_modality(name) == modality]
+        backbone = a.selectbox("Backbone", backbones)
+        n = b.number_input("Dataset size (shapes)", 100, 20000, 2000, step=100, disabled=text_data)
     submitted = st.form_submit_button("Start", type="primary")
 
 if submitted:
@@ -69,8 +96,9 @@ if submitted:
             raise PretextLabError("pick at least one task")
         if dataset == "upload":
             if upload is None:
-                raise PretextLabError("upload a zip with one folder per class, or pick a built-in dataset")
-            source = save_upload(upload)
+                what = "a CSV with text and label columns" if text_data else "a zip with one folder per class"
+                raise PretextLabError(f"upload {what}, or pick a built-in dataset")
+            source = save_upload(upload, *((".csv", MAX_TEXT_BYTES) if text_data else (".zip", MAX_TOTAL_BYTES)))
         else:
             source = dataset
         configs = [
@@ -126,11 +154,12 @@ def run_card(run) -> None:
         if run.status == "failed":
             st.error(run.error or "failed", icon="❌")
         progress = run.progress or {}
+        unit = "sentences" if dataset_modality(run.config.get("dataset") or "") == "text" else "img"
         if run.status == "running" and progress.get("kind") == "step":
             st.progress(
                 min(1.0, progress["progress"]),
                 text=f"{100 * progress['progress']:.0f}% · loss {progress['loss']:.3f} · "
-                f"{progress['images_per_s']:.0f} img/s · ETA {progress['eta']:.0f} s",
+                f"{progress['images_per_s']:.0f} {unit}/s · ETA {progress['eta']:.0f} s",
             )
         elif run.status == "running":
             st.progress(1.0 if progress.get("kind") == "evaluating" else 0.0, text=progress.get("kind", "starting"))

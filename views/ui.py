@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+import html
+
 import streamlit as st
 import torch
 
-from sslcore.data import MAX_FILES, MAX_PIXELS, MAX_TOTAL_BYTES, load_dataset, load_uploads, load_zip
+from sslcore.data import MAX_FILES, MAX_PIXELS, MAX_TOTAL_BYTES, TextDataset, load_dataset, load_uploads, load_zip
 from sslcore.data.decode import MAX_UPLOAD_BYTES
+from sslcore.data.text import MAX_SENTENCES, MAX_TEXT_BYTES, load_text_uploads
 from sslcore.paths import data_dir
-from sslcore.preview import render_image
+from sslcore.preview import render_image, text_legend_html, text_view_html
 from sslcore.runs import RunStore, ensure_worker
-from sslcore.tasks import PreviewItem
+from sslcore.tasks import PreviewItem, TextPreviewItem
 from sslcore.tasks.base import ParamSpec
 from sslcore.train import device_name, resolve_device
 
-BUILTIN_SOURCES = {
-    "shapes": "Shapes (procedural, 10+ classes)",
-    "digits": "Handwritten digits (scikit-learn)",
-    "photos": "Sample photos (scikit-learn)",
-}
-UPLOAD = "upload"
 MAX_UPLOAD_FILES = 64
+MAX_PASTE_CHARS = 200_000
 UPLOAD_LIMITS = (
     f"Limits, checked on the server: {MAX_UPLOAD_BYTES // 2**20} MB and {MAX_PIXELS // 10**6} megapixels per "
     f"image, {MAX_UPLOAD_FILES} files at a time; a zip holds at most {MAX_FILES:,} images and "
     f"{MAX_TOTAL_BYTES // 2**20} MB. Uploads stay in your browser session: nobody else sees them."
+)
+TEXT_LIMITS = (
+    f"UTF-8 text only, {MAX_TEXT_BYTES // 2**20} MB per file (checked on the server); at most {MAX_SENTENCES:,} "
+    "sentences are used. A .txt separates paragraphs by blank lines; a .csv needs a 'text' column and may "
+    "have a 'label' column (needed for training). Uploads stay in your browser session."
 )
 
 
@@ -56,6 +59,24 @@ def runs_device() -> str:
 def builtin_images(name: str, n: int | None, size: int, seed: int) -> tuple[torch.Tensor, list[str]]:
     data = load_dataset(name, n=n, size=size, seed=seed)
     return data.images[:n], data.names[:n]
+
+
+@st.cache_resource(show_spinner="Reading the bundled corpus…")
+def builtin_corpus() -> TextDataset:
+    return load_dataset("corpus")
+
+
+def uploaded_text(files, pasted: str | None) -> TextDataset | None:
+    """A text dataset from uploads or pasted text; one clear message per bad file, the good ones kept."""
+    raw = [(f.name, f.getvalue()) for f in files[:MAX_UPLOAD_FILES]]
+    if pasted:
+        raw.append(("pasted text.txt", pasted[:MAX_PASTE_CHARS].encode()))
+    data, errors = load_text_uploads(raw)
+    for err in errors:
+        st.error(str(err).replace("pasted text.txt", "The pasted text"), icon="🚫")
+    for note in data.notes if data else []:
+        st.info(note)
+    return data
 
 
 def param_widget(spec: ParamSpec, key: str):
@@ -105,8 +126,11 @@ def uploaded_images(files, size: int) -> tuple[torch.Tensor | None, list[str]]:
     return (torch.cat(images) if images else None), names
 
 
-def show_preview(items: list[PreviewItem], columns: int = 2, cell: int = 160) -> None:
+def show_preview(items: list[PreviewItem] | list[TextPreviewItem], columns: int = 2, cell: int = 160) -> None:
     """The preview grid: each original beside what the network gets, the pseudo-label in words."""
+    if items and isinstance(items[0], TextPreviewItem):
+        show_text_preview(items)
+        return
     grid = st.columns(columns)
     for i, item in enumerate(items):
         with grid[i % columns].container(border=True):
@@ -114,3 +138,14 @@ def show_preview(items: list[PreviewItem], columns: int = 2, cell: int = 160) ->
             for col, view in zip(st.columns(len(views)), views):
                 col.image(render_image(view, cell), caption=view.caption, width="stretch")
             st.markdown(f"**{item.label}**")
+
+
+def show_text_preview(items: list[TextPreviewItem]) -> None:
+    """Each sentence, then the tokens the network gets with what the task did to them marked inline."""
+    st.html(text_legend_html(items))
+    for item in items:
+        with st.container(border=True):
+            st.html(f"<div style='color:#555'>{html.escape(item.original)}</div>")
+            for view in item.views:
+                st.html(f"<div style='color:#777;font-size:0.8em'>{html.escape(view.caption)}</div>{text_view_html(view)}")
+            st.html(f"<b>{html.escape(item.label)}</b>")

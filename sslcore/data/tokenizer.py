@@ -3,8 +3,8 @@
 Why this design: the corpora here are small (a few thousand sentences), too little for a learned BPE to
 find good merges, while a pure word vocabulary would turn every unseen word into ``[UNK]``. So frequent
 words stay whole (masking one hides a meaning, not a fragment), and any other word is split greedily,
-longest match first, into a known stem plus suffix pieces (``##ing``, ``##s``) or, at worst, single
-characters. Only characters never seen in training become ``[UNK]``, so any Unicode input encodes.
+longest match first, into pieces that several words share (``rece`` + ``##ive``, ``moon`` + ``##less``)
+or, at worst, single characters. Only characters never seen in training become ``[UNK]``, so any Unicode input encodes.
 Because rare words span several pieces, BERT's whole-word masking has something to do.
 """
 
@@ -52,19 +52,27 @@ class Tokenizer:
 
     # -- training -----------------------------------------------------------------------------------
     @classmethod
-    def train(cls, texts: Iterable[str], max_vocab: int = 6000, min_count: int = 2, max_suffixes: int = 400):
-        """Frequent words whole, frequent endings as ``##`` pieces, every seen character as a fallback."""
+    def train(cls, texts: Iterable[str], max_vocab: int = 6000, min_count: int | None = None, max_pieces: int = 1500):
+        """Frequent words whole; word starts and ``##`` pieces shared by 4+ different words; every seen
+        character as a last resort.
+
+        By default a word must occur twice to be whole (once is too rare to learn a vector for), except in
+        a small text (a pasted paragraph, under 2,000 words), where every word is kept whole.
+        """
         word_counts = Counter(w for text in texts for w in words(text))
+        if min_count is None:
+            min_count = 2 if sum(word_counts.values()) >= 2000 else 1
         chars = sorted({ch for w in word_counts for ch in w})
-        endings = Counter()
-        for w in word_counts:  # an ending shared by many different words is a useful piece (##ing, ##tion)
-            for k in range(2, min(5, len(w) - 2) + 1):
-                endings[w[-k:]] += 1
-        suffixes = [CONTINUATION + e for e, c in endings.most_common(max_suffixes) if c >= 5]
+        pieces = Counter()  # word starts and inner pieces shared by several different words (rece-, ##ive)
+        for w in word_counts:
+            seen = {w[:k] for k in range(2, min(7, len(w)) + 1)}
+            seen |= {CONTINUATION + w[i:j] for i in range(1, len(w) - 1) for j in range(i + 2, min(i + 6, len(w)) + 1)}
+            pieces.update(seen)
+        shared = sorted((p for p, c in pieces.items() if c >= 4), key=lambda p: -pieces[p] * len(p))[:max_pieces]
         fallback = [*chars, *(CONTINUATION + ch for ch in chars)]
-        room = max(0, max_vocab - NUM_SPECIAL - len(suffixes) - len(fallback))
+        room = max(0, max_vocab - NUM_SPECIAL - len(shared) - len(fallback))
         whole = [w for w, c in word_counts.most_common(room) if c >= min_count]
-        vocab = list(dict.fromkeys([*SPECIALS, *whole, *suffixes, *fallback]))
+        vocab = list(dict.fromkeys([*SPECIALS, *whole, *shared, *fallback]))
         tokenizer = cls(vocab)
         counts = Counter()
         for w, c in word_counts.items():
@@ -127,7 +135,8 @@ class Tokenizer:
             if token.startswith(CONTINUATION):
                 out += token[len(CONTINUATION) :]
             else:
-                out += ("" if not out or not (token[0].isalnum() or token[0] == "[") else " ") + token
+                glued = not out or out[-1] in "([{‘“'-/" or token in ".,;:!?)]}’”'%-/…"
+                out += ("" if glued else " ") + token
         return out
 
     def continuation_table(self) -> torch.Tensor:
