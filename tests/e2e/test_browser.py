@@ -3,65 +3,23 @@
 Screenshots of every page are written to $PRETEXT_LAB_SCREENSHOTS (default: tests/e2e/screenshots/).
 """
 
-import io
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from e2e.server import HAVE_CHROMIUM, ROOT, StreamlitServer, launch_browser, open_page, shape_png, wait_for_images
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SHOTS = Path(os.environ.get("PRETEXT_LAB_SCREENSHOTS", ROOT / "tests" / "e2e" / "screenshots"))
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Debian's chromium is not installed")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = free_port()
     data = tmp_path_factory.mktemp("e2e-data")
-    env = {**os.environ, "PRETEXT_LAB_DATA_DIR": str(data), "PRETEXT_LAB_WORKER_IDLE_S": "10"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise
-            time.sleep(0.5)
-    yield url, data
-    proc.terminate()
-    proc.wait(timeout=30)
+    with StreamlitServer(data, env={"PRETEXT_LAB_WORKER_IDLE_S": "10"}) as srv:
+        yield srv.url, data
 
 
 @pytest.fixture(scope="module")
@@ -70,32 +28,11 @@ def page(server):  # noqa: ARG001 - the server must be up first
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        browser = launch_browser(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
         yield page
         browser.close()
-
-
-def open_page(page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']")
-    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=120_000)
-
-
-def shape_png() -> bytes:
-    """A picture with an upright object in it (one of the built-in shapes, drawn large)."""
-    from sslcore.data.shapes import make_shapes
-
-    buf = io.BytesIO()
-    Image.fromarray(make_shapes(1, size=96, seed=3).images[0].permute(1, 2, 0).numpy()).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def wait_for_images(page) -> None:
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('img')].every(img => img.complete && img.naturalWidth > 0)"
-    )
 
 
 def test_home(page, server):
