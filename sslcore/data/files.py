@@ -238,6 +238,14 @@ def _build(
     return ImageDataset(name, torch.stack(tensors), torch.tensor(labels, dtype=torch.int64), class_names, names)
 
 
+def summarize_errors(errors: list[ImageDecodeError], limit: int = 10) -> list[str]:
+    """At most ``limit`` messages for a page, the last one counting the rest: a zip of thousands of bad
+    files must not become thousands of messages."""
+    if len(errors) <= limit:
+        return [str(e) for e in errors]
+    return [*(str(e) for e in errors[: limit - 1]), f"… and {len(errors) - limit + 1:,} more files were skipped"]
+
+
 def _nothing_usable(errors: list[ImageDecodeError], what: str) -> str:
     if not errors:
         return f"no image files in this {what}"

@@ -92,6 +92,9 @@ def serve(
     data_dir=None, device: str = "auto", concurrency: int = 1, idle_exit: float | None = None, worker_id=None
 ) -> int:
     """Entry point of ``python -m sslcore worker``: one worker, or ``concurrency`` worker processes."""
+    from sslcore.train import resolve_device
+
+    resolve_device(device)  # a mistyped or missing device is refused here, not by failing every queued run
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s")
     store = RunStore(data_dir)
     if concurrency > 1:
