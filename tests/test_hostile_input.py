@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import time
 import zipfile
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +32,8 @@ from sslcore.data.files import MAX_FILES, summarize_errors
 from sslcore.errors import ConfigError, ImageDecodeError
 from sslcore.runs import RunStore
 from sslcore.tasks import get_task, list_tasks
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def encode(img: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -97,6 +103,50 @@ def test_very_large_but_valid_image_is_accepted_and_shrunk(fmt):
     assert errors == [] and ds.images.shape == (1, 3, 32, 32)
     r, g, b = ds.images[0, :, 16, 16].tolist()
     assert abs(r - 10) <= 3 and abs(g - 200) <= 3 and abs(b - 30) <= 3
+
+
+@pytest.mark.parametrize("mode", ["I;16", "RGBA", "P"])
+def test_a_huge_image_costs_memory_near_its_pixel_count(tmp_path, mode):
+    """A 49-megapixel image of ~100 KB must not take gigabytes to shrink (a 16-bit one took 1.6 GB)."""
+    path = tmp_path / "big.png"
+    extra = {"transparency": 0} if mode == "P" else {}
+    Image.new(mode, (7000, 7000)).save(path, **extra)
+    script = (
+        "import resource, sys\n"
+        "from sslcore.data import load_uploads\n"
+        "data = open(sys.argv[1], 'rb').read()\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "ds, errors = load_uploads([('big.png', data)], size=32)\n"
+        "assert not errors and ds.images.shape == (1, 3, 32, 32)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) < 600, f"{mode}: {out.stdout.strip()} MB above the baseline"
+
+
+def test_shrinking_before_conversion_keeps_colours():
+    """The early reduce of big uploads keeps transparency (over white), palettes and 16-bit scaling right."""
+    palette = Image.new("P", (400, 400), 0)
+    palette.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    palette.paste(1, (200, 0, 400, 400))
+    deep = Image.fromarray(np.full((400, 400), 32768, dtype=np.uint16))
+    key = Image.new("RGB", (400, 400), (1, 2, 3))
+    key.paste((0, 0, 255), (200, 0, 400, 400))
+    ds, errors = load_uploads(
+        [
+            ("p.png", encode(palette, "PNG", transparency=0)),
+            ("deep.png", encode(deep, "PNG")),
+            ("key.png", encode(key, "PNG", transparency=(1, 2, 3))),
+        ],
+        size=32,
+    )
+    assert errors == []
+    assert ds.images[0, :, 16, 4].tolist() == [255, 255, 255] and ds.images[0, :, 16, 28].tolist() == [0, 255, 0]
+    assert ds.images[1, :, 16, 16].tolist() == [128, 128, 128]
+    assert ds.images[2, :, 16, 4].tolist() == [255, 255, 255] and ds.images[2, :, 16, 28].tolist() == [0, 0, 255]
 
 
 def _gif_claiming(width: int, height: int) -> bytes:
@@ -210,15 +260,16 @@ SAMPLES = {
 @given(
     kind=st.sampled_from(sorted(SAMPLES)),
     edits=st.lists(st.tuples(st.integers(0, 63), st.integers(0, 255)), min_size=1, max_size=6),
+    draft=st.sampled_from([None, 3]),  # 3: the shrink-before-conversion path of uploads
 )
-def test_lying_headers_decode_or_raise_our_error(kind, edits):
+def test_lying_headers_decode_or_raise_our_error(kind, edits, draft):
     """Bytes flipped in the first 64 bytes, where sizes, bit depths, colour types and offsets live:
     (the damaged-images fuzz in test_data_decode.py mostly hits pixel data of larger files)."""
     data = bytearray(SAMPLES[kind])
     for where, value in edits:
         data[where % len(data)] = value
     try:
-        img = decode_image(bytes(data), "fuzz", max_pixels=1_000_000)
+        img = decode_image(bytes(data), "fuzz", max_pixels=1_000_000, draft_size=draft)
     except ImageDecodeError as err:
         assert err.filename == "fuzz" and err.reason
         return
