@@ -539,6 +539,27 @@ def test_out_of_memory_fails_the_run_with_advice_and_the_next_run_finishes(tmp_p
     assert "Traceback" not in log.read_text()
 
 
+def test_an_unexpected_exception_fails_one_run_and_the_worker_goes_on(data, monkeypatch):
+    store, finished = data
+    import sslcore.runs.executor as executor
+
+    real_run = executor.run_experiment
+
+    def buggy(config, *args, **kwargs):
+        if config.seed == 7:
+            raise KeyError("a bug")
+        return real_run(config, *args, **kwargs)
+
+    monkeypatch.setattr(executor, "run_experiment", buggy)
+    victim = store.submit(config(task="random_init", seed=7))
+    later = store.submit(config(task="random_init"))
+    assert Worker(store).run(max_runs=2) == 2
+    failed = store.get(victim)
+    assert failed.status == "failed" and failed.error == "internal error: KeyError: 'a bug'"
+    assert store.get(later).status == "succeeded"
+    assert_still_loads(store, finished)
+
+
 # --- f. the app server restarted while runs are queued and running -----------------------------------------
 
 
