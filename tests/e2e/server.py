@@ -155,11 +155,12 @@ def wait_idle(page, timeout: float = 60_000) -> None:
 
 
 class ScriptRuns:
-    """Watches a page's Streamlit websocket: when reruns were asked for (BackMsg rerun_script) and when
-    script runs finished successfully (ForwardMsg script_finished). Timestamps are time.perf_counter().
+    """Watches a page's Streamlit websocket: when reruns were asked for (BackMsg rerun_script), when script
+    runs finished successfully (ForwardMsg script_finished), and how many images each run sent.
 
-    The page's DOM alone cannot tell a finished run from one still sending elements (fast runs never
-    show the status widget), so "the page has updated" waits for both this and the content.
+    Streamlit's frontend flags the run as over (data-test-script-state) before it has drawn the run's last
+    elements, and fast runs never show the status widget, so "the page has updated" needs the server's
+    word, the images it sent on screen, and a quiet DOM: see settled().
     """
 
     def __init__(self, page):
@@ -168,7 +169,9 @@ class ScriptRuns:
 
         self._back, self._forward = BackMsg, ForwardMsg
         self.reruns: list[float] = []
-        self.finished: list[float] = []
+        self.finished: list[float] = []  # time.perf_counter() of each successful full run's end
+        self.images: list[int | None] = []  # images sent by that run (None: some message came as a cache ref)
+        self._count: int | None = 0
         page.on("websocket", self._socket)
 
     def _socket(self, ws) -> None:
@@ -184,13 +187,23 @@ class ScriptRuns:
                 pass
 
     def _received(self, payload) -> None:
-        if isinstance(payload, bytes):
-            try:
-                msg = self._forward.FromString(payload)
-            except Exception:  # not a ForwardMsg
-                return
-            if msg.WhichOneof("type") == "script_finished" and msg.script_finished == msg.FINISHED_SUCCESSFULLY:
-                self.finished.append(time.perf_counter())
+        if not isinstance(payload, bytes):
+            return
+        try:
+            msg = self._forward.FromString(payload)
+        except Exception:  # not a ForwardMsg
+            return
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":  # sent at the start of every script run
+            self._count = 0
+        elif kind == "ref_hash":
+            self._count = None
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            if msg.delta.new_element.WhichOneof("type") == "imgs" and self._count is not None:
+                self._count += len(msg.delta.new_element.imgs.imgs)
+        elif kind == "script_finished" and msg.script_finished == msg.FINISHED_SUCCESSFULLY:
+            self.finished.append(time.perf_counter())
+            self.images.append(self._count)
 
     def wait_sync(self, page, count: int, timeout: float = 60) -> float:
         """Sync API: wait until more than ``count`` runs have finished; returns when the next one did."""
@@ -212,17 +225,35 @@ class ScriptRuns:
         return self.finished[count]
 
 
-# The frontend has handled the end of the script run, the page shows `needle`, nothing from the previous
-# run is left (stale), and every image has loaded.
-SETTLED = """(needle) => {
+# Install in every page (context.add_init_script) before settled(): the time of the last DOM change or
+# image load, in the page's clock (performance.now(), 0 = navigation start).
+CHANGES = """(() => {
+    window.__lastChange = performance.now();
+    const mark = () => { window.__lastChange = performance.now(); };
+    new MutationObserver(mark).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+    document.addEventListener('load', e => { if (e.target && e.target.tagName === 'IMG') mark(); }, true);
+})();"""
+# The frontend is done with the run, the page shows `needle` and `images` images (when known), nothing
+# from the previous run is left (stale), every image has loaded, and nothing has changed for `quiet` ms.
+# Returns the time of the last change (page clock), or false.
+SETTLED = """({needle, images, quiet}) => {
     const app = document.querySelector("[data-testid='stApp']");
     const main = document.querySelector("[data-testid='stMain']") || document.body;
-    return app && app.dataset.testScriptState === 'notRunning'
+    const ok = app && app.dataset.testScriptState === 'notRunning'
         && main.innerText.includes(needle)
+        && (images === null || main.querySelectorAll("[data-testid='stImage'] img").length === images)
         && !document.querySelector("[data-stale='true']")
         && !document.querySelector("[data-testid='stStatusWidget']")
-        && [...document.images].every(img => img.complete && img.naturalWidth > 0);
+        && [...document.images].every(img => img.complete && img.naturalWidth > 0)
+        && performance.now() - window.__lastChange >= quiet;
+    return ok ? Math.max(window.__lastChange, 1e-3) : false;
 }"""
+QUIET_MS = 300
+
+
+def settled_args(runs: ScriptRuns | None, index: int | None, needle: str, quiet: int = QUIET_MS) -> dict:
+    images = runs.images[index] if runs is not None and index is not None and index < len(runs.images) else None
+    return {"needle": needle, "images": images, "quiet": quiet}
 
 
 DIAGNOSE = """() => ({
@@ -230,15 +261,19 @@ DIAGNOSE = """() => ({
     connection: document.querySelector("[data-testid='stApp']")?.dataset.testConnectionState,
     stale: document.querySelectorAll("[data-stale='true']").length,
     statusWidget: !!document.querySelector("[data-testid='stStatusWidget']"),
+    mainImages: (document.querySelector("[data-testid='stMain']") || document).querySelectorAll("[data-testid='stImage'] img").length,
+    quietFor: performance.now() - window.__lastChange,
     brokenImages: [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
     text: (document.querySelector("[data-testid='stMain']") || document.body).innerText.slice(0, 600),
 })"""
 
 
-def settle(page, needle: str, timeout: float = 60) -> None:
-    """Sync API: wait for SETTLED; on timeout, say which part of it was missing."""
+def settle(page, needle: str, runs: ScriptRuns | None = None, index: int | None = None, timeout: float = 60) -> float:
+    """Sync API: wait for SETTLED after run ``index`` (counted by ``runs``); on timeout, say what was missing.
+
+    Returns the page-clock time (ms) of the last change."""
     try:
-        page.wait_for_function(SETTLED, arg=needle, timeout=timeout * 1000)
+        return page.wait_for_function(SETTLED, arg=settled_args(runs, index, needle), timeout=timeout * 1000).json_value()
     except Exception as err:
         raise AssertionError(f"page did not settle on {needle!r}: {page.evaluate(DIAGNOSE)}") from err
 

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from e2e.server import (
+    CHANGES,
     HAVE_CHROMIUM,
     ROOT,
     ScriptRuns,
@@ -50,6 +51,7 @@ class Student:
 
     def __init__(self, browser, url: str):
         self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.context.add_init_script(CHANGES)
         self.page = self.context.new_page()
         self.page.set_default_timeout(60_000)
         self.url = url
@@ -69,7 +71,7 @@ class Student:
         finished = len(self.runs.finished)
         action()
         self.runs.wait_sync(self.page, finished)
-        settle(self.page, needle)
+        settle(self.page, needle, self.runs, finished)
 
     def upload(self, files: dict[str, bytes]) -> None:
         self.after(lambda: self.page.locator("input[type='file']").set_input_files(
@@ -207,7 +209,9 @@ def test_upload_endpoint_needs_the_xsrf_token_and_enforces_the_size_cap(server, 
         [(url, status)] = student.uploads
         assert status == 204  # the browser's own upload carries the token and works
         session = url.split("/_stcore/upload_file/")[1].split("/")[0]
-        token = next(c["value"] for c in student.context.cookies() if c["name"] == "_streamlit_xsrf")
+        tokens = [c["value"] for c in student.context.cookies() if c["name"] == "_streamlit_xsrf"]
+        assert tokens, "the page got no XSRF cookie: is XSRF protection off?"
+        token = tokens[0]
         path = f"/_stcore/upload_file/{session}/00000000-0000-4000-8000-000000000001"
         small = png(BLUE)
         with_token = {"Cookie": f"_streamlit_xsrf={token}", "X-Xsrftoken": token}
@@ -222,8 +226,10 @@ def test_upload_endpoint_needs_the_xsrf_token_and_enforces_the_size_cap(server, 
 
         cap = server_cap_mb()
         too_big = bytes(cap * 2**20 + 1)
-        assert put(server, path, too_big, with_token) == 413  # refused by the server, not only by the widget
-        assert put(server, path, too_big, with_token, chunked=True) == 413  # no Content-Length to trust either
+        status = put(server, path, too_big, with_token)
+        assert status == 413, f"{cap} MB + 1 byte: {status}"  # refused by the server, not only by the widget
+        status = put(server, path, too_big, with_token, chunked=True)
+        assert status == 413, f"{cap} MB + 1 byte, chunked: {status}"  # no Content-Length to trust either
         assert put(server, path, small, with_token) == 204  # and the server is still fine
     finally:
         student.close()
