@@ -1,8 +1,9 @@
 """Does each pretext task learn something useful in a short CPU budget? Honest numbers, same budget each.
 
     python benchmarks/quality.py [--datasets shapes,digits] [--tasks all] [--budget 60] [--json FILE]
+    python benchmarks/quality.py --datasets corpus   # the text tasks on the bundled corpus
 
-For each dataset: every image task and the supervised reference, each trained for ``--budget`` seconds
+For each dataset: every task of its modality (image or text) and the supervised reference, each trained for ``--budget`` seconds
 with default settings, then evaluated on the frozen backbone (linear probe and kNN on the held-out
 split) next to the random-init baseline; plus each run's downstream kNN curve over training time.
 Prints Markdown for docs/benchmarks.md.
@@ -16,8 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine  # noqa: E402
+from sslcore.data import dataset_modality  # noqa: E402
 from sslcore.experiment import random_init_baseline, run_experiment  # noqa: E402
-from sslcore.tasks import TASKS  # noqa: E402
+from sslcore.tasks import list_tasks  # noqa: E402
 from sslcore.train import SUPERVISED, TrainConfig, load_run_data  # noqa: E402
 
 
@@ -34,16 +36,19 @@ def pct(value) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="shapes,digits")
-    parser.add_argument("--tasks", default="all")
+    parser.add_argument("--tasks", default="all", help="all (the dataset's image or text tasks) or a comma-separated list")
     parser.add_argument("--budget", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write all results to this JSON file")
     args = parser.parse_args(argv)
-    tasks = [*TASKS, SUPERVISED] if args.tasks == "all" else args.tasks.split(",")
     marks = [round(args.budget * f) for f in (0, 0.25, 0.5, 0.75, 1.0)]
     everything = {}
     print(f"Machine: {machine()}\nBudget: {args.budget:g} s of training per run, default settings, seed {args.seed}.")
     for dataset in args.datasets.split(","):
+        if args.tasks == "all":
+            tasks = [*(t.name for t in list_tasks(dataset_modality(dataset))), SUPERVISED]
+        else:
+            tasks = args.tasks.split(",")
         base_config = TrainConfig(dataset=dataset, budget=args.budget, seed=args.seed, device="cpu")
         data = load_run_data(base_config)
         baseline = random_init_baseline(base_config, data)
@@ -54,7 +59,8 @@ def main(argv=None) -> int:
             runs.append(result)
             print(f"  {dataset}/{task}: probe {pct(result['linear_probe'])} kNN {pct(result['knn'])}", file=sys.stderr)
         everything[dataset] = {"baseline": baseline, "runs": runs}
-        print(f"\n### {dataset} ({len(data)} images, {len(data.class_names)} classes)\n")
+        unit = "sentences" if data.modality == "text" else "images"
+        print(f"\n### {dataset} ({len(data)} {unit}, {len(data.class_names)} classes)\n")
         print("| run | pretext metric (final) | linear probe % | vs random init | kNN % | steps |")
         print("|---|---|---:|---:|---:|---:|")
         print(f"| random init | — | {pct(baseline['linear_probe'])} | — | {pct(baseline['knn'])} | 0 |")
