@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from sslcore.errors import PretextLabError
 from views.ui import runs_device, start_worker
 
 st.set_page_config(page_title="Pretext Lab", page_icon="🧩", layout="wide")
@@ -13,6 +14,9 @@ pages = [
     st.Page("views/results.py", title="Results", icon="📊", url_path="results"),
 ]
 page = st.navigation(pages)
-start_worker()
-st.sidebar.caption(f"Runs use: **{runs_device()}**")
+try:
+    start_worker()
+    st.sidebar.caption(f"Runs use: **{runs_device()}**")
+except PretextLabError as err:  # a damaged, locked or full run store: say so, and keep Explore working
+    st.sidebar.error(f"Background runs are unavailable: {err}", icon="🛑")
 page.run()

@@ -30,6 +30,7 @@ OPTIMIZERS = {"adamw": (2e-3, 0.05), "sgd": (0.05, 5e-4)}  # default (lr, weight
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_BATCH = 4096
 MAX_BUDGET_S = 24 * 3600
+MAX_SEED = 2**31 - 1  # what every RNG here accepts (NumPy's legacy seeding stops at 2**32 - 1)
 
 
 class TrainingError(PretextLabError):
@@ -95,6 +96,8 @@ class TrainConfig:
             raise ConfigError(f"budget must be more than 0 and at most {MAX_BUDGET_S} seconds, got {self.budget}")
         if self.epochs is not None and not 0 < self.epochs <= 10_000:
             raise ConfigError(f"epochs must be more than 0 and at most 10000, got {self.epochs}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED}, got {self.seed}")
         if not 2 <= self.batch_size <= MAX_BATCH:
             raise ConfigError(f"batch size must be between 2 and {MAX_BATCH}, got {self.batch_size}")
         if self.optimizer not in OPTIMIZERS:

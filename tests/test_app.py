@@ -198,3 +198,21 @@ def test_quick_comparison_queues_a_group_and_opens_train():
     finally:
         for run in runs:
             store.cancel(run.id)
+
+
+def test_a_damaged_run_store_is_a_message_on_every_page_and_explore_still_works():
+    from sslcore.paths import data_dir
+
+    store_file = data_dir() / "runs.sqlite"
+    store_file.parent.mkdir(parents=True, exist_ok=True)
+    store_file.write_bytes(b"this is not a database" * 100)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    assert any("Background runs are unavailable" in e.value for e in at.sidebar.error)
+    at.switch_page("views/explore.py").run()
+    assert not at.exception, at.exception
+    assert any(m.value.startswith("**rotated") for m in at.markdown)  # previews need no store
+    for page in ("views/train.py", "views/results.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        assert any("run store cannot be" in e.value for e in at.error), page

@@ -3,6 +3,7 @@
 import streamlit as st
 import torch
 
+from sslcore.errors import PretextLabError
 from sslcore.preview import render_image, text_view_html
 from sslcore.tasks import get_task, list_tasks
 from sslcore.train import SUPERVISED, TrainConfig
@@ -36,8 +37,12 @@ left, right = st.columns(2)
 left.page_link("views/explore.py", label="Explore a pretext task on your own images or text →", icon="🔍")
 if right.button(f"⚡ Quick comparison: {', '.join(QUICK_TASKS)} and supervised, {QUICK_BUDGET} s each", type="primary"):
     configs = [TrainConfig(task=t, budget=QUICK_BUDGET) for t in [*QUICK_TASKS, SUPERVISED]]
-    st.session_state.group, _ = run_store().submit_group(configs)
-    start_worker()
+    try:
+        st.session_state.group, _ = run_store().submit_group(configs)
+        start_worker()
+    except PretextLabError as err:
+        st.error(f"Could not queue the runs: {err}", icon="🛑")
+        st.stop()
     st.switch_page("views/train.py")
 
 

@@ -8,19 +8,24 @@ import streamlit as st
 from sslcore import artifacts
 from sslcore.artifacts import ArtifactError
 from sslcore.data import DATASETS, dataset_modality
+from sslcore.errors import PretextLabError
 from sslcore.preview import to_pil
 from sslcore.report import CLASS_COLOURS, projector_tsv, result_row, results_csv, run_label
-from views.ui import builtin_corpus, builtin_images, run_store
+from views.ui import builtin_corpus, builtin_images, store_or_stop
 
 st.title("📊 Results")
-store = run_store()
-finished = store.list(status="succeeded", limit=200)
+store = store_or_stop()
+try:
+    finished = store.list(status="succeeded", limit=200)
+    latest = store.latest_group()
+except PretextLabError as err:
+    st.error(f"The run store cannot be read right now: {err}", icon="🛑")
+    st.stop()
 if not finished:
     st.info("No finished runs yet. Start a comparison on the Train page.")
     st.page_link("views/train.py", label="Go to Train", icon="🏋️")
     st.stop()
 
-latest = store.latest_group()
 default = [r.id for r in finished if r.group_id == latest] or [finished[0].id]
 labels = {r.id: run_label(r) for r in finished}
 chosen_ids = st.multiselect(

@@ -14,7 +14,7 @@ from sslcore.paths import data_dir
 from sslcore.runs import FINISHED
 from sslcore.tasks import TASKS, list_tasks
 from sslcore.train import BACKBONES, DEVICES, OPTIMIZERS, SUPERVISED, TrainConfig
-from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, run_store, start_worker
+from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, start_worker, store_or_stop
 
 DATASETS = {
     "image": {
@@ -31,7 +31,7 @@ DEFAULT_TASKS = {"image": ["rotation"], "text": ["masked_language"]}
 STATUS_ICON = {"queued": "⏳", "running": "🏃", "succeeded": "✅", "failed": "❌", "cancelled": "🚫"}
 
 st.title("🏋️ Train")
-store = run_store()
+store = store_or_stop()
 
 
 def save_upload(upload, suffix: str, limit: int) -> str:
@@ -192,15 +192,18 @@ def run_card(run) -> None:
 
 @st.fragment(run_every=2)
 def queue() -> None:
-    runs = store.list(limit=30)
-    if any(r.status == "running" for r in runs):
-        store.reap_stale()
-    active = sum(r.status not in FINISHED for r in runs)
-    st.subheader(f"Queue · {active} active")
-    if not runs:
-        st.info("No runs yet: pick tasks above and press Start.")
-    for run in runs:
-        run_card(run)
+    try:
+        runs = store.list(limit=30)
+        if any(r.status == "running" for r in runs):
+            store.reap_stale()
+        active = sum(r.status not in FINISHED for r in runs)
+        st.subheader(f"Queue · {active} active")
+        if not runs:
+            st.info("No runs yet: pick tasks above and press Start.")
+        for run in runs:
+            run_card(run)
+    except PretextLabError as err:  # locked or damaged store: say so, and try again at the next poll
+        st.error(f"The run queue cannot be read right now: {err}", icon="🛑")
 
 
 queue()

@@ -9,7 +9,9 @@ import torch
 
 from sslcore.data import MAX_FILES, MAX_PIXELS, MAX_TOTAL_BYTES, TextDataset, load_dataset, load_uploads, load_zip
 from sslcore.data.decode import MAX_UPLOAD_BYTES
+from sslcore.data.files import summarize_errors
 from sslcore.data.text import MAX_SENTENCES, MAX_TEXT_BYTES, load_text_uploads
+from sslcore.errors import PretextLabError
 from sslcore.paths import data_dir
 from sslcore.preview import render_image, text_legend_html, text_view_html
 from sslcore.runs import RunStore, ensure_worker
@@ -33,6 +35,15 @@ TEXT_LIMITS = (
 
 def run_store() -> RunStore:
     return _store(str(data_dir()))
+
+
+def store_or_stop() -> RunStore:
+    """The run store, or a clear message and the end of this page when it cannot be opened."""
+    try:
+        return run_store()
+    except PretextLabError as err:
+        st.error(f"The run store cannot be used right now: {err}", icon="🛑")
+        st.stop()
 
 
 @st.cache_resource
@@ -72,8 +83,8 @@ def uploaded_text(files, pasted: str | None) -> TextDataset | None:
     if pasted:
         raw.append(("pasted text.txt", pasted[:MAX_PASTE_CHARS].encode()))
     data, errors = load_text_uploads(raw)
-    for err in errors:
-        st.error(str(err).replace("pasted text.txt", "The pasted text"), icon="🚫")
+    for message in summarize_errors(errors):
+        st.error(message.replace("pasted text.txt", "The pasted text"), icon="🚫")
     for note in data.notes if data else []:
         st.info(note)
     return data
@@ -108,20 +119,20 @@ def uploaded_images(files, size: int) -> tuple[torch.Tensor | None, list[str]]:
             try:
                 data, errs = load_zip(f.getvalue(), f.name, size=size)
             except ValueError as err:
-                errors.append(str(err))
+                errors.append(err)
                 continue
             images.append(data.images)
             names += data.names
-            errors += [str(e) for e in errs]
+            errors += errs
         else:
             singles.append((f.name, f.getvalue()))
     if singles:
         data, errs = load_uploads(singles, size=size)
-        errors += [str(e) for e in errs]
+        errors += errs
         if data is not None:
             images.append(data.images)
             names += data.names
-    for message in errors:
+    for message in summarize_errors(errors):  # a zip of thousands of bad files: ten messages, not thousands
         st.error(message, icon="🚫")
     return (torch.cat(images) if images else None), names
 
