@@ -69,22 +69,6 @@ class TextDataset:
     def labelled(self) -> bool:
         return bool(len(self) and (self.labels >= 0).all())
 
-    @property
-    def has_pairs(self) -> bool:
-        return bool((self.tokens[:, 1, 0] != PAD).any())
-
-    def subset(self, index) -> TextDataset:
-        index = torch.as_tensor(index, dtype=torch.long)
-        return TextDataset(
-            self.name,
-            self.tokens[index],
-            self.labels[index],
-            self.class_names,
-            [self.names[i] for i in index.tolist()],
-            self.tokenizer,
-            self.notes,
-        )
-
 
 # ------------------------------------------------------------------------------------------ parsing
 def split_sentences(paragraph: str) -> list[str]:

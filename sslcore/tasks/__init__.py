@@ -36,7 +36,6 @@ TASKS: dict[str, type[PretextTask]] = {
         *(MaskedLanguage, ReplacedToken, SentenceOrder, SkipGram),
     )
 }
-MODALITIES = ("image", "text")
 
 
 def task_class(name: str) -> type[PretextTask]:
@@ -84,7 +83,6 @@ def describe_task(cls: type[PretextTask]) -> dict:
 
 
 __all__ = [
-    "MODALITIES",
     "TASKS",
     "ParamSpec",
     "PretextBatch",
