@@ -70,6 +70,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    """Atomically write ``data`` (for callers outside a run folder, e.g. a saved upload); a full or
+    read-only disk is a StorageError with a message, and a crash never leaves a half file under ``path``."""
+    _atomic_write(path, data)
+
+
 def write_json(path: Path, data) -> None:
     _atomic_write(path, json.dumps(data, indent=2, default=float).encode())
 
