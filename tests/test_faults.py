@@ -268,6 +268,17 @@ def test_results_json_is_written_last_and_atomically(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted(replaced)  # no temporary file left
 
 
+def test_a_write_that_fails_leaves_nothing_behind(tmp_path, monkeypatch):
+    def full(path, data):
+        path.write_bytes(data[:3])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(artifacts, "_write_file", full)
+    with pytest.raises(StorageError, match=r"^no space left in the data folder: could not write .*upload\.zip"):
+        artifacts.write_bytes(tmp_path / "upload.zip", b"PK\x03\x04 and more")
+    assert list(tmp_path.iterdir()) == []  # neither a half file nor a temporary one
+
+
 # --- b. the run store locked by another process for longer than the retry window ----------------------
 
 
