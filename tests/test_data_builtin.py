@@ -62,7 +62,8 @@ def test_photos():
 
 def test_list_datasets():
     listed = list_datasets()
-    assert [name for name, _ in listed] == list(DATASETS) == ["shapes", "digits", "photos", "cifar10"]
+    assert [name for name, _ in listed] == list(DATASETS) == ["shapes", "digits", "photos", "cifar10", "corpus"]
+    assert [name for name, _ in list_datasets("text")] == ["corpus"]
     assert all(isinstance(text, str) and text for _, text in listed)
 
 

@@ -221,7 +221,7 @@ class ScriptRuns:
         while len(self.finished) <= count:
             if time.monotonic() > deadline:
                 raise TimeoutError("the server did not finish the script run")
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.02)
         return self.finished[count]
 
 
@@ -273,7 +273,8 @@ def settle(page, needle: str, runs: ScriptRuns | None = None, index: int | None 
 
     Returns the page-clock time (ms) of the last change."""
     try:
-        return page.wait_for_function(SETTLED, arg=settled_args(runs, index, needle), timeout=timeout * 1000).json_value()
+        handle = page.wait_for_function(SETTLED, arg=settled_args(runs, index, needle), polling=100, timeout=timeout * 1000)
+        return handle.json_value()
     except Exception as err:
         raise AssertionError(f"page did not settle on {needle!r}: {page.evaluate(DIAGNOSE)}") from err
 
