@@ -9,10 +9,10 @@ from sslcore.color import AB_RANGE, lab_to_rgb, rgb_to_lab
 from sslcore.errors import ConfigError
 from sslcore.models import make_backbone
 from sslcore.tasks import TASKS, get_task, list_tasks
-
-IMAGE_TASKS = [cls.name for cls in list_tasks("image")]  # text tasks: tests/test_text_tasks.py
 from sslcore.tasks.jigsaw import min_hamming, permutation_set
 from sslcore.tasks.relative_position import NEIGHBOURS
+
+IMAGE_TASKS = [cls.name for cls in list_tasks("image")]  # text tasks: tests/test_text_tasks.py
 
 
 def as_float(images):

@@ -5,12 +5,13 @@ import hashlib
 import plotly.graph_objects as go
 import streamlit as st
 
+from sslcore.artifacts import write_bytes
 from sslcore.data import dataset_modality
 from sslcore.data.files import MAX_TOTAL_BYTES
 from sslcore.data.text import MAX_TEXT_BYTES, parse_text_file
 from sslcore.errors import PretextLabError
 from sslcore.models import backbone_modality
-from sslcore.paths import data_dir
+from sslcore.paths import data_dir, storage_error
 from sslcore.runs import FINISHED
 from sslcore.tasks import TASKS, list_tasks
 from sslcore.train import BACKBONES, DEVICES, OPTIMIZERS, SUPERVISED, TrainConfig
@@ -42,10 +43,13 @@ def save_upload(upload, suffix: str, limit: int) -> str:
     if suffix == ".csv":
         parse_text_file(data, upload.name)  # refuse binary / non-UTF-8 / column-less files now, not in the worker
     folder = data_dir() / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise storage_error(err, folder) from None
     path = folder / f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
     if not path.exists():
-        path.write_bytes(data)
+        write_bytes(path, data)  # atomic: a cut-short write never leaves a partial file under the hash
     return str(path)
 
 
