@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from sslcore.errors import PretextLabError
-from sslcore.models import make_backbone
+from sslcore.models import backbone_modality, make_backbone
 from sslcore.paths import storage_error
 
 CONFIG, WEIGHTS, HEAD, METRICS, RESULTS, EMBEDDING = (
@@ -146,15 +146,22 @@ def load_backbone(run_dir: Path, backbone_name: str | None = None):
     """Rebuild the backbone and load its weights from safetensors (no pickle involved)."""
     run_dir = Path(run_dir)
     name = backbone_name or load_config(run_dir).get("backbone", "small_cnn")
-    try:
-        backbone = make_backbone(name)
-    except PretextLabError as err:
-        raise ArtifactError(f"{run_dir / CONFIG} names a backbone that cannot be rebuilt: {err}") from None
     path = _need(run_dir / WEIGHTS)
     try:
         state = load_file(str(path))  # safetensors: tensors only, never pickle
+    except Exception as err:  # safetensors raises its own error types for damaged files
+        raise ArtifactError(f"{path} could not be loaded: {_short(err)}") from None
+    sizes = {}
+    if backbone_modality(name) == "text" and {"embed.weight", "position.weight"} <= state.keys():
+        # a text backbone's vocabulary and length are in its weights' shapes
+        sizes = {"vocab_size": state["embed.weight"].shape[0], "max_len": state["position.weight"].shape[0]}
+    try:
+        backbone = make_backbone(name, **sizes)
+    except PretextLabError as err:
+        raise ArtifactError(f"{run_dir / CONFIG} names a backbone that cannot be rebuilt: {err}") from None
+    try:
         backbone.load_state_dict(state)
-    except Exception as err:  # safetensors raises its own error types for damaged files; torch for wrong shapes
+    except Exception as err:  # torch, for weights of another network
         raise ArtifactError(f"{path} could not be loaded: {_short(err)}") from None
     return backbone
 

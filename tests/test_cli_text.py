@@ -64,7 +64,9 @@ def test_train_a_text_task_on_the_corpus(capsys, tmp_path):
     assert results["dataset"] == "corpus" and results["config"]["backbone"] == "transformer"
     assert results["class_names"] == ["astronomy", "computing", "cooking", "gardening", "music", "sport"]
     assert 0 <= results["linear_probe"] <= 1 and results["steps"] > 0
-    from sslcore.artifacts import load_embedding
+    from sslcore.artifacts import load_backbone, load_embedding
 
     emb = load_embedding(tmp_path / "run")
     assert len(emb["words"]) == len(emb["word_coords"]) == len(emb["word_neighbours"]) > 50
+    backbone = load_backbone(tmp_path / "run")  # a text backbone is rebuilt from its weights' shapes
+    assert backbone.embed.weight.shape[1] == 128 and backbone.max_len == 80
