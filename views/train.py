@@ -85,7 +85,7 @@ with st.form("new_runs"):
     device = right.selectbox("Device", DEVICES, help="auto: the GPU when there is one, else the CPU")
     with st.expander("Advanced"):
         a, b, c = st.columns(3)
-        batch_size = a.select_slider("Batch size", [32, 64, 128, 256, 512], value=128 if text_data else 256)
+        batch_size = a.select_slider("Batch size", [32, 64, 128, 256, 512], value=256)
         optimizer = b.selectbox("Optimizer", list(OPTIMIZERS))
         lr = c.number_input("Learning rate (0 = default)", 0.0, 10.0, 0.0, format="%.4f")
         backbones = [name for name in BACKBONES if backbone_modality(name) == modality]
