@@ -203,3 +203,13 @@ def test_loss_falls_within_a_few_dozen_steps_on_text(task):
     assert len(curve) == 8 * (120 // 16)
     first, last = sum(curve[:8]) / 8, sum(curve[-8:]) / 8
     assert last < first - 0.03 * abs(first), f"{task}: loss went from {first:.4f} to {last:.4f}"
+
+
+def test_a_short_run_beats_random_init_on_the_corpus():
+    """The measurable claim of the text side (60-second numbers for every task: docs/benchmarks.md)."""
+    from sslcore.experiment import run_experiment
+    from sslcore.train import TrainConfig
+
+    config = TrainConfig(task="skip_gram", epochs=40, budget=None, batch_size=128, probe_every=1e9, seed=0)
+    results = run_experiment(config, embed="pca")
+    assert results["linear_probe"] > results["baseline"]["linear_probe"] + 0.05, results
