@@ -77,12 +77,18 @@ def builtin_corpus() -> TextDataset:
     return load_dataset("corpus")
 
 
+@st.cache_resource(max_entries=16, show_spinner="Reading your text…")
+def _text_dataset(raw: tuple[tuple[str, bytes], ...]):
+    """Keyed by the files' bytes: a knob change does not re-tokenize, and only the same text finds it."""
+    return load_text_uploads(list(raw))
+
+
 def uploaded_text(files, pasted: str | None) -> TextDataset | None:
     """A text dataset from uploads or pasted text; one clear message per bad file, the good ones kept."""
     raw = [(f.name, f.getvalue()) for f in files[:MAX_UPLOAD_FILES]]
     if pasted:
         raw.append(("pasted text.txt", pasted[:MAX_PASTE_CHARS].encode()))
-    data, errors = load_text_uploads(raw)
+    data, errors = _text_dataset(tuple(raw))
     for message in summarize_errors(errors):
         st.error(message.replace("pasted text.txt", "The pasted text"), icon="🚫")
     for note in data.notes if data else []:
