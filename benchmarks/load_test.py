@@ -429,8 +429,9 @@ async def run_level(pw, n: int, args) -> dict:
         await browser.close()
         server.stop()
         stop_workers(data)
-    log_tail = (Path(data) / "server.log").read_text(errors="replace")[-2000:]
-    shutil.rmtree(data, ignore_errors=True)
+        log = Path(data) / "server.log"
+        log_tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        shutil.rmtree(data, ignore_errors=True)
     return {
         "n": n, "results": results, "sessions_s": sessions_s, "runs_wait_s": runs_wait, "cpu": cpu,
         "cpu_sessions": cpu_sessions, "idle": idle, "rss_mb": sampler.server_rss_mb,
