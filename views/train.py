@@ -28,6 +28,7 @@ DATASETS = {
         "upload": "Your CSV (text and label columns)",
     },
 }
+QUEUE_SHOWN = 10
 DEFAULT_TASKS = {"image": ["rotation"], "text": ["masked_language"]}
 STATUS_ICON = {"queued": "⏳", "running": "🏃", "succeeded": "✅", "failed": "❌", "cancelled": "🚫"}
 
@@ -142,7 +143,7 @@ def small_chart(x, ys: dict, title: str) -> go.Figure:
     return fig
 
 
-def run_card(run) -> None:
+def run_card(run, charts: bool) -> None:
     with st.container(border=True):
         head, actions = st.columns([5, 1])
         head.markdown(
@@ -173,7 +174,7 @@ def run_card(run) -> None:
                 f"linear probe {100 * r['linear_probe']:.1f}% · kNN {100 * r['knn']:.1f}% · "
                 f"random init {100 * r['baseline']['linear_probe']:.1f}% · {r['steps']} steps on {r['device']}"
             )
-        if run.status != "queued" and run.task != "random_init":
+        if charts and run.status != "queued" and run.task != "random_init":
             steps, probes = curves(run.id)
             if steps:
                 c1, c2 = st.columns(2)
@@ -204,8 +205,15 @@ def queue() -> None:
         st.subheader(f"Queue · {active} active")
         if not runs:
             st.info("No runs yet: pick tasks above and press Start.")
-        for run in runs:
-            run_card(run)
+        mine = st.session_state.get("group")
+        # The queue is shared by the class and redrawn every 2 s in every open Train page: show the newest ten
+        # and this session's own, with charts only for running runs and this session's (measured: 0.52 -> 0.06
+        # server cores for five idle pages, benchmarks/load_test.py --idle-probe).
+        shown = [r for i, r in enumerate(runs) if i < QUEUE_SHOWN or r.group_id == mine]
+        for run in shown:
+            run_card(run, charts=run.status == "running" or run.group_id == mine)
+        if len(shown) < len(runs):
+            st.caption(f"{len(runs) - len(shown)} older runs are on the Results page.")
     except PretextLabError as err:  # locked or damaged store: say so, and try again at the next poll
         st.error(f"The run queue cannot be read right now: {err}", icon="🛑")
 

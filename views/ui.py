@@ -22,9 +22,10 @@ from sslcore.train import device_name, resolve_device
 MAX_UPLOAD_FILES = 64
 MAX_PASTE_CHARS = 200_000
 UPLOAD_LIMITS = (
-    f"Limits, checked on the server: {MAX_UPLOAD_BYTES // 2**20} MB and {MAX_PIXELS // 10**6} megapixels per "
-    f"image, {MAX_UPLOAD_FILES} files at a time; a zip holds at most {MAX_FILES:,} images and "
-    f"{MAX_TOTAL_BYTES // 2**20} MB. Uploads stay in your browser session: nobody else sees them."
+    f"Limits, checked on the server: {st.get_option('server.maxUploadSize')} MB per uploaded file (a zip "
+    f"included), {MAX_UPLOAD_BYTES // 2**20} MB and {MAX_PIXELS // 10**6} megapixels per image, "
+    f"{MAX_UPLOAD_FILES} files at a time; a zip holds at most {MAX_FILES:,} images and "
+    f"{MAX_TOTAL_BYTES // 2**20} MB unpacked. Uploads stay in your browser session: nobody else sees them."
 )
 TEXT_LIMITS = (
     f"UTF-8 text only, {MAX_TEXT_BYTES // 2**20} MB per file (checked on the server); at most {MAX_SENTENCES:,} "
