@@ -3,7 +3,7 @@
 import torch
 from torch import Tensor, nn
 
-from sslcore.data.tokenizer import PAD
+from sslcore.data.tokenizer import PAD, trim_padding
 
 
 class TextEncoder(nn.Module):
@@ -43,7 +43,7 @@ class TextEncoder(nn.Module):
     def forward(self, tokens: Tensor) -> Tensor:
         if tokens.ndim == 3:
             tokens = tokens[:, 0]
-        tokens = tokens[:, : max(1, int((tokens != PAD).sum(1).max()))]  # all-[PAD] tail columns change nothing
+        tokens = trim_padding(tokens)
         states = self.forward_tokens(tokens)
         real = (tokens != PAD).unsqueeze(-1).to(states.dtype)
         return (states * real).sum(1) / real.sum(1).clamp_min(1)

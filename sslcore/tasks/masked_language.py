@@ -70,8 +70,8 @@ class MaskedLanguage(TextTask):
         kept = chosen & ~masked & ~replaced
         return PretextBatch(inputs, targets, tokens, {"masked": masked, "replaced": replaced, "kept": kept})
 
-    def text_head(self, width, vocab_size):
-        return TiedWordScores(width, vocab_size)
+    def head(self, backbone, image_size):
+        return TiedWordScores(backbone.feature_dim, backbone.vocab_size)
 
     def forward(self, backbone, head, batch):
         states = backbone.forward_tokens(batch.inputs)

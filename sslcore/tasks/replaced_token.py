@@ -52,7 +52,8 @@ class ReplacedToken(TextTask):
         targets = torch.where(x >= NUM_SPECIAL, replaced.long(), IGNORE)
         return PretextBatch(inputs, targets, tokens, {"replaced": replaced})
 
-    def text_head(self, width, vocab_size):
+    def head(self, backbone, image_size):
+        width = backbone.feature_dim
         return nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, 1))
 
     def forward(self, backbone, head, batch):

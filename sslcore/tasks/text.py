@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from sslcore.augment import uniform
-from sslcore.data.tokenizer import NUM_SPECIAL, PAD, Tokenizer
+from sslcore.data.tokenizer import NUM_SPECIAL, PAD, Tokenizer, trim_padding
 from sslcore.errors import ConfigError
 from sslcore.tasks.base import PretextTask, TextView, Token
 
@@ -50,12 +50,6 @@ class TextTask(PretextTask):
             tokens = torch.stack([tokens, torch.full_like(tokens, PAD)], dim=1)
         return self.make_batch(trim_padding(tokens), gen)
 
-    def head(self, backbone, image_size):
-        return self.text_head(backbone.feature_dim, backbone.vocab_size)
-
-    def text_head(self, width: int, vocab_size: int):
-        raise NotImplementedError
-
     # -- previews ---------------------------------------------------------------------------------
     def pieces(self, ids: Tensor) -> list[str]:
         return self.tokenizer.pieces(ids[ids != PAD].tolist())
@@ -71,12 +65,6 @@ class TextTask(PretextTask):
                 continue
             tokens.append(Token(piece, marks[pos] if marks else None, notes[pos] if notes else None))
         return TextView(tokens, caption)
-
-
-def trim_padding(tokens: Tensor) -> Tensor:
-    """Drop the trailing columns that are [PAD] in every row: half the work on typical sentences, same result."""
-    length = max(1, int((tokens != PAD).sum(-1).max()))
-    return tokens[..., :length]
 
 
 def choose_tokens(tokens: Tensor, rate: float, gen: torch.Generator, continuation: Tensor | None = None) -> Tensor:
