@@ -53,6 +53,16 @@ def _datasets(args) -> int:
     return 0
 
 
+def read_capped_file(raw: str, limit: int, error: type, too_big: str) -> bytes:
+    """A file named on the command line, refused (as ``error`` naming it) if missing or over ``limit`` bytes."""
+    path = Path(raw)
+    if not path.is_file():
+        raise error(raw, "no such file")
+    if path.stat().st_size > limit:
+        raise error(raw, too_big)
+    return path.read_bytes()
+
+
 def read_image_files(paths: list[str], size: int):
     """Decode image files from the command line; returns (uint8 tensor, names) or raises on the first bad one."""
     import torch
@@ -60,14 +70,11 @@ def read_image_files(paths: list[str], size: int):
     from sslcore.data import decode_image, image_to_tensor
     from sslcore.data.decode import MAX_UPLOAD_BYTES
 
+    too_big = f"file is larger than the {MAX_UPLOAD_BYTES // 2**20} MB limit"
     tensors = []
     for raw in paths:
-        path = Path(raw)
-        if not path.is_file():
-            raise ImageDecodeError(raw, "no such file")
-        if path.stat().st_size > MAX_UPLOAD_BYTES:
-            raise ImageDecodeError(raw, f"file is larger than the {MAX_UPLOAD_BYTES // 2**20} MB limit")
-        tensors.append(image_to_tensor(decode_image(path.read_bytes(), path.name), size))
+        data = read_capped_file(raw, MAX_UPLOAD_BYTES, ImageDecodeError, too_big)
+        tensors.append(image_to_tensor(decode_image(data, Path(raw).name), size))
     return torch.stack(tensors), [Path(p).name for p in paths]
 
 
@@ -77,14 +84,10 @@ def read_text_files(paths: list[str], text: str | None):
 
     if text is not None:
         return build_text_dataset("--text", parse_text_file(text.encode(), "--text.txt"))
+    too_big = f"is over the {MAX_TEXT_BYTES // 2**20} MB limit for text"
     paragraphs = []
     for raw in paths:
-        path = Path(raw)
-        if not path.is_file():
-            raise TextDecodeError(raw, "no such file")
-        if path.stat().st_size > MAX_TEXT_BYTES:
-            raise TextDecodeError(raw, f"is over the {MAX_TEXT_BYTES // 2**20} MB limit for text")
-        paragraphs += parse_text_file(path.read_bytes(), path.name)
+        paragraphs += parse_text_file(read_capped_file(raw, MAX_TEXT_BYTES, TextDecodeError, too_big), Path(raw).name)
     return build_text_dataset(", ".join(Path(p).name for p in paths), paragraphs)
 
 
