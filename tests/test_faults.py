@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
+from test_runs import wait_for
 
 import sslcore.runs.store as store_module
 from sslcore import artifacts
@@ -100,16 +101,6 @@ sys.exit(serve(data_dir, device="cpu", idle_exit=idle_exit))
 
 def config(task="rotation", budget=1.0, **changes) -> TrainConfig:
     return TrainConfig(task=task, budget=budget, **{**SMALL, **changes})
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def launch(tmp_path: Path, data_dir: Path, mode: str, idle_exit: float = 60.0) -> tuple[subprocess.Popen, Path, Path]:
