@@ -51,8 +51,8 @@ def word_map(backbone, tokenizer, count: int = WORD_MAP_WORDS, skip_top: int = 4
     """
     counts = torch.tensor(tokenizer.counts, dtype=torch.float64)
     counts[~tokenizer.word_table()] = -1
-    ranked = counts.argsort(descending=True)
-    ids = ranked[skip_top : skip_top + count][counts[ranked[skip_top : skip_top + count]] >= 3]
+    top = counts.argsort(descending=True)[skip_top : skip_top + count]
+    ids = top[counts[top] >= 3]
     vectors = backbone.embed.weight.detach().float().cpu()[ids]
     return {
         "words": np.array(tokenizer.pieces(ids.tolist())),

@@ -121,14 +121,22 @@ def show_neighbours(run, emb, point: int) -> None:
         )
 
 
+def load_embedding(run) -> dict | ArtifactError:
+    """A run's embedding file, or the error that says why it cannot be read."""
+    try:
+        return artifacts.load_embedding(store.run_dir(run.id))
+    except ArtifactError as err:
+        return err
+
+
 maps = [r for r in runs if r.task != "random_init"] or runs
+embeddings = {run.id: load_embedding(run) for run in maps}  # read once: maps, word vectors and downloads
 columns = st.columns(min(3, len(maps)))
 for i, run in enumerate(maps):
     with columns[i % len(columns)]:
-        try:
-            emb = artifacts.load_embedding(store.run_dir(run.id))
-        except ArtifactError as err:
-            st.warning(f"{run.task}: {err}")
+        emb = embeddings[run.id]
+        if isinstance(emb, ArtifactError):
+            st.warning(f"{run.task}: {emb}")
             continue
         classes = run.results.get("class_names", [])
         fig = go.Figure()
@@ -156,14 +164,7 @@ for i, run in enumerate(maps):
             show_neighbours(run, emb, point)
 
 # --- word vectors (text runs on the bundled corpus) ------------------------------------------------------
-word_runs = []
-for run in maps:
-    try:
-        emb = artifacts.load_embedding(store.run_dir(run.id))
-    except ArtifactError:
-        continue
-    if "words" in emb:
-        word_runs.append((run, emb))
+word_runs = [(run, emb) for run in maps if isinstance(emb := embeddings[run.id], dict) and "words" in emb]
 if word_runs:
     st.subheader("Word vectors: the embedding table each text run learned")
     st.caption(
@@ -204,7 +205,9 @@ st.download_button("Results (CSV)", results_csv(runs), "pretext-lab-results.csv"
 for run in maps:
     with st.expander(f"Files of {run_label(run)}"):
         try:
-            emb = artifacts.load_embedding(store.run_dir(run.id))
+            emb = embeddings[run.id]
+            if isinstance(emb, ArtifactError):
+                raise emb
             vectors, metadata = projector_tsv(emb, run.results.get("class_names", []))
             weights = (store.run_dir(run.id) / artifacts.WEIGHTS).read_bytes()
         except (ArtifactError, OSError) as err:
