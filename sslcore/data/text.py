@@ -165,9 +165,10 @@ def build_text_dataset(
     if not sentences:
         raise ConfigError(f"{name} has no sentences")
     tokenizer = Tokenizer.train(sentences)
-    first = tokenizer.encode_rows(sentences, seq_len)
-    second = tokenizer.encode_rows([s or "" for s in successors], seq_len)
-    second[[s is None for s in successors]] = PAD
+    # a successor is the next sentence in the list (the last row's may have been cut): encode each once
+    rows = tokenizer.encode_rows([*sentences, successors[-1] or ""], seq_len)
+    first = rows[:-1]
+    second = torch.where(torch.tensor([s is not None for s in successors])[:, None], rows[1:], PAD)
     if all(label is not None for label in label_names):
         class_names = sorted(set(label_names))
         lookup = {c: i for i, c in enumerate(class_names)}
