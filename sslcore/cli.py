@@ -198,6 +198,8 @@ def config_from_args(args, task: str) -> TrainConfig:
         dataset=args.dataset,
         budget=None if args.epochs is not None else args.budget,
         epochs=args.epochs,
+        compute=args.compute,
+        max_seconds=args.max_seconds,
         n=args.n,
         image_size=args.size,
         seq_len=args.seq_len,
@@ -217,7 +219,9 @@ def _pct(value) -> str:
 
 def print_summary(r: dict, out=None) -> None:
     base = r["baseline"]
-    lines = [f"{r['task']} on {r['dataset']} ({r['device']}, {r['train_seconds']:.0f} s, {r['steps']} steps)"]
+    lines = [f"{r['task']} on {r['dataset']} ({r['device']}, {spent(r)})"]
+    if r.get("under_budget"):
+        lines.append(f"  UNDER BUDGET: stopped by the {r['config']['max_seconds']:g} s safety cap")
     if r.get("pretext_metric") is not None:
         lines.append(f"  {r['metric_label']:<34} {r['pretext_metric']:.3f}")
     gain = 100 * (r["linear_probe"] - base["linear_probe"])
@@ -225,6 +229,37 @@ def print_summary(r: dict, out=None) -> None:
     lines.append(f"  {'kNN (k=20)':<34} {_pct(r['knn'])}  (random init {_pct(base['knn'])})")
     lines.append(f"  {'time':<34} {r['train_seconds']:.1f} s training, {r['timings']['total']:.1f} s in all")
     print("\n".join(lines), file=out or sys.stdout)
+
+
+def spent(r: dict) -> str:
+    """'26 steps · 6,656 images · 2.4 TFLOP · 31 s': what a result rests on."""
+    from sslcore.flops import format_flops
+
+    parts = [f"{r['steps']} steps"]
+    if "images_seen" in r:
+        parts += [f"{r['images_seen']:,} images", format_flops(r["flops"])]
+    return " · ".join([*parts, f"{r['train_seconds']:.0f} s"])
+
+
+def budget_from_seconds(args) -> None:
+    """Comparisons spend compute: ``--budget`` seconds become FLOPs at this machine's measured speed
+    (unless --compute, --epochs or --wall-clock is given), with a generous wall-clock cap."""
+    from sslcore.budget import describe, measure_speed, safety_cap
+    from sslcore.paths import data_dir
+
+    if args.quick:
+        from sslcore.budget import QUICK_COMPUTE, QUICK_TASKS
+
+        args.tasks = ",".join(QUICK_TASKS)
+        if args.compute is None and args.epochs is None and not args.wall_clock:
+            args.compute = QUICK_COMPUTE
+    if args.compute is not None or args.epochs is not None or args.wall_clock:
+        return
+    speed = measure_speed(args.backbone, args.device, data_dir() / "cache")
+    args.compute = args.budget * speed
+    args.max_seconds = args.max_seconds or safety_cap(args.budget)
+    if not args.json:
+        print(f"budget: {describe(args.compute, speed)} (this machine: {speed / 1e9:.0f} GFLOP/s measured)")
 
 
 def _train(args) -> int:
@@ -246,6 +281,9 @@ def _compare(args) -> int:
     from sslcore.experiment import random_init_baseline, run_experiment
     from sslcore.train import RUN_KINDS, SUPERVISED, TrainConfig, load_run_data
 
+    if not args.tasks and not args.quick:
+        raise ConfigError("give --tasks (e.g. rotation,jigsaw,simclr) or --quick")
+    budget_from_seconds(args)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     unknown = [t for t in tasks if t not in RUN_KINDS]
     if not tasks or unknown:
@@ -265,13 +303,20 @@ def _compare(args) -> int:
     if args.json:
         print(json.dumps({"baseline": baseline, "runs": rows}, indent=2))
         return 0
-    print(f"\n{len(rows)} runs on {args.dataset}, {rows[0]['device']}, same budget each")
-    print(f"{'run':<20}{'pretext metric':>16}{'linear probe':>14}{'vs random':>11}{'kNN':>9}{'steps':>8}")
+    from sslcore.flops import format_flops
+
+    same = format_flops(rows[0]["config"]["compute"]) + " of compute" if args.compute else "the same budget"
+    print(f"\n{len(rows)} runs on {args.dataset}, {rows[0]['device']}, {same} each")
+    print(f"{'run':<20}{'pretext metric':>16}{'linear probe':>14}{'vs random':>11}{'kNN':>9}{'steps':>8}{'TFLOP':>8}{'s':>6}")
     print(f"{'random_init':<20}{'—':>16}{_pct(baseline['linear_probe']):>14}{'':>11}{_pct(baseline['knn']):>9}{0:>8}")
     for r in rows:
         metric = "—" if r.get("pretext_metric") is None else f"{r['pretext_metric']:.3f}"
         gain = f"{100 * (r['linear_probe'] - baseline['linear_probe']):+.1f}"
-        print(f"{r['task']:<20}{metric:>16}{_pct(r['linear_probe']):>14}{gain:>11}{_pct(r['knn']):>9}{r['steps']:>8}")
+        flag = "  under budget (safety cap)" if r.get("under_budget") else ""
+        print(
+            f"{r['task']:<20}{metric:>16}{_pct(r['linear_probe']):>14}{gain:>11}{_pct(r['knn']):>9}{r['steps']:>8}"
+            f"{r['flops'] / 1e12:>8.2f}{r['train_seconds']:>6.0f}{flag}"
+        )
     return 0
 
 
@@ -356,6 +401,10 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "columns (default: shapes for image tasks, corpus for text tasks)",
     )
     p.add_argument("--budget", type=float, default=60.0, help=f"training seconds per run (max {MAX_BUDGET_S})")
+    p.add_argument(
+        "--compute", type=_flops, help="FLOPs of training per run, e.g. 2.4T: the same steps on any machine, at any load"
+    )
+    p.add_argument("--max-seconds", type=float, help="wall-clock safety cap of a --compute or --epochs run")
     p.add_argument("--epochs", type=float, help="train for this many epochs instead of a time budget")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps")
     p.add_argument("--seed", type=int, default=0)
@@ -402,9 +451,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(p)
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("compare", help="train several tasks under the same budget and print a table")
-    p.add_argument("--tasks", required=True, help="comma-separated task names, e.g. rotation,jigsaw,simclr")
+    p = sub.add_parser(
+        "compare", help="train several tasks on the same compute (--budget seconds converted here) and print a table"
+    )
+    p.add_argument("--tasks", help="comma-separated task names, e.g. rotation,jigsaw,simclr")
     p.add_argument("--no-supervised", dest="supervised", action="store_false", help="skip the supervised reference")
+    p.add_argument("--quick", action="store_true", help="the Home page's quick comparison (its tasks and compute)")
+    p.add_argument(
+        "--wall-clock", action="store_true", help="give each run --budget seconds instead of converting them to compute"
+    )
     add_run_options(p)
     p.set_defaults(func=_compare)
 
@@ -432,6 +487,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_dir(p)
     p.set_defaults(func=_worker)
     return parser
+
+
+def _flops(text: str) -> float:
+    from sslcore.flops import parse_flops
+
+    try:
+        return parse_flops(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_data_dir(p: argparse.ArgumentParser) -> None:

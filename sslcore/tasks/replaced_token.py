@@ -65,7 +65,7 @@ class ReplacedToken(TextTask):
         loss = F.binary_cross_entropy_with_logits(out.float(), targets)
         guess = out.detach() > 0
         recalls = [(guess[targets == c] == bool(c)).float().mean() for c in (0, 1) if (targets == c).any()]
-        return loss, {"accuracy": torch.stack(recalls).mean().item() if recalls else 0.0}
+        return loss, {"accuracy": torch.stack(recalls).mean() if recalls else torch.zeros(())}
 
     def explain(self, batch):
         items = []

@@ -89,9 +89,9 @@ class SkipGram(TextTask):
     def loss(self, out, batch):
         true, fake = out
         if len(true) == 0:  # sentences of one word give no pairs
-            return true.sum() * 0, {"accuracy": 0.0}
+            return true.sum() * 0, {"accuracy": torch.zeros(())}
         loss = -F.logsigmoid(true.float()).mean() - F.logsigmoid(-fake.float()).sum(1).mean()
-        accuracy = (true[:, None] > fake).all(1).float().mean().item()
+        accuracy = (true[:, None] > fake).all(1).float().mean()
         return loss, {"accuracy": accuracy}
 
     def explain(self, batch):
