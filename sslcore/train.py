@@ -73,7 +73,7 @@ class TrainConfig:
     seed: int = 0
     params: dict = field(default_factory=dict)
     probe_every: float = 5.0  # seconds of training between downstream kNN probes (time budgets)
-    probe_points: int = 8  # probes during a compute or epoch budget, at even fractions of it (0: none)
+    probe_points: int = 8  # a compute or epoch budget is probed at 1/k, 2/k, ... of the run (0: start and end only)
     probe_size: int = 1000  # labelled train images in the probe's memory bank (half as many queries)
     test_fraction: float = 0.25
 
