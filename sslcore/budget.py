@@ -31,6 +31,7 @@ SPEED_MAX_AGE_S = 24 * 3600  # the measured speed is re-measured once a day
 # same on every machine at any load; about 30 s per run on a quiet 2-core CPU.
 QUICK_TASKS = ("rotation", "jigsaw", "simclr")
 QUICK_COMPUTE = 1.5e12
+QUICK_MAX_SECONDS = 900.0  # its safety cap: far above what even a busy 2-core CPU needs
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,24 @@ def speed_key(device: torch.device, backbone: str) -> str:
     return f"{name}-{torch.get_num_threads()}threads-{backbone}"
 
 
+def _speed_path(device: torch.device, backbone: str, cache_dir) -> Path | None:
+    return Path(cache_dir) / "speed" / f"{speed_key(device, backbone)}.json" if cache_dir is not None else None
+
+
+def known_speed(backbone: str | None = None, device: str = "auto", cache_dir: str | Path | None = None) -> float | None:
+    """The speed measured here within the last day, or None (nothing is trained to find out)."""
+    from sslcore.train import resolve_device
+
+    path = _speed_path(resolve_device(device), backbone or "small_cnn", cache_dir)
+    try:
+        cached = json.loads(path.read_text())
+        if time.time() - cached["measured_at"] < SPEED_MAX_AGE_S:
+            return float(cached["flops_per_s"])
+    except (AttributeError, OSError, ValueError, KeyError, TypeError):
+        pass  # not measured yet (or a damaged file): None
+    return None
+
+
 def measure_speed(
     backbone: str | None = None, device: str = "auto", cache_dir: str | Path | None = None, seconds: float = 1.5
 ) -> float:
@@ -172,16 +191,12 @@ def measure_speed(
     from sslcore.models import backbone_modality
     from sslcore.train import TrainConfig, Trainer, resolve_device, train_step
 
+    known = known_speed(backbone, device, cache_dir)
+    if known is not None:
+        return known
     resolved = resolve_device(device)
     backbone = backbone or "small_cnn"
-    path = Path(cache_dir) / "speed" / f"{speed_key(resolved, backbone)}.json" if cache_dir is not None else None
-    if path is not None and path.is_file():
-        try:
-            cached = json.loads(path.read_text())
-            if time.time() - cached["measured_at"] < SPEED_MAX_AGE_S:
-                return float(cached["flops_per_s"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+    path = _speed_path(resolved, backbone, cache_dir)
     text = backbone_modality(backbone) == "text"
     config = TrainConfig(
         task="supervised", dataset="corpus" if text else "shapes", n=None if text else 512, backbone=backbone,

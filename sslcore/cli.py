@@ -241,21 +241,15 @@ def spent(r: dict) -> str:
     return " · ".join([*parts, f"{r['train_seconds']:.0f} s"])
 
 
-def budget_from_seconds(args) -> None:
+def budget_from_seconds(args, backbone: str) -> None:
     """Comparisons spend compute: ``--budget`` seconds become FLOPs at this machine's measured speed
     (unless --compute, --epochs or --wall-clock is given), with a generous wall-clock cap."""
     from sslcore.budget import describe, measure_speed, safety_cap
     from sslcore.paths import data_dir
 
-    if args.quick:
-        from sslcore.budget import QUICK_COMPUTE, QUICK_TASKS
-
-        args.tasks = ",".join(QUICK_TASKS)
-        if args.compute is None and args.epochs is None and not args.wall_clock:
-            args.compute = QUICK_COMPUTE
     if args.compute is not None or args.epochs is not None or args.wall_clock:
         return
-    speed = measure_speed(args.backbone, args.device, data_dir() / "cache")
+    speed = measure_speed(backbone, args.device, data_dir() / "cache")
     args.compute = args.budget * speed
     args.max_seconds = args.max_seconds or safety_cap(args.budget)
     if not args.json:
@@ -281,9 +275,14 @@ def _compare(args) -> int:
     from sslcore.experiment import random_init_baseline, run_experiment
     from sslcore.train import RUN_KINDS, SUPERVISED, TrainConfig, load_run_data
 
-    if not args.tasks and not args.quick:
+    if args.quick:  # the Home page's quick comparison: its tasks, and its fixed compute
+        from sslcore.budget import QUICK_COMPUTE, QUICK_TASKS
+
+        args.tasks = ",".join(QUICK_TASKS)
+        if args.compute is None and args.epochs is None and not args.wall_clock:
+            args.compute = QUICK_COMPUTE
+    if not args.tasks:
         raise ConfigError("give --tasks (e.g. rotation,jigsaw,simclr) or --quick")
-    budget_from_seconds(args)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     unknown = [t for t in tasks if t not in RUN_KINDS]
     if not tasks or unknown:
@@ -292,6 +291,8 @@ def _compare(args) -> int:
         tasks.append(SUPERVISED)
     if args.dataset is None:  # the default data of the first task (shapes, or the corpus for text tasks)
         args.dataset = TrainConfig(task=tasks[0]).dataset
+    configs = [config_from_args(args, t) for t in tasks]  # every setting checked before measuring the speed
+    budget_from_seconds(args, configs[0].backbone)
     configs = [config_from_args(args, t) for t in tasks]
     data = load_run_data(configs[0])  # one dataset for all: a fair comparison
     baseline = random_init_baseline(configs[0], data)

@@ -178,3 +178,19 @@ def test_machine_speed_is_measured_once_and_cached(tmp_path):
     record["flops_per_s"] = 123.0
     cached.write_text(json.dumps(record))
     assert measure_speed("small_cnn", "cpu", tmp_path) == 123.0  # read, not re-measured
+
+
+def test_compare_spends_compute_converted_from_seconds_unless_told_wall_clock(tmp_path, capsys, monkeypatch):
+    from sslcore.budget import known_speed
+    from sslcore.cli import main
+
+    monkeypatch.setenv("PRETEXT_LAB_DATA_DIR", str(tmp_path))
+    small = ["--tasks", "rotation", "--no-supervised", "--n", "80", "--batch-size", "16", "--json"]
+    assert main(["compare", *small, "--budget", "0.5"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    speed = known_speed("small_cnn", "auto", tmp_path / "cache")  # measured by that command, once
+    assert run["budget"] == "compute" and run["config"]["compute"] == pytest.approx(0.5 * speed)
+    assert run["config"]["max_seconds"] == safety_cap(0.5) and run["steps"] == run["planned_steps"]
+    assert main(["compare", *small, "--budget", "0.5", "--wall-clock"]) == 0
+    (timed,) = json.loads(capsys.readouterr().out)["runs"]
+    assert timed["budget"] == "time" and timed["config"]["budget"] == 0.5 and timed["config"]["compute"] is None

@@ -11,6 +11,7 @@ from sslcore.data import DATASETS, dataset_modality
 from sslcore.errors import PretextLabError
 from sslcore.preview import to_pil
 from sslcore.report import CLASS_COLOURS, projector_tsv, result_row, results_csv, run_label
+from views.budget import spent_table
 from views.ui import builtin_corpus, builtin_images, store_or_stop
 
 st.title("📊 Results")
@@ -58,6 +59,7 @@ fig = go.Figure(
 )
 fig.update_layout(barmode="group", yaxis_title="test accuracy (%)", height=380, margin=dict(t=20))
 st.plotly_chart(fig, key="accuracy")
+spent_table(runs)  # what each number rests on: steps, images seen, compute, time, test size, under budget
 
 left, right = st.columns(2)
 curve = go.Figure()

@@ -10,11 +10,13 @@ from sslcore.data import dataset_modality
 from sslcore.data.files import MAX_TOTAL_BYTES
 from sslcore.data.text import MAX_TEXT_BYTES, parse_text_file
 from sslcore.errors import PretextLabError
+from sslcore.flops import format_flops
 from sslcore.models import backbone_modality
 from sslcore.paths import data_dir, storage_error
 from sslcore.runs import FINISHED
 from sslcore.tasks import TASKS, list_tasks
 from sslcore.train import BACKBONES, DEVICES, OPTIMIZERS, SUPERVISED, TrainConfig
+from views.budget import compute_budget, seconds_picker, spent_caption, under_budget_warning
 from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, start_worker, store_or_stop
 
 DATASETS = {
@@ -60,8 +62,9 @@ modality = st.segmented_control(
 modality = modality or "image"
 text_data = modality == "text"
 
+st.markdown("**New comparison** — every run gets the same compute; the random-init baseline is added.")
+budget = seconds_picker(modality)
 with st.form("new_runs"):
-    st.markdown("**New comparison** — every run gets the same budget; the random-init baseline is added.")
     left, right = st.columns(2)
     tasks = left.multiselect(
         "Pretext tasks",
@@ -81,7 +84,6 @@ with st.form("new_runs"):
         else "One folder per class, images inside. " + UPLOAD_LIMITS,
         key=f"upload_{modality}",
     )
-    budget = left.slider("Time budget per run (seconds)", 2, 600, 30, key="budget")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0)
     device = right.selectbox("Device", DEVICES, help="auto: the GPU when there is one, else the CPU")
     with st.expander("Advanced"):
@@ -110,7 +112,7 @@ if submitted:
             TrainConfig(
                 task=name,
                 dataset=source,
-                budget=float(budget),
+                **compute_budget(budget, backbone, device),
                 seed=int(seed),
                 device=device,
                 batch_size=batch_size,
@@ -124,7 +126,7 @@ if submitted:
         group, ids = store.submit_group(configs)
         st.session_state.group = group
         start_worker()
-        st.success(f"Queued {len(ids)} runs (with the random-init baseline).")
+        st.success(f"Queued {len(ids)} runs (with the random-init baseline), {format_flops(configs[0].compute)} each.")
     except PretextLabError as err:
         st.error(str(err), icon="⚠️")
 
@@ -172,8 +174,9 @@ def run_card(run, charts: bool) -> None:
             r = run.results
             st.caption(
                 f"linear probe {100 * r['linear_probe']:.1f}% · kNN {100 * r['knn']:.1f}% · "
-                f"random init {100 * r['baseline']['linear_probe']:.1f}% · {r['steps']} steps on {r['device']}"
+                f"random init {100 * r['baseline']['linear_probe']:.1f}% · {spent_caption(r)} on {r['device']}"
             )
+            under_budget_warning(run)
         if charts and run.status != "queued" and run.task != "random_init":
             steps, probes = curves(run.id)
             if steps:
