@@ -33,10 +33,13 @@ def compare(budget: list[str], data_dir: str) -> dict:
 
 
 def run(budget: list[str], busy: int, data_dir: str) -> tuple[dict, str]:
+    """One comparison with ``busy`` CPU spinners alongside; its raw JSON is kept in $COMPUTE_BUDGET_SAVE."""
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
     try:
         result = compare(budget, data_dir)
         load = os.getloadavg()[0]
+        if os.environ.get("COMPUTE_BUDGET_SAVE"):
+            Path(os.environ["COMPUTE_BUDGET_SAVE"], f"{budget[0]}-busy{busy}.json").write_text(json.dumps(result))
     finally:
         for p in spinners:
             p.kill()

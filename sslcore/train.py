@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from sslcore.augment import to_device
 from sslcore.budget import Budget, StepClock
 from sslcore.data import DEFAULT_SEQ_LEN, ImageDataset, TextDataset, dataset_modality, load_dataset
 from sslcore.errors import ConfigError, PretextLabError
@@ -394,7 +395,7 @@ class Trainer:
     def _batches(self, n: int, gen: torch.Generator) -> Iterator[torch.Tensor]:
         """Index batches on the device, epoch after epoch, a fresh seeded order each (the ragged end dropped)."""
         while True:
-            order = torch.randperm(n, generator=gen).to(self.device)
+            order = to_device(torch.randperm(n, generator=gen), self.device)
             for start in range(0, n - self.batch_size + 1, self.batch_size):
                 yield order[start : start + self.batch_size]
 
