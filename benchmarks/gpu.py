@@ -7,7 +7,8 @@
    matches float32 within bf16 precision.
 2. Seeded batches: every image task's ``make_batch`` with the same seed on the CPU and on the GPU.
 3. For every task and both image backbones: images/s of the real training step (``train_step``, no sync
-   per step, timed with device events), share of the step spent making the batch, peak memory.
+   per step, timed with device events), share of the step spent making the batch, peak memory, and how
+   often a step makes the host wait for the GPU (torch's sync debug mode; the target is 0).
 4. A SimCLR epoch of 50,000 32×32 images on the ResNet-18, through ``Trainer`` (target ≤ 3 s).
 5. The quick comparison at its fixed compute: steps and probe accuracies.
 6. Several short runs sharing the GPU: the worker's ``--concurrency N``, runs per minute for N = 1, 2, 4.
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -56,6 +58,21 @@ def timed(fn, repeats: int, device: torch.device) -> float:
     return (time.perf_counter() - tick) / repeats
 
 
+def syncs_per_step(fn, device, steps: int = 3) -> float:
+    """How often ``fn`` makes the host wait for the GPU (torch's sync debug mode warns at each wait)."""
+    if device.type != "cuda":
+        return float("nan")
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(steps):
+                fn()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    return len(caught) / steps
+
+
 def autocast_for(device):
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
@@ -90,8 +107,8 @@ def check_same_batch(device, images) -> list[str]:
     return lines
 
 
-def step_figures(task, backbone_name, images, labels, device, repeats) -> tuple[float, float, float]:
-    """(images/s, share of the step making the batch, peak MiB) of ``task``'s real training step."""
+def step_figures(task, backbone_name, images, labels, device, repeats) -> tuple[float, float, float, float]:
+    """(images/s, share of the step making the batch, peak MiB, device syncs per step) of ``task``'s step."""
     torch.manual_seed(0)
     backbone = make_backbone(backbone_name).to(device, memory_format=torch.channels_last)
     head = task.head(backbone, images.shape[-1]).to(device)
@@ -99,10 +116,14 @@ def step_figures(task, backbone_name, images, labels, device, repeats) -> tuple[
     gen, autocast = torch.Generator().manual_seed(0), autocast_for(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    step = timed(lambda: train_step(task, backbone, head, optimizer, images, labels, gen, autocast, False), repeats, device)
+    def step():
+        train_step(task, backbone, head, optimizer, images, labels, gen, autocast, False)
+
+    syncs = syncs_per_step(step, device)
+    seconds = timed(step, repeats, device)
     make = timed(lambda: task.prepare(images, gen), repeats, device)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
-    return len(images) / step, make / step, peak
+    return len(images) / seconds, make / seconds, peak, syncs
 
 
 def simclr_epoch(device, n: int, backbone: str) -> tuple[float, int]:
@@ -168,14 +189,15 @@ def main(argv=None) -> int:
     print("\n".join(check_same_batch(device, images[:8])) + "\n")
 
     print(f"## 3. Training step, {batch} source images of 32×32, {repeats} steps queued back to back\n")
-    print("| task | backbone | img/s | making the batch | peak memory (MiB) |\n|---|---|---:|---:|---:|")
+    print("| task | backbone | img/s | making the batch | peak memory (MiB) | device syncs per step |")
+    print("|---|---|---:|---:|---:|---:|")
     gpu_images, gpu_labels = images.to(device), labels.to(device)
     tasks = [get_task(n) for n, c in TASKS.items() if c.modality == "image"] + [Supervised(num_classes=len(data.class_names))]
     tasks = tasks[:2] if args.smoke else tasks
     for backbone in ("small_cnn",) if args.smoke else ("small_cnn", "resnet18"):
         for task in tasks:
-            speed, share, peak = step_figures(task, backbone, gpu_images, gpu_labels, device, repeats)
-            print(f"| {task.name} | {backbone} | {speed:,.0f} | {100 * share:.0f}% | {peak:,.0f} |")
+            speed, share, peak, syncs = step_figures(task, backbone, gpu_images, gpu_labels, device, repeats)
+            print(f"| {task.name} | {backbone} | {speed:,.0f} | {100 * share:.0f}% | {peak:,.0f} | {syncs:g} |")
 
     n = 256 if args.smoke else 50_000
     seconds, seen = simclr_epoch(device, n, "small_cnn" if args.smoke else "resnet18")
