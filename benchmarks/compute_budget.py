@@ -39,7 +39,7 @@ def run(budget: list[str], busy: int, data_dir: str) -> tuple[dict, str]:
         result = compare(budget, data_dir)
         load = os.getloadavg()[0]
         if os.environ.get("COMPUTE_BUDGET_SAVE"):
-            Path(os.environ["COMPUTE_BUDGET_SAVE"], f"{budget[0]}-busy{busy}.json").write_text(json.dumps(result))
+            Path(os.environ["COMPUTE_BUDGET_SAVE"], f"{budget[0].lstrip('-')}-busy{busy}.json").write_text(json.dumps(result))
     finally:
         for p in spinners:
             p.kill()
