@@ -5,6 +5,7 @@ import torch
 
 from sslcore.errors import PretextLabError
 from sslcore.tasks import TASKS, get_task, param_specs
+from views.owner import url_params
 from views.query import MAX_COUNT, MAX_SEED, SIZES, query_from_settings, settings_from_query, sources_for
 from views.ui import (
     MAX_PASTE_CHARS,
@@ -73,7 +74,7 @@ with st.sidebar:
 for note in url_notes:
     st.warning(note, icon="🔗")
 seed = int(st.session_state.seed)
-st.query_params.from_dict(query_from_settings(name, source, size, count, seed, values))
+st.query_params.from_dict({**query_from_settings(name, source, size, count, seed, values), **url_params()})
 
 
 def text_rows():

@@ -7,6 +7,7 @@ from sslcore.errors import PretextLabError
 from sslcore.preview import render_image, text_view_html
 from sslcore.tasks import get_task, list_tasks
 from sslcore.train import SUPERVISED, TrainConfig
+from views.owner import me
 from views.ui import builtin_corpus, builtin_images, run_store, start_worker
 
 QUICK_TASKS = ["rotation", "jigsaw", "simclr"]
@@ -38,7 +39,7 @@ left.page_link("views/explore.py", label="Explore a pretext task on your own ima
 if right.button(f"⚡ Quick comparison: {', '.join(QUICK_TASKS)} and supervised, {QUICK_BUDGET} s each", type="primary"):
     configs = [TrainConfig(task=t, budget=QUICK_BUDGET) for t in [*QUICK_TASKS, SUPERVISED]]
     try:
-        st.session_state.group, _ = run_store().submit_group(configs)
+        st.session_state.group, _ = run_store().submit_group(configs, owner=me())
         start_worker()
     except PretextLabError as err:
         st.error(f"Could not queue the runs: {err}", icon="🛑")
