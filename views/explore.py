@@ -122,7 +122,10 @@ def image_batch():
     )
     if not files:
         if url_source == "upload":
-            st.info("This link was made on someone's own images, which are not shared: upload yours to see the view.")
+            st.info(
+                "This link was made on someone's own images, which are not shared. Upload a few images of yours "
+                "to see the view."
+            )
         else:
             st.info("Upload a few images to see the task applied to them.")
         st.stop()
