@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from sslcore import artifacts
+from sslcore.context import loss_trend
 from sslcore.data import DATASETS, ImageDataset, TextDataset
 from sslcore.evaluate import embed_2d, evaluate_features, extract_features, nearest_neighbours
 from sslcore.paths import data_dir as default_data_dir
@@ -116,6 +117,7 @@ def run_experiment(
         "device": device_name(trainer.device),
         "train_images": len(trainer.train_idx),
         "test_images": len(trainer.test_idx),
+        "num_classes": len(trainer.data.class_names),
         **trainer.accounting(),  # steps, images_seen, flops, wall_s, under_budget (and the plan)
         "train_seconds": trainer.train_seconds,
         "probe_curve": [{k: p[k] for k in ("elapsed", "step", "flops", "knn")} for p in trainer.probes],
@@ -138,6 +140,8 @@ def run_experiment(
         "metric_label": task.metric_label if task else None,
         "linear_probe": evaluation["linear_probe"],
         "knn": evaluation["knn"],
+        "confusion": evaluation["confusion"],
+        "loss_trend": loss_trend([e["loss"] for e in trainer.history]),
         "baseline": baseline,
         "class_names": trainer.data.class_names,
         "timings": {**evaluation.get("timings", {}), "total": time.time() - started},
