@@ -304,7 +304,7 @@ def _compare(args) -> int:
     for seed in range(args.seed, args.seed + args.seeds):  # each seed: its own data draw, baseline and runs
         configs = [dataclasses.replace(config_from_args(args, t), seed=seed).validate() for t in tasks]
         data = load_run_data(configs[0])  # one dataset for all tasks of a seed: a fair comparison
-        baselines.append({**random_init_baseline(configs[0], data), "seed": seed})
+        baselines.append(random_init_baseline(configs[0], data))
         for config in configs:
             out = Path(args.out) / config.task if args.out else None
             if out is not None and args.seeds > 1:
@@ -313,7 +313,8 @@ def _compare(args) -> int:
             rows.append(run_experiment(config, out, on_event=printer, data=data))
     if args.json:
         summary = {t: _task_spread([r for r in rows if r["task"] == t]) for t in tasks}
-        print(json.dumps({"baseline": baselines[0], "baselines": baselines, "runs": rows, "spread": summary}, indent=2))
+        seeded = [{**b, "seed": args.seed + i} for i, b in enumerate(baselines)]
+        print(json.dumps({"baseline": baselines[0], "baselines": seeded, "runs": rows, "spread": summary}, indent=2))
         return 0
     from sslcore.flops import format_flops
     from sslcore.uploads import dataset_label
