@@ -543,7 +543,7 @@ def test_out_of_memory_fails_the_run_with_advice_and_the_next_run_finishes(tmp_p
 
 def test_an_unexpected_exception_fails_one_run_and_the_worker_goes_on(data, monkeypatch):
     store, finished = data
-    import sslcore.runs.executor as executor
+    import sslcore.runs.local as executor
 
     real_run = executor.run_experiment
 
