@@ -3,7 +3,8 @@
 import streamlit as st
 
 from sslcore.errors import PretextLabError
-from views.ui import runs_device, start_worker
+from views.cluster import runs_target
+from views.ui import start_worker
 
 st.set_page_config(page_title="Pretext Lab", page_icon="🧩", layout="wide")
 
@@ -16,7 +17,7 @@ pages = [
 page = st.navigation(pages)
 try:
     start_worker()
-    st.sidebar.caption(f"Runs use: **{runs_device()}**")
+    st.sidebar.caption(f"Runs use: **{runs_target()}**")
 except PretextLabError as err:  # a damaged, locked or full run store: say so, and keep Explore working
     st.sidebar.error(f"Background runs are unavailable: {err}", icon="🛑")
 page.run()

@@ -15,6 +15,7 @@ from sslcore.paths import data_dir, storage_error
 from sslcore.runs import FINISHED
 from sslcore.tasks import TASKS, list_tasks
 from sslcore.train import BACKBONES, DEVICES, OPTIMIZERS, SUPERVISED, TrainConfig
+from views.cluster import show_queue_place
 from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, start_worker, store_or_stop
 
 DATASETS = {
@@ -203,6 +204,7 @@ def queue() -> None:
             store.reap_stale()
         active = sum(r.status not in FINISHED for r in runs)
         st.subheader(f"Queue · {active} active")
+        show_queue_place(store, None)
         if not runs:
             st.info("No runs yet: pick tasks above and press Start.")
         mine = st.session_state.get("group")

@@ -34,6 +34,9 @@ DESCRIBE_S = 10.0  # how often it refreshes what its executor has (a cluster's n
 STORE_RETRY_S = 2.0  # while the store is unavailable (locked, disk full), the worker waits and tries again
 # A worker started by the app leaves after 15 idle minutes (tests shorten this through the environment).
 AUTO_IDLE_EXIT_S = float(os.environ.get("PRETEXT_LAB_WORKER_IDLE_S", 900))
+# Where runs go, for workers the app starts (`PRETEXT_LAB_EXECUTOR=ray PRETEXT_LAB_RAY_ADDRESS=head:6379 make run`).
+EXECUTOR_ENV, RAY_ADDRESS_ENV = "PRETEXT_LAB_EXECUTOR", "PRETEXT_LAB_RAY_ADDRESS"
+RAY_GPUS_ENV, RAY_CPUS_ENV = "PRETEXT_LAB_RAY_GPUS", "PRETEXT_LAB_RAY_CPUS"
 
 
 class Worker:
@@ -49,6 +52,7 @@ class Worker:
         self.description = ""
         self.stopping = threading.Event()  # stop claiming; the runs in flight finish first
         self.stopped = threading.Event()
+        self.ended = 0  # runs this dispatcher saw to their end
 
     def _heartbeat(self) -> None:
         while not self.stopped.wait(HEARTBEAT_S):
@@ -65,7 +69,7 @@ class Worker:
         self.store.register_worker(self.id, os.getpid(), self.description)
         beat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
         beat.start()
-        claimed = done = 0
+        claimed, self.ended = 0, 0
         idle_since = next_claim = next_describe = time.monotonic()
         try:
             while True:
@@ -85,7 +89,7 @@ class Worker:
                                 break
                             self._start(run)
                             claimed += 1
-                    done += self._pump()
+                    self._pump()
                 except StoreUnavailable as err:  # waited out the lock already; keep serving once it is back
                     log.warning("run store unavailable, trying again: %s", err)
                     time.sleep(STORE_RETRY_S)
@@ -109,7 +113,7 @@ class Worker:
                 self.store.worker_stopped(self.id)
             except StoreUnavailable:  # its heartbeat stops now, so it counts as gone anyway
                 log.warning("could not record that worker %s stopped", self.id)
-        return done
+        return self.ended
 
     def _start(self, run: Run) -> None:
         log.info("worker %s runs %s (%s) on %s", self.id, run.id, run.task, self.description)
@@ -121,14 +125,13 @@ class Worker:
             message = str(err) if isinstance(err, PretextLabError) else f"could not start: {type(err).__name__}: {err}"
             self._finish(run.id, Outcome("failed", error=message))
 
-    def _pump(self) -> int:
+    def _pump(self) -> None:
         """Write what the runs in flight reported, pass cancels on, record the ones that ended."""
         if not self.flights:
-            return 0
+            return
         for run_id in self.store.cancel_requests(list(self.flights)) - self.cancelling:
             self.cancelling.add(run_id)
             self.executor.cancel(run_id)
-        ended = 0
         for run_id in list(self.flights):
             try:
                 events, outcome = self.executor.poll(run_id)
@@ -139,13 +142,12 @@ class Worker:
                 self.flights[run_id](event)
             if outcome is not None:
                 self._finish(run_id, outcome)
-                ended += 1
-        return ended
 
     def _finish(self, run_id: str, outcome: Outcome) -> None:
         """Write the files that came back (results.json last), then record the outcome. A failed run's
         folder is removed: without results.json it is no result, and on a full disk the space is needed."""
         writer = self.flights.pop(run_id)
+        self.ended += 1
         self.cancelling.discard(run_id)
         writer.flush()
         run_dir = self.store.run_dir(run_id)
@@ -230,5 +232,5 @@ def ensure_worker(data_dir=None, device: str = "auto", idle_exit: float | None =
             return {"started": False, "workers": len(live)}
         worker_id = f"w-auto-{uuid.uuid4().hex[:8]}"
         child = spawn_worker(store.root, device, idle_exit, worker_id)
-        store.register_worker(worker_id, child.pid, device)  # counts as alive until it beats itself
+        store.register_worker(worker_id, child.pid, "")  # alive until it beats itself; it says where runs go
         return {"started": True, "workers": 1, "pid": child.pid, "worker_id": worker_id}
