@@ -129,7 +129,12 @@ class Worker:
         """Write what the runs in flight reported, pass cancels on, record the ones that ended."""
         if not self.flights:
             return
-        for run_id in self.store.cancel_requests(list(self.flights)) - self.cancelling:
+        try:
+            wanted = self.store.cancel_requests(list(self.flights)) - self.cancelling
+        except StoreUnavailable as err:  # cannot read cancels now: ask again at the next pump; training goes on
+            log.warning("cancel requests not read (training goes on): %s", err)
+            wanted = set()
+        for run_id in wanted:
             self.cancelling.add(run_id)
             self.executor.cancel(run_id)
         for run_id in list(self.flights):
