@@ -40,6 +40,7 @@ def cluster():
     """A local Ray cluster: 2 CPUs and one declared GPU, with a token of this session (never ~/.ray)."""
     token = os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))
     ray.init(
+        address="local",  # always a new cluster of its own, never one already running on this machine
         num_cpus=2,
         num_gpus=1,
         include_dashboard=False,
@@ -152,6 +153,29 @@ def test_cancel_mid_run_on_ray_stops_it_within_seconds(cluster, tmp_path):
     assert run.finished - asked < 5.0
     assert run.results is not None and run.results["train_seconds"] < 60  # it stopped itself, cooperatively
     assert not store.run_dir(run_id).exists()
+
+
+def test_a_run_that_cannot_hear_the_cancel_is_ended_by_ray_cancel(cluster, tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.submit(config(budget=120.0))
+    with Dispatcher(store) as worker:
+        wait_for(lambda: events(store, run_id, "step"), 120, "training to start")
+        ray.kill(worker.executor.board)  # the cooperative path is gone: only ray.cancel can stop it now
+        asked = time.time()
+        store.cancel(run_id)
+        run = wait_for(lambda: (r := store.get(run_id)).done and r, 30, "the forced cancel")
+        pid = events(store, run_id, "placed")[0]["pid"]
+        wait_for(lambda: not _alive(pid), 30, "its Ray worker process to end")
+    assert run.status == "cancelled" and run.results is None  # ended from outside: nothing to report
+    assert 3.0 <= run.finished - asked < 8.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_a_killed_ray_worker_fails_that_run_and_the_next_succeeds(cluster, tmp_path):
