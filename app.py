@@ -4,6 +4,7 @@ import streamlit as st
 
 from sslcore.errors import PretextLabError
 from views.cluster import runs_target
+from views.owner import identity_sidebar
 from views.ui import start_worker
 
 st.set_page_config(page_title="Pretext Lab", page_icon="🧩", layout="wide")
@@ -15,6 +16,7 @@ pages = [
     st.Page("views/results.py", title="Results", icon="📊", url_path="results"),
 ]
 page = st.navigation(pages)
+identity_sidebar()
 try:
     start_worker()
     st.sidebar.caption(f"Runs use: **{runs_target()}**")

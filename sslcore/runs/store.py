@@ -313,15 +313,17 @@ class RunStore:
         return ids
 
     def submit_group(self, configs: list[TrainConfig], owner: str | None = None) -> tuple[str, list[str]]:
-        """Queue runs for one comparison; the random-init baseline is added unless it is already there."""
+        """Queue runs for one comparison; a random-init baseline is added for every seed that has none."""
         owner = check_owner(owner)
         if not configs:
             raise ConfigError("a comparison needs at least one run")
         for config in configs:
             config.validate()
-        if not any(c.task == RANDOM_INIT for c in configs):
-            base = configs[0].to_dict()
-            configs = [*configs, type(configs[0]).from_dict({**base, "task": RANDOM_INIT, "params": {}})]
+        have = {c.seed for c in configs if c.task == RANDOM_INIT}
+        for seed in dict.fromkeys(c.seed for c in configs):
+            if seed not in have:
+                base = next(c for c in configs if c.seed == seed).to_dict()
+                configs = [*configs, type(configs[0]).from_dict({**base, "task": RANDOM_INIT, "params": {}})]
         group_id = uuid.uuid4().hex[:12]
         return group_id, self._queue(configs, group_id, owner)
 
