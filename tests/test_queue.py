@@ -101,3 +101,20 @@ def test_without_ray_the_ray_executor_says_how_to_install_it(tmp_path, capsys):
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip() == "error: the Ray executor needs Ray: pip install -r requirements-ray.txt"
+
+
+def test_train_shows_your_place_in_the_queue_and_the_sidebar_where_runs_go():
+    from streamlit.testing.v1 import AppTest
+
+    store = RunStore()  # the test's data folder, as the app sees it
+    store.register_worker("busy-elsewhere", os.getpid(), "")  # a live worker: the page starts none
+    for _ in range(3):
+        store.submit(config(), owner="bob")
+    store.submit(config(), owner="ada")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["me"] = "ada"
+    at.run()
+    assert "Runs use: **this machine (CPU)**" in " ".join(c.value for c in at.sidebar.caption)
+    at.switch_page("views/train.py").run()
+    assert not at.exception, at.exception
+    assert "Your next run is **2 of 4** waiting" in " ".join(c.value for c in at.caption)
