@@ -164,7 +164,7 @@ async def flow(i: int, context, url: str, data: str, args, out: dict, seed: int,
     await page.keyboard.press("Home")  # the smallest budget the form allows
     for _ in range(args.budget - 2):
         await page.keyboard.press("ArrowRight")
-    seed_box = page.get_by_label("Seed")
+    seed_box = page.get_by_label("Seed", exact=True)
     await seed_box.fill(str(seed))
     await seed_box.press("Tab")  # Enter would submit the form
     await page.get_by_text("Advanced").click()
