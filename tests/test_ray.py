@@ -26,6 +26,7 @@ from sslcore.runs import RunStore, Worker  # noqa: E402
 from sslcore.runs.ray_executor import RUNTIME_ENV, RayExecutor  # noqa: E402
 from sslcore.train import TrainConfig  # noqa: E402
 
+pytestmark = pytest.mark.timeout(600)  # real clusters on a shared 2-core machine: Ray workers import torch
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(dataset="shapes", n=64, batch_size=16, probe_every=0.5, probe_size=20, device="cpu")
 APP = str(ROOT / "app.py")
