@@ -125,7 +125,7 @@ def _colorization(task, batch, out, items, data) -> Predictions:
     hits = (ab_to_bins(ab, bins) == truth).float().mean((1, 2))
     for item, picture, hit in zip(items, rgb, hits.tolist()):
         item.views.append(PreviewImage(picture, "network's colours"))
-        item.label = f"{100 * hit:.0f}% of pixels in the right colour bin"
+        item.label = f"truth: {item.label}  \nnetwork: {100 * hit:.0f}% of pixels in the right colour bin"
     good = int((hits > 0.5).sum())
     return Predictions(items, good, len(items), "the colours (right when over half the pixels are)")
 

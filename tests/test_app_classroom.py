@@ -10,6 +10,7 @@ from sslcore.runs import TEACHER_TOKEN_ENV, RunStore, Worker
 from sslcore.train import TrainConfig
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
+pytestmark = pytest.mark.timeout(900)  # six real runs on a shared, loaded machine
 TIMEOUT = 120
 # 100 shapes: 75 train images in batches of 16 → 4 steps per epoch; 2.5 epochs = 10 steps; 25 test images
 TINY = dict(dataset="shapes", n=100, batch_size=16, probe_size=10, budget=None, epochs=2.5)
