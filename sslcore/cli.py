@@ -429,7 +429,9 @@ def _worker(args) -> int:
 
     if args.concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
-    return serve(args.data_dir, args.device, args.concurrency, args.idle_exit, args.worker_id)
+    ray = {"address": args.ray_address, "gpus_per_run": args.ray_gpus, "cpus_per_run": args.ray_cpus}
+    options = ray if args.executor == "ray" else {}
+    return serve(args.data_dir, args.device, args.concurrency, args.idle_exit, args.worker_id, args.executor, **options)
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -530,6 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--idle-exit", type=float, help="exit after this many idle seconds")
     p.add_argument("--worker-id", help=argparse.SUPPRESS)
+    add_executor_options(p)
     add_data_dir(p)
     p.set_defaults(func=_worker)
     return parser
@@ -542,6 +545,35 @@ def _flops(text: str) -> float:
         return parse_flops(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_executor_options(p: argparse.ArgumentParser) -> None:
+    """Where the worker sends runs. The defaults come from the environment, so `make run` can choose Ray."""
+    from sslcore.runs.worker import EXECUTOR_ENV, RAY_ADDRESS_ENV, RAY_CPUS_ENV, RAY_GPUS_ENV
+
+    env = os.environ.get
+    p.add_argument(
+        "--executor",
+        default=env(EXECUTOR_ENV) or "local",
+        help=f"local (this machine, the default) or ray (a Ray cluster; needs requirements-ray.txt); ${EXECUTOR_ENV}",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=env(RAY_ADDRESS_ENV),
+        help=f"the Ray head, e.g. 10.0.0.5:6379 (default ${RAY_ADDRESS_ENV}, else Ray's own RAY_ADDRESS or a local cluster)",
+    )
+    p.add_argument(
+        "--ray-gpus",
+        type=float,
+        default=env(RAY_GPUS_ENV),  # a string default goes through type=float, with argparse's message
+        help=f"GPUs per run, fractions share a GPU (default 0.25 if the cluster has GPUs, else 0); ${RAY_GPUS_ENV}",
+    )
+    p.add_argument(
+        "--ray-cpus",
+        type=float,
+        default=env(RAY_CPUS_ENV) or "1",
+        help=f"CPUs per run (default 1); ${RAY_CPUS_ENV}",
+    )
 
 
 def add_owner(p: argparse.ArgumentParser, text: str) -> None:

@@ -27,12 +27,11 @@ from sslcore.data import DEFAULT_SEQ_LEN, ImageDataset, TextDataset, dataset_mod
 from sslcore.errors import ConfigError, PretextLabError
 from sslcore.evaluate import extract_features, knn_accuracy, split_indices
 from sslcore.flops import count_step_flops, step_flops, step_key
+from sslcore.kinds import RANDOM_INIT, SUPERVISED
 from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, make_backbone
 from sslcore.tasks import TASKS, get_task, make_params
 from sslcore.tasks.supervised import Supervised
 
-RANDOM_INIT = "random_init"
-SUPERVISED = "supervised"
 RUN_KINDS = (*TASKS, SUPERVISED, RANDOM_INIT)
 OPTIMIZERS = {"adamw": (2e-3, 0.05), "sgd": (0.05, 5e-4)}  # default (lr, weight decay)
 DEVICES = ("auto", "cpu", "cuda", "mps")

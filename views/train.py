@@ -16,6 +16,7 @@ from sslcore.tasks import TASKS, list_tasks
 from sslcore.train import BACKBONES, OPTIMIZERS, SUPERVISED, TrainConfig
 from sslcore.uploads import dataset_label
 from views.budget import compute_budget, seconds_picker, spent_caption, under_budget_warning
+from views.cluster import show_queue_place
 from views.owner import can_change, me, owner_words, refused, teacher_token
 from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, device_choices, start_worker, store_or_stop
 
@@ -220,6 +221,7 @@ def queue() -> None:
             store.reap_stale()
         active = sum(r.status not in FINISHED for r in runs)
         st.subheader(f"Queue · {active} active")
+        show_queue_place(store, me())
         if not runs:
             st.info("No runs yet: pick tasks above and press Start.")
         mine = st.session_state.get("group") or store.latest_group(owner=me())
