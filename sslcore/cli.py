@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -244,6 +245,7 @@ def _train(args) -> int:
 
 def _compare(args) -> int:
     from sslcore.experiment import random_init_baseline, run_experiment
+    from sslcore.fewlabel import LABELS_PER_CLASS
     from sslcore.train import RUN_KINDS, SUPERVISED, TrainConfig, load_run_data
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
@@ -254,16 +256,23 @@ def _compare(args) -> int:
         tasks.append(SUPERVISED)
     if args.dataset is None:  # the default data of the first task (shapes, or the corpus for text tasks)
         args.dataset = TrainConfig(task=tasks[0]).dataset
+    from sslcore.fewlabel import parse_labels_per_class
+
     configs = [config_from_args(args, t) for t in tasks]
+    k = parse_labels_per_class(args.labels_per_class) if args.labels_per_class is not None else None
     data = load_run_data(configs[0])  # one dataset for all: a fair comparison
     baseline = random_init_baseline(configs[0], data)
     rows = []
-    for config in configs:
-        out = Path(args.out) / config.task if args.out else None
-        printer = None if args.json else ProgressPrinter(config.task)
-        rows.append(run_experiment(config, out, on_event=printer, data=data))
+    ks = sorted({*LABELS_PER_CLASS, k} - {None})
+    with tempfile.TemporaryDirectory(prefix="pretext-lab-compare-") as scratch:
+        root = Path(args.out or scratch)  # fine-tunes start from the runs' saved weights
+        for config in configs:
+            out = root / config.task if args.out or args.labels_per_class is not None else None
+            printer = None if args.json else ProgressPrinter(config.task)
+            rows.append(run_experiment(config, out, on_event=printer, data=data, label_ks=ks))
+        few = few_label_rows(args, configs, rows, data, k, ks, root) if args.labels_per_class is not None else None
     if args.json:
-        print(json.dumps({"baseline": baseline, "runs": rows}, indent=2))
+        print(json.dumps({"baseline": baseline, "runs": rows, **({"few_labels": few} if few else {})}, indent=2))
         return 0
     print(f"\n{len(rows)} runs on {args.dataset}, {rows[0]['device']}, same budget each")
     print(f"{'run':<20}{'pretext metric':>16}{'linear probe':>14}{'vs random':>11}{'kNN':>9}{'steps':>8}")
@@ -272,14 +281,108 @@ def _compare(args) -> int:
         metric = "—" if r.get("pretext_metric") is None else f"{r['pretext_metric']:.3f}"
         gain = f"{100 * (r['linear_probe'] - baseline['linear_probe']):+.1f}"
         print(f"{r['task']:<20}{metric:>16}{_pct(r['linear_probe']):>14}{gain:>11}{_pct(r['knn']):>9}{r['steps']:>8}")
+    if few:
+        print_few_labels(few, args.labels_per_class)
     return 0
 
 
-def _submit(args) -> int:
+def few_label_rows(args, configs, rows, data, k, ks, root: Path) -> list[dict]:
+    """Probe@k (median of the curve's draws), kNN@k and fine-tune@k of every compared run, and the
+    supervised-from-scratch reference: the same fine-tune recipe started from random init."""
+    from sslcore.experiment import run_experiment
+    from sslcore.fewlabel import ALL
+    from sslcore.finetune import SCRATCH, finetune_config, load_source
+    from sslcore.train import RANDOM_INIT, SUPERVISED
+
+    few = []
+    budget = dict(budget=None, epochs=args.finetune_epochs) if args.finetune_epochs else dict(budget=args.finetune_budget)
+    sources = [(c, r) for c, r in zip(configs, rows) if c.task not in (SUPERVISED, RANDOM_INIT)]
+    for config, result in [(configs[0], None), *sources]:
+        source = None if result is None else load_source(root / config.task, config.task)
+        init_from = None if result is None else f"{len(few):012x}"  # not stored: an id for the recipe only
+        tuned = finetune_config(config.to_dict(), init_from, k, **budget)
+        name = SCRATCH if result is None else config.task
+        printer = None if args.json else ProgressPrinter(f"fine-tune {name}")
+        done = run_experiment(tuned, None, on_event=printer, data=data, source=source, label_ks=ks, embed="pca")
+        point = next(p for p in (result or done)["label_curve"]["points"] if p["k"] == (k or ALL))
+        few.append(
+            {
+                "run": name,
+                "labels_per_class": k or ALL,
+                "linear_probe": None if result is None else point["linear_probe"]["median"],
+                "linear_probe_spread": None if result is None else point["linear_probe"]["std"],
+                "knn": None if result is None else point["knn"]["median"],
+                "finetune": done["finetune"]["accuracy"],
+                "finetune_steps": done["steps"],
+                "test_size": done["finetune"]["test_size"],
+            }
+        )
+    return few
+
+
+def print_few_labels(few: list[dict], k) -> None:
+    print(f"\nwith {k} labels per class (probe: median of the draws; fine-tune: one recipe, {few[0]['finetune_steps']} steps)")
+    print(f"{'run':<26}{'linear probe':>14}{'kNN':>9}{'fine-tune':>11}")
+    for r in few:
+        print(f"{r['run']:<26}{_pct(r['linear_probe']):>14}{_pct(r['knn']):>9}{_pct(r['finetune']):>11}")
+    print(f"test set: {few[0]['test_size']} examples")
+
+
+def _finetune(args) -> int:
+    from sslcore.experiment import run_experiment
     from sslcore.runs import RunStore
 
+    config = finetune_from_store(RunStore(args.data_dir), args)
+    printer = None if args.json else ProgressPrinter(f"fine-tune {args.run_id}")
+    results = run_experiment(config, args.out, on_event=printer, data_dir=RunStore(args.data_dir).root)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    tuned = results["finetune"]
+    print(
+        f"fine-tuned {tuned['source_task']} run {args.run_id} on {tuned['labels']} labels "
+        f"({args.labels_per_class} per class), {results['steps']} steps: test accuracy {_pct(tuned['accuracy'])} "
+        f"on {tuned['test_size']} examples"
+    )
+    if args.out:
+        print(f"  saved to {args.out}")
+    return 0
+
+
+def finetune_from_store(store, args) -> TrainConfig:
+    """The fine-tune config of a stored run (its dataset, split and backbone), from --labels-per-class and budget."""
+    from sslcore.fewlabel import parse_labels_per_class
+    from sslcore.finetune import finetune_config
+
+    source = store.get(args.run_id)
+    if source.status != "succeeded":
+        raise ConfigError(f"run {args.run_id} is {source.status}: only a finished run can be fine-tuned")
+    k = parse_labels_per_class(args.labels_per_class)
+    budget = dict(budget=None, epochs=args.epochs) if args.epochs is not None else dict(budget=args.budget)
+    return finetune_config(source.config, source.id, k, **budget)
+
+
+def _submit(args) -> int:
+    from sslcore.fewlabel import parse_labels_per_class
+    from sslcore.runs import RunStore
+
+    if not args.task and not args.finetune:
+        raise ConfigError("submit needs --task NAME, or --finetune RUN_ID")
     store = RunStore(args.data_dir)
-    run_id = store.submit(config_from_args(args, args.task))
+    if args.finetune:
+        args.run_id = args.finetune
+        config = finetune_from_store(store, args)
+    elif args.task == "finetune":  # from random init: supervised from scratch with the fine-tune recipe
+        from sslcore.finetune import finetune_config
+
+        base = config_from_args(args, "supervised").to_dict()
+        config = finetune_config(base, None, parse_labels_per_class(args.labels_per_class), budget=base["budget"], epochs=base["epochs"])
+    else:
+        config = config_from_args(args, args.task)
+        if args.labels_per_class is not None:
+            config.labels_per_class = parse_labels_per_class(args.labels_per_class)
+            config.validate()
+    run_id = store.submit(config)
     if not args.no_worker:
         from sslcore.runs import ensure_worker
 
@@ -405,11 +508,30 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="train several tasks under the same budget and print a table")
     p.add_argument("--tasks", required=True, help="comma-separated task names, e.g. rotation,jigsaw,simclr")
     p.add_argument("--no-supervised", dest="supervised", action="store_false", help="skip the supervised reference")
+    p.add_argument(
+        "--labels-per-class",
+        metavar="K",
+        help="also report probe@K, kNN@K and fine-tune@K of every run, and supervised from scratch@K (K or 'all')",
+    )
+    p.add_argument("--finetune-budget", type=float, default=20.0, help="seconds per fine-tune (with --labels-per-class)")
+    p.add_argument("--finetune-epochs", type=float, help="epochs per fine-tune instead of --finetune-budget")
     add_run_options(p)
     p.set_defaults(func=_compare)
 
+    p = sub.add_parser("finetune", help="fine-tune a finished run's backbone + a linear head on K labels per class")
+    p.add_argument("run_id", help="id of a finished run (see `runs`)")
+    p.add_argument("--labels-per-class", required=True, metavar="K", help="labelled examples per class, or 'all'")
+    p.add_argument("--budget", type=float, default=20.0, help="training seconds")
+    p.add_argument("--epochs", type=float, help="train for this many epochs (of the K-per-class set) instead")
+    p.add_argument("--out", help="folder for the fine-tuned run's files")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_data_dir(p)
+    p.set_defaults(func=_finetune)
+
     p = sub.add_parser("submit", help="queue a run for the background worker; prints its id")
-    p.add_argument("--task", required=True, help="a task name, supervised, or random_init")
+    p.add_argument("--task", help="a task name, supervised, random_init, or finetune (from random init)")
+    p.add_argument("--finetune", metavar="RUN_ID", help="queue a fine-tune of this finished run instead of --task")
+    p.add_argument("--labels-per-class", metavar="K", help="supervised and finetune runs: K labels per class")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="task parameter, repeatable")
     p.add_argument("--no-worker", action="store_true", help="do not start a worker if none is running")
     add_run_options(p)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,13 +20,15 @@ import torch
 from sslcore.data import DEFAULT_SEQ_LEN, ImageDataset, TextDataset, dataset_modality, load_dataset
 from sslcore.errors import ConfigError, PretextLabError
 from sslcore.evaluate import extract_features, knn_accuracy, split_indices
+from sslcore.fewlabel import draw_per_class
 from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, make_backbone
 from sslcore.tasks import TASKS, get_task, make_params
 from sslcore.tasks.supervised import Supervised
 
 RANDOM_INIT = "random_init"
 SUPERVISED = "supervised"
-RUN_KINDS = (*TASKS, SUPERVISED, RANDOM_INIT)
+FINETUNE = "finetune"  # supervised training that starts from a finished run's backbone (sslcore/finetune.py)
+RUN_KINDS = (*TASKS, SUPERVISED, RANDOM_INIT, FINETUNE)
 OPTIMIZERS = {"adamw": (2e-3, 0.05), "sgd": (0.05, 5e-4)}  # default (lr, weight decay)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_BATCH = 4096
@@ -64,6 +67,9 @@ class TrainConfig:
     probe_every: float = 5.0  # seconds of training between downstream kNN probes
     probe_size: int = 1000  # labelled train images in the probe's memory bank (half as many queries)
     test_fraction: float = 0.25
+    init_from: str | None = None  # a finished run's id: start from its backbone (fine-tuning)
+    labels_per_class: int | None = None  # train on k labelled examples per class (None: the whole train split)
+    backbone_lr_scale: float = 1.0  # the backbone's learning rate relative to the head's
 
     def __post_init__(self):
         if self.dataset is None:
@@ -130,6 +136,15 @@ class TrainConfig:
             raise ConfigError(f"test fraction must be between 0.05 and 0.5, got {self.test_fraction}")
         if self.probe_every <= 0 or self.probe_size < 10:
             raise ConfigError("probe_every must be positive and probe_size at least 10")
+        if self.init_from is not None and (self.task != FINETUNE or not re.fullmatch(r"[0-9a-f]{12}", self.init_from)):
+            raise ConfigError(f"init_from is for finetune runs and must be a run id (12 hex digits), got {self.init_from!r}")
+        if self.labels_per_class is not None:
+            if self.task not in (SUPERVISED, FINETUNE):
+                raise ConfigError("labels per class limits the labels of supervised and finetune runs only")
+            if not isinstance(self.labels_per_class, int) or not 1 <= self.labels_per_class <= 100_000:
+                raise ConfigError(f"labels per class must be a whole number from 1 to 100000, got {self.labels_per_class!r}")
+        if not 0 < self.backbone_lr_scale <= 1:
+            raise ConfigError(f"backbone_lr_scale must be in (0, 1], got {self.backbone_lr_scale}")
         objective = make_objective(self, num_classes=2)
         if objective is not None and self.modality == "image":
             objective.check(self.image_size)
@@ -147,7 +162,7 @@ def make_objective(config: TrainConfig, num_classes: int):
         if config.params:
             raise ConfigError("random_init takes no parameters")
         return None
-    if config.task == SUPERVISED:
+    if config.task in (SUPERVISED, FINETUNE):
         return Supervised(make_params(Supervised.Params, config.params), num_classes=num_classes)
     return get_task(config.task, config.params)
 
@@ -230,13 +245,29 @@ def train_step(task, backbone, head, optimizer, images, labels, gen, autocast) -
 class Trainer:
     """Holds one run's data, model and history; ``events()`` trains it."""
 
-    def __init__(self, config: TrainConfig, data: ImageDataset | TextDataset | None = None):
+    def __init__(
+        self, config: TrainConfig, data: ImageDataset | TextDataset | None = None, init_state: dict | None = None
+    ):
+        """``init_state``: backbone weights to start from (a fine-tune's source run); required with init_from."""
         self.config = config.validate()
         self.device = resolve_device(config.device)
         self.data = load_run_data(config, data)
         self.train_idx, self.test_idx = split_indices(self.data.labels, config.seed, config.test_fraction)
+        self.fit_idx = self.train_idx  # the examples whose labels training may use
+        if config.labels_per_class is not None:
+            k = config.labels_per_class
+            self.fit_idx = draw_per_class(self.data.labels, self.train_idx, k, config.seed, self.data.class_names)
         torch.manual_seed(config.seed)
         self.backbone = build_backbone(config.backbone, self.data).to(self.device)
+        if (init_state is None) != (config.init_from is None):
+            raise ConfigError("a fine-tune needs its source run's weights (init_from and init_state go together)")
+        if init_state is not None:
+            try:
+                self.backbone.load_state_dict(init_state)
+            except RuntimeError:
+                raise ConfigError(
+                    f"the weights of run {config.init_from} do not fit a {config.backbone} for this dataset"
+                ) from None
         self.task = make_objective(config, len(self.data.class_names))
         if self.task is not None:
             self.task.setup(self.data)
@@ -272,7 +303,7 @@ class Trainer:
         """
         cfg, device = self.config, self.device
         should_stop = should_stop or (lambda: False)
-        n_train = len(self.train_idx)
+        n_train = len(self.fit_idx)
         batch_size = min(cfg.batch_size, n_train)
         steps_per_epoch = n_train // batch_size
         total_steps = math.ceil(cfg.epochs * steps_per_epoch) if cfg.epochs is not None else None
@@ -294,13 +325,16 @@ class Trainer:
         lr0, wd = OPTIMIZERS[cfg.optimizer]
         lr0 = cfg.lr if cfg.lr is not None else lr0
         wd = cfg.weight_decay if cfg.weight_decay is not None else wd
-        params = [*self.backbone.parameters(), *self.head.parameters()]
+        params = [  # the backbone may learn slower than the head (fine-tuning): lr_scale per group
+            {"params": list(self.backbone.parameters()), "lr_scale": cfg.backbone_lr_scale},
+            {"params": list(self.head.parameters()), "lr_scale": 1.0},
+        ]
         if cfg.optimizer == "sgd":
             optimizer = torch.optim.SGD(params, lr=lr0, momentum=0.9, weight_decay=wd, nesterov=True)
         else:
             optimizer = torch.optim.AdamW(params, lr=lr0, weight_decay=wd)
-        images = self.data.inputs[self.train_idx].to(device)
-        labels = self.data.labels[self.train_idx].to(device)
+        images = self.data.inputs[self.fit_idx].to(device)
+        labels = self.data.labels[self.fit_idx].to(device)
         gen = torch.Generator().manual_seed(cfg.seed)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
         self.backbone.train()
@@ -324,7 +358,7 @@ class Trainer:
                 tick = time.perf_counter()
                 idx = order[start : start + batch_size]
                 for group in optimizer.param_groups:
-                    group["lr"] = lr0 * lr_factor(progress(), cfg.warmup)
+                    group["lr"] = lr0 * group["lr_scale"] * lr_factor(progress(), cfg.warmup)
                 try:
                     loss, metrics = train_step(
                         self.task, self.backbone, self.head, optimizer, images[idx], labels[idx], gen, autocast
@@ -356,7 +390,7 @@ class Trainer:
                     "epoch": self.steps / steps_per_epoch,
                     "loss": loss,
                     "metric": metrics[self.task.metric],
-                    "lr": optimizer.param_groups[0]["lr"],
+                    "lr": optimizer.param_groups[-1]["lr"],
                     "images_per_s": rate,
                     "elapsed": self.train_seconds,
                     "eta": eta,

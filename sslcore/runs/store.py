@@ -22,7 +22,7 @@ from pathlib import Path
 from sslcore.errors import ConfigError, PretextLabError
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.paths import storage_error
-from sslcore.train import RANDOM_INIT, SUPERVISED, TrainConfig
+from sslcore.train import FINETUNE, RANDOM_INIT, SUPERVISED, TrainConfig
 
 SCHEMA_VERSION = 1
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -120,7 +120,7 @@ class Run:
 
 
 def kind_of(task: str) -> str:
-    return task if task in (SUPERVISED, RANDOM_INIT) else "task"
+    return task if task in (SUPERVISED, RANDOM_INIT, FINETUNE) else "task"
 
 
 class RunStore:
