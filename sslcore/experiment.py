@@ -25,6 +25,7 @@ from sslcore.train import FINETUNE, RANDOM_INIT, TrainConfig, Trainer, device_na
 
 BASELINE_VERSION = 2  # bump when evaluation changes, so stale cached baselines are recomputed
 WORD_MAP_WORDS = 400
+BASELINE_OVERRIDES = {"task": RANDOM_INIT, "params": {}, "init_from": None, "labels_per_class": None}
 
 
 def evaluate_trainer(trainer: Trainer, embed: str = "tsne", label_ks=LABELS_PER_CLASS) -> dict:
@@ -109,7 +110,7 @@ def _baseline_key(config: TrainConfig) -> str | None:
 
 def random_init_baseline(config: TrainConfig, data: ImageDataset | TextDataset | None = None, data_dir=None) -> dict:
     """Probe and kNN accuracy of the same backbone, untrained, evaluated the same way. Cached on disk."""
-    base = TrainConfig(**{**config.to_dict(), "task": RANDOM_INIT, "params": {}})
+    base = TrainConfig(**{**config.to_dict(), **BASELINE_OVERRIDES})
     key = _baseline_key(base)
     cache = default_data_dir(data_dir) / "cache" / "baselines" / f"{key}.json" if key else None
     if cache is not None and cache.is_file():

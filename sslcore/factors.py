@@ -18,7 +18,7 @@ from torch import Tensor
 from sslcore.data.dataset import Factor
 from sslcore.evaluate import _torch_threads, linear_probe
 
-RIDGE = 1e-2  # L2 of the read-out of continuous factors, relative to the mean squared feature
+RIDGE = 0.1  # L2 of the read-out of continuous factors, relative to the mean squared feature
 RAW_PIXEL_SIDE = 16  # raw-pixel reference: images average-pooled to 16×16×3 = 768 numbers
 
 

@@ -85,10 +85,10 @@ def label_curve(
     """Probe and kNN test accuracy of frozen ``features`` with k labels per class, for every k that fits.
 
     Returns {"points": [{"k", "labels", "draws", "linear_probe": summary, "knn": summary}...], "skipped":
-    [k too large for the rarest class], "test_size", "chance", "seconds"}; k = "all" is last. ``full``
+    [k too large for the rarest class], "test_size", "chance", "seconds", "cpu_seconds"}; k = "all" is last. ``full``
     reuses an already computed {"linear_probe", "knn"} on the whole training split.
     """
-    tick = time.perf_counter()
+    tick, cpu = time.perf_counter(), time.process_time()
     x = torch.as_tensor(features).float()
     y = torch.as_tensor(labels)
     train_idx, test_idx = torch.as_tensor(train_idx), torch.as_tensor(test_idx)
@@ -125,6 +125,7 @@ def label_curve(
         "test_size": len(test_idx),
         "chance": 1 / max(n_classes, 1),
         "seconds": time.perf_counter() - tick,
+        "cpu_seconds": time.process_time() - cpu,  # what it costs on an idle machine (wall time grows with load)
     }
 
 

@@ -255,7 +255,8 @@ class RunStore:
             config.validate()
         if not any(c.task == RANDOM_INIT for c in configs):
             base = configs[0].to_dict()
-            configs = [*configs, TrainConfig.from_dict({**base, "task": RANDOM_INIT, "params": {}})]
+            overrides = {"task": RANDOM_INIT, "params": {}, "init_from": None, "labels_per_class": None}
+            configs = [*configs, TrainConfig.from_dict({**base, **overrides})]
         group_id = uuid.uuid4().hex[:12]
         return group_id, [self.submit(c, group_id) for c in configs]
 
