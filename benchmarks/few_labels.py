@@ -64,15 +64,30 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: fair on a shared machine)")
     parser.add_argument("--json", help="write all results to this JSON file (after every run)")
+    parser.add_argument("--report", help="only print the tables of a --json file (e.g. of a run cut short)")
     args = parser.parse_args(argv)
+    if args.report:
+        for dataset, record in json.loads(Path(args.report).read_text()).items():
+            report(
+                dataset,
+                load_run_data(TrainConfig(dataset=dataset)),
+                record,
+                [parse_labels_per_class(k) for k in args.ks.split(",")],
+                args,
+            )
+        return 0
     torch.set_num_threads(args.threads)
     ks = [parse_labels_per_class(k) for k in args.ks.split(",")]
     print(f"Machine: {machine()}")
-    print(f"Pretext runs: {args.epochs:g} epochs each; fine-tunes: {args.finetune_steps} steps at every k; seed {args.seed}")
+    print(
+        f"Pretext runs: {args.epochs:g} epochs each; fine-tunes: {args.finetune_steps} steps at every k; seed {args.seed}"
+    )
     everything = {}
     scratch = Path(tempfile.mkdtemp(prefix="few-labels-"))
     for dataset in args.datasets.split(","):
-        tasks = [t.name for t in list_tasks(dataset_modality(dataset))] if args.tasks == "all" else args.tasks.split(",")
+        tasks = (
+            [t.name for t in list_tasks(dataset_modality(dataset))] if args.tasks == "all" else args.tasks.split(",")
+        )
         base = TrainConfig(dataset=dataset, epochs=args.epochs, budget=None, seed=args.seed, device="cpu")
         data = load_run_data(base)
         baseline = random_init_baseline(base, data, scratch)
@@ -83,9 +98,11 @@ def main(argv=None) -> int:
                 Path(args.json).write_text(json.dumps(everything, indent=2, default=float))
 
         n_train = len(data) * (1 - base.test_fraction)
-        for task in [None, *tasks, SUPERVISED]:  # None: supervised from scratch (fine-tunes only)
+        for task in [None, SUPERVISED, *tasks]:  # None: supervised from scratch (fine-tunes only)
             if task is not None:
-                config = TrainConfig(task=task, dataset=dataset, epochs=args.epochs, budget=None, seed=args.seed, device="cpu")
+                config = TrainConfig(
+                    task=task, dataset=dataset, epochs=args.epochs, budget=None, seed=args.seed, device="cpu"
+                )
                 result = timed_run(config, scratch / task, data)
                 record["runs"][task] = result
                 print(
@@ -118,7 +135,13 @@ def report(dataset, data, record, ks, args) -> None:
     print(f"\n### {dataset} ({len(data)} {unit}, {len(data.class_names)} classes, test split {test_size})\n")
     labels = [str(k or ALL) for k in ks]
     print("Linear probe % at k labels per class (median of 5 draws; ± = spread) / fine-tune % at k:\n")
-    print("| run | steps | " + " | ".join(f"probe@{k}" for k in labels) + " | " + " | ".join(f"fine-tune@{k}" for k in labels) + " |")
+    print(
+        "| run | steps | "
+        + " | ".join(f"probe@{k}" for k in labels)
+        + " | "
+        + " | ".join(f"fine-tune@{k}" for k in labels)
+        + " |"
+    )
     print("|---|---:|" + "---:|" * (2 * len(labels)))
     rows = [("random init", baseline, None), *((t, r, tunes.get(t)) for t, r in runs.items() if t != SUPERVISED)]
     rows.append((SCRATCH, None, tunes.get(SCRATCH)))
@@ -126,17 +149,29 @@ def report(dataset, data, record, ks, args) -> None:
         probes = []
         for k in ks:
             p = point(result, k or ALL) if result else None
-            probes.append("—" if p is None else f"{pct(p['linear_probe']['median'])} ±{100 * p['linear_probe']['std']:.1f}")
-        fts = [pct(tuned[str(k or ALL)]["finetune"]["accuracy"]) if tuned and str(k or ALL) in tuned else "—" for k in ks]
+            probes.append(
+                "—" if p is None else f"{pct(p['linear_probe']['median'])} ±{100 * p['linear_probe']['std']:.1f}"
+            )
+        fts = [
+            pct(tuned[str(k or ALL)]["finetune"]["accuracy"]) if tuned and str(k or ALL) in tuned else "—" for k in ks
+        ]
         steps = result.get("steps", 0) if result else 0
         print(f"| {name} | {steps} | " + " | ".join(probes) + " | " + " | ".join(fts) + " |")
     if SUPERVISED in runs:
         s = runs[SUPERVISED]
-        print(f"| supervised, all labels (ceiling) | {s['steps']} | " + " | ".join(["—"] * (len(ks) - 1)) + f" | {pct(s['linear_probe'])} | " + " | ".join(["—"] * len(ks)) + " |")
+        print(
+            f"| supervised, all labels (ceiling) | {s['steps']} | "
+            + " | ".join(["—"] * (len(ks) - 1))
+            + f" | {pct(s['linear_probe'])} | "
+            + " | ".join(["—"] * len(ks))
+            + " |"
+        )
     ft_steps = sorted({r["steps"] for t in tunes.values() for r in t.values()})
     print(f"\nFine-tune steps: {ft_steps}; kNN@k medians are in the JSON.")
 
-    print("\nFactor probes (accuracy for categorical factors, R² for continuous ones); runs as change vs random init:\n")
+    print(
+        "\nFactor probes (accuracy for categorical factors, R² for continuous ones); runs as change vs random init:\n"
+    )
     ref = baseline.get("factors", {}).get("factors", {})
     names = list(ref)
     print("| representation | " + " | ".join(names) + " |")
@@ -147,7 +182,11 @@ def report(dataset, data, record, ks, args) -> None:
         print("| raw pixels (absolute) | " + " | ".join(f"{raw[n]['score']:.2f}" for n in names) + " |")
     for task, r in runs.items():
         table = r.get("factors", {}).get("factors", {})
-        print(f"| {task} | " + " | ".join(f"{table[n]['score'] - ref[n]['score']:+.2f}" for n in names if n in table) + " |")
+        print(
+            f"| {task} | "
+            + " | ".join(f"{table[n]['score'] - ref[n]['score']:+.2f}" for n in names if n in table)
+            + " |"
+        )
 
     every = [*runs.values(), *(r for t in tunes.values() for r in t.values())]
     curve = [r["label_curve"]["seconds"] for r in every]

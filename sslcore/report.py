@@ -8,6 +8,7 @@ import io
 import numpy as np
 
 from sslcore.runs.store import Run
+from sslcore.train import FINETUNE
 
 COLUMNS = (
     "id",
@@ -44,8 +45,17 @@ CLASS_COLOURS = [
 ]
 
 
+def task_title(run: Run) -> str:
+    """The task, or for a fine-tune what it starts from and on how many labels ("fine-tune of 3fa2c1 @ 10/class")."""
+    if run.task != FINETUNE:
+        return run.task
+    k = run.config.get("labels_per_class") or "all"
+    source = run.config.get("init_from")
+    return f"fine-tune of {source[:6]} @ {k}/class" if source else f"supervised from scratch @ {k}/class"
+
+
 def run_label(run: Run) -> str:
-    return f"{run.task} · {run.config.get('dataset', '?')} · {run.id[:6]}"
+    return f"{task_title(run)} · {run.config.get('dataset', '?')} · {run.id[:6]}"
 
 
 def result_row(run: Run) -> dict:

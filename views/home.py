@@ -4,6 +4,7 @@ import streamlit as st
 import torch
 
 from sslcore.errors import PretextLabError
+from sslcore.finetune import finetune_config
 from sslcore.preview import render_image, text_view_html
 from sslcore.tasks import get_task, list_tasks
 from sslcore.train import SUPERVISED, TrainConfig
@@ -11,6 +12,8 @@ from views.ui import builtin_corpus, builtin_images, run_store, start_worker
 
 QUICK_TASKS = ["rotation", "jigsaw", "simclr"]
 QUICK_BUDGET = 30
+QUICK_LABELS = 10  # the few-label view: each task fine-tuned on 10 labels per class, and supervised from scratch
+QUICK_FINETUNE_BUDGET = 10
 
 st.title("🧩 Pretext Lab")
 st.markdown(
@@ -35,10 +38,20 @@ network, train tasks against each other, and compare what they learned.
 
 left, right = st.columns(2)
 left.page_link("views/explore.py", label="Explore a pretext task on your own images or text →", icon="🔍")
-if right.button(f"⚡ Quick comparison: {', '.join(QUICK_TASKS)} and supervised, {QUICK_BUDGET} s each", type="primary"):
+if right.button(
+    f"⚡ Quick comparison: {', '.join(QUICK_TASKS)} and supervised, {QUICK_BUDGET} s each, then each fine-tuned on "
+    f"{QUICK_LABELS} labels per class",
+    type="primary",
+):
     configs = [TrainConfig(task=t, budget=QUICK_BUDGET) for t in [*QUICK_TASKS, SUPERVISED]]
     try:
-        st.session_state.group, _ = run_store().submit_group(configs)
+        store = run_store()
+        st.session_state.group, ids = store.submit_group(configs)
+        # queued after their sources: the worker takes runs in order, so each source has finished by then
+        sources = [(c.to_dict(), i) for c, i in zip(configs, ids) if c.task in QUICK_TASKS] + [(configs[0].to_dict(), None)]
+        for source, run_id in sources:
+            config = finetune_config(source, run_id, QUICK_LABELS, budget=QUICK_FINETUNE_BUDGET)
+            store.submit(config, st.session_state.group)
         start_worker()
     except PretextLabError as err:
         st.error(f"Could not queue the runs: {err}", icon="🛑")

@@ -11,6 +11,7 @@ from sslcore.data import DATASETS, dataset_modality
 from sslcore.errors import PretextLabError
 from sslcore.preview import to_pil
 from sslcore.report import CLASS_COLOURS, projector_tsv, result_row, results_csv, run_label
+from views.results_learned import show_learned
 from views.ui import builtin_corpus, builtin_images, store_or_stop
 
 st.title("📊 Results")
@@ -198,6 +199,8 @@ if word_runs:
             word = st.selectbox("Nearest words to", words, key=f"word-{run.id}")
             near = emb["word_neighbours"][words.index(word)]
             st.markdown(", ".join(f"`{words[j]}`" for j in near))
+
+show_learned(store, runs, finished)  # few labels, probe vs fine-tune, factor map (views/results_learned.py)
 
 # --- downloads -----------------------------------------------------------------------------------------
 st.subheader("Downloads")

@@ -12,6 +12,7 @@ from sslcore.data.text import MAX_TEXT_BYTES, parse_text_file
 from sslcore.errors import PretextLabError
 from sslcore.models import backbone_modality
 from sslcore.paths import data_dir, storage_error
+from sslcore.report import task_title
 from sslcore.runs import FINISHED
 from sslcore.tasks import TASKS, list_tasks
 from sslcore.train import BACKBONES, DEVICES, OPTIMIZERS, SUPERVISED, TrainConfig
@@ -147,7 +148,7 @@ def run_card(run, charts: bool) -> None:
     with st.container(border=True):
         head, actions = st.columns([5, 1])
         head.markdown(
-            f"{STATUS_ICON[run.status]} **{run.task}** on {run.config['dataset']} · `{run.id}` · {run.status}"
+            f"{STATUS_ICON[run.status]} **{task_title(run)}** on {run.config['dataset']} · `{run.id}` · {run.status}"
         )
         if run.status in ("queued", "running"):
             if actions.button("Cancel", key=f"cancel-{run.id}"):
