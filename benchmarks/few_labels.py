@@ -64,10 +64,17 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: fair on a shared machine)")
     parser.add_argument("--json", help="write all results to this JSON file (after every run)")
+    parser.add_argument("--no-references", action="store_true", help="skip supervised and from-scratch runs")
+    parser.add_argument("--merge", help="with --report: comma-separated JSON files whose runs to add")
     parser.add_argument("--report", help="only print the tables of a --json file (e.g. of a run cut short)")
     args = parser.parse_args(argv)
     if args.report:
-        for dataset, record in json.loads(Path(args.report).read_text()).items():
+        merged = json.loads(Path(args.report).read_text())
+        for extra in filter(None, (args.merge or "").split(",")):
+            for dataset, record in json.loads(Path(extra).read_text()).items():
+                for part in ("runs", "finetunes"):
+                    merged.setdefault(dataset, record)[part].update(record[part])
+        for dataset, record in merged.items():
             report(
                 dataset,
                 load_run_data(TrainConfig(dataset=dataset)),
@@ -98,7 +105,8 @@ def main(argv=None) -> int:
                 Path(args.json).write_text(json.dumps(everything, indent=2, default=float))
 
         n_train = len(data) * (1 - base.test_fraction)
-        for task in [None, SUPERVISED, *tasks]:  # None: supervised from scratch (fine-tunes only)
+        references = [] if args.no_references else [None, SUPERVISED]  # None: supervised from scratch (fine-tunes)
+        for task in [*references, *tasks]:
             if task is not None:
                 config = TrainConfig(
                     task=task, dataset=dataset, epochs=args.epochs, budget=None, seed=args.seed, device="cpu"

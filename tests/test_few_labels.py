@@ -174,3 +174,23 @@ def test_raw_pixels_keep_colour_not_class_and_supervised_features_keep_class():
     learned = factor_table(feats, data.labels, data.factors, train, test)["factors"]
     assert learned["class"]["score"] > pixels["class"]["score"] + 0.25
     assert pixels["class"]["score"] < 0.3  # raw pixels are a poor classifier of shapes
+
+
+def test_text_runs_fine_tune_per_topic_and_probe_surface_factors():
+    config = TrainConfig(dataset="corpus", n=240, batch_size=32, probe_every=100.0, probe_size=20, seq_len=24)
+    results = run_experiment(finetune_config({**config.to_dict(), "task": "random_init"}, None, 3, epochs=2), embed="pca")
+    assert results["finetune"]["labels"] == 3 * 6 and results["steps"] == 2  # 3 sentences of each of 6 topics
+    table = results["factors"]["factors"]
+    assert set(table) == {"class", "length", "position", "rare words"} and table["length"]["metric"] == "R²"
+    assert [p["k"] for p in results["label_curve"]["points"]][-1] == ALL
+
+
+def test_compare_reports_probe_and_finetune_at_k(capsys):
+    args = ["compare", "--tasks", "rotation", "--no-supervised", "--n", "160", "--epochs", "1", "--batch-size", "32"]
+    assert main([*args, "--labels-per-class", "2", "--finetune-epochs", "2", "--json"]) == 0
+    few = json.loads(capsys.readouterr().out)["few_labels"]
+    assert [r["run"] for r in few] == [SCRATCH, "rotation"]
+    assert few[0]["linear_probe"] is None and 0 <= few[1]["linear_probe"] <= 1
+    assert all(0 <= r["finetune"] <= 1 and r["finetune_steps"] == 2 and r["labels_per_class"] == 2 for r in few)
+    assert main([*args, "--labels-per-class", "lots"]) == 2
+    assert "whole number or 'all'" in capsys.readouterr().err
