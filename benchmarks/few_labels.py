@@ -198,12 +198,13 @@ def report(dataset, data, record, ks, args) -> None:
 
     every = [*runs.values(), *(r for t in tunes.values() for r in t.values())]
     curve = [r["label_curve"]["seconds"] for r in every]
+    curve_cpu = [r["label_curve"].get("cpu_seconds", 0) for r in every]
     factors = [r["factors"]["seconds"] for r in every if "factors" in r]
     train_cpu = [r["cpu_seconds"] for r in runs.values()]
     print(
         f"\nCost: pretext training {statistics.median(train_cpu):.0f} CPU s median per run "
-        f"({min(train_cpu):.0f}-{max(train_cpu):.0f}); label curve {statistics.median(curve):.2f} s median per run "
-        f"(max {max(curve):.2f}); factor probes {statistics.median(factors) if factors else 0:.2f} s median."
+        f"({min(train_cpu):.0f}-{max(train_cpu):.0f}); label curve {statistics.median(curve):.2f} s wall median per run "
+        f"(max {max(curve):.2f}), {statistics.median(curve_cpu):.2f} CPU s median (max {max(curve_cpu):.2f}); factor probes {statistics.median(factors) if factors else 0:.2f} s median."
     )
 
 

@@ -397,6 +397,9 @@ def _run_line(run) -> str:
         progress = f"{100 * run.progress['progress']:.0f}% loss {run.progress['loss']:.3f}"
     elif run.status == "succeeded" and run.results:
         progress = f"probe {_pct(run.results['linear_probe'])} kNN {_pct(run.results['knn'])}"
+        if "finetune" in run.results:
+            tuned = run.results["finetune"]
+            progress = f"fine-tuned {_pct(tuned['accuracy'])} on {tuned['labels']} labels · " + progress
     elif run.error:
         progress = run.error
     return f"{run.id}  {run.status:<10} {run.task:<18} {run.config.get('dataset', ''):<8} {progress}"
