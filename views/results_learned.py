@@ -20,6 +20,7 @@ from sslcore.learned import (
     learned_csv,
 )
 from sslcore.train import SUPERVISED
+from views.owner import me
 from views.ui import start_worker
 
 LINE_COLOURS = ["#332288", "#117733", "#44AA99", "#88CCEE", "#DDCC77", "#CC6677", "#AA4499", "#882255", "#999933"]
@@ -102,7 +103,7 @@ def finetune_bars(store, runs, everything) -> None:
             if scratch_missing and sources:
                 configs.append(finetune_config(sources[0].config, None, k))
             for config in configs:
-                store.submit(config)
+                store.submit(config, owner=me())
             start_worker()
         except PretextLabError as err:
             st.error(f"Could not queue the fine-tunes: {err}", icon="🛑")
