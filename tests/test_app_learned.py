@@ -64,4 +64,4 @@ def test_what_did_it_learn_renders_from_real_runs_and_exports_its_numbers():
     queued = [r for r in store.list(status="queued") if r.task == "finetune"]
     assert sorted(r.config["init_from"] or "" for r in queued) == ["", next(r.id for r in runs if r.task == "rotation")]
     for run in queued:
-        store.cancel(run.id)
+        store.cancel(run.id, by=run.owner)
