@@ -9,6 +9,7 @@ import numpy as np
 
 from sslcore.context import context_line, flags, images_seen
 from sslcore.runs.store import Run, display_owner
+from sslcore.train import FINETUNE
 from sslcore.uploads import dataset_label
 
 COLUMNS = (
@@ -51,9 +52,18 @@ CLASS_COLOURS = [
 ]
 
 
+def task_title(run: Run) -> str:
+    """The task, or for a fine-tune what it starts from and on how many labels ("fine-tune of 3fa2c1 @ 10/class")."""
+    if run.task != FINETUNE:
+        return run.task
+    k = run.config.get("labels_per_class") or "all"
+    source = run.config.get("init_from")
+    return f"fine-tune of {source[:6]} @ {k}/class" if source else f"supervised from scratch @ {k}/class"
+
+
 def run_label(run: Run) -> str:
     seed = run.config.get("seed")
-    return f"{run.task} · {dataset_label(run.config.get('dataset'))} · seed {seed} · {run.id[:6]}"
+    return f"{task_title(run)} · {dataset_label(run.config.get('dataset'))} · seed {seed} · {run.id[:6]}"
 
 
 def result_row(run: Run) -> dict:
