@@ -40,7 +40,9 @@ def test_run_survives_a_server_restart(tmp_path):
             page.get_by_text("Queued 2 runs").wait_for()
             store = RunStore(data)
             [run] = [r for r in store.list() if r.task == "rotation"]
-            assert run.config["budget"] == BUDGET_S
+            # "about BUDGET_S seconds here", queued as compute with a wall-clock safety cap above it
+            assert run.config["budget"] is None and run.config["compute"] > 0, run.config
+            assert run.config["max_seconds"] > BUDGET_S
             page.get_by_text(run.id).first.wait_for()
 
             server.stop()  # while the run is queued or running
