@@ -21,11 +21,12 @@ from sslcore.errors import ConfigError, PretextLabError
 from sslcore.evaluate import extract_features, knn_accuracy, split_indices
 from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, make_backbone
 from sslcore.tasks import TASKS, get_task, make_params
+from sslcore.tasks.custom import CUSTOM, CustomTask
 from sslcore.tasks.supervised import Supervised
 
 RANDOM_INIT = "random_init"
 SUPERVISED = "supervised"
-RUN_KINDS = (*TASKS, SUPERVISED, RANDOM_INIT)
+RUN_KINDS = (*TASKS, CUSTOM, SUPERVISED, RANDOM_INIT)
 OPTIMIZERS = {"adamw": (2e-3, 0.05), "sgd": (0.05, 5e-4)}  # default (lr, weight decay)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_BATCH = 4096
@@ -138,6 +139,8 @@ class TrainConfig:
 
 def task_modality(task: str) -> str:
     """ "image" or "text" for pretext tasks; "any" for the supervised reference and random init."""
+    if task == CUSTOM:
+        return CustomTask.modality
     return TASKS[task].modality if task in TASKS else "any"
 
 
