@@ -125,12 +125,11 @@ def _preview_text(task, args) -> int:
 def _preview(args) -> int:
     import torch
 
+    from sslcore.cli_design import task_params
     from sslcore.data import load_dataset
     from sslcore.preview import render_preview
     from sslcore.tasks import get_task
     from sslcore.tasks.base import parse_param_args
-
-    from sslcore.cli_design import task_params
 
     task = get_task(args.task, task_params(args, args.task, parse_param_args(args.param)))
     if not 1 <= args.n <= MAX_PREVIEW_IMAGES:

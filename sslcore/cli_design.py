@@ -29,7 +29,11 @@ def custom_definition(args) -> str:
     if value.lower().endswith(".json"):
         raw = read_capped_file(value, MAX_DEFINITION_FILE_BYTES, _DefinitionFileError, "is too large for a task design")
         return parse_definition(raw.decode("utf-8", errors="replace")).to_json()
-    return CustomTaskStore(getattr(args, "data_dir", None)).find(value, getattr(args, "owner", None), everyone=True).definition.to_json()
+    return (
+        CustomTaskStore(getattr(args, "data_dir", None))
+        .find(value, getattr(args, "owner", None), everyone=True)
+        .definition.to_json()
+    )
 
 
 class _DefinitionFileError(ConfigError):
@@ -70,14 +74,19 @@ def _custom(args) -> int:
         if args.json:
             print(json.dumps([t.to_dict() for t in tasks], indent=2))
         else:
-            print("\n".join(custom_lines(tasks)) or "no custom tasks yet: python -m sslcore custom save FILE.json --owner NAME")
+            print(
+                "\n".join(custom_lines(tasks))
+                or "no custom tasks yet: python -m sslcore custom save FILE.json --owner NAME"
+            )
         return 0
     if not args.target:
         raise ConfigError(f"custom {args.action} needs {'a FILE.json' if args.action == 'save' else 'a task id'}")
     if args.action == "save":
         from sslcore.cli import read_capped_file
 
-        raw = read_capped_file(args.target, MAX_DEFINITION_FILE_BYTES, _DefinitionFileError, "is too large for a task design")
+        raw = read_capped_file(
+            args.target, MAX_DEFINITION_FILE_BYTES, _DefinitionFileError, "is too large for a task design"
+        )
         task = store.save(parse_definition(raw.decode("utf-8", errors="replace")), args.owner)
         print(json.dumps(task.to_dict()) if args.json else f"saved {task.name!r} as custom:{task.id}")
     elif args.action == "show":
@@ -150,7 +159,9 @@ def _sweep(args) -> int:
     for p in points:
         score = "—" if p["pretext_score"] is None else f"{p['pretext_score']:.2f}"
         metric = "—" if p["pretext_metric"] is None else f"{p['pretext_metric']:.3f}"
-        factors = "".join("—".rjust(11) if p["factors"][n] is None else f"{p['factors'][n]:>11.2f}" for n in factor_names)
+        factors = "".join(
+            "—".rjust(11) if p["factors"][n] is None else f"{p['factors'][n]:>11.2f}" for n in factor_names
+        )
         print(
             f"{p['value']!s:>14}{metric:>10}{score:>8}{100 * p['linear_probe']:>8.1f}%{100 * p['knn']:>7.1f}%"
             f"{p['steps']:>8.0f}{factors}"
@@ -166,7 +177,9 @@ def add_commands(sub, add_run_options, add_data_dir) -> None:
 
     p = sub.add_parser("sweep", help="one task, one knob over a few values, every run with the same budget")
     p.add_argument("task", nargs="?", help="a built-in task (or give --preset)")
-    p.add_argument("--param", action="append", metavar="KNOB=V1,V2,...", help="the swept knob (several values); others fixed")
+    p.add_argument(
+        "--param", action="append", metavar="KNOB=V1,V2,...", help="the swept knob (several values); others fixed"
+    )
     p.add_argument("--preset", help=f"a published finding to reproduce: {', '.join(PRESETS)}")
     p.add_argument("--seeds", type=int, default=1, help="repeat every value with this many seeds (medians are shown)")
     p.add_argument("--submit", action="store_true", help="queue the sweep for the background worker instead")
@@ -176,7 +189,9 @@ def add_commands(sub, add_run_options, add_data_dir) -> None:
     p.set_defaults(func=_sweep)
 
     p = sub.add_parser("custom", help="your own pretext tasks: list, show, save FILE.json, delete, publish")
-    p.add_argument("action", nargs="?", default="list", choices=["list", "show", "save", "delete", "publish", "unpublish"])
+    p.add_argument(
+        "action", nargs="?", default="list", choices=["list", "show", "save", "delete", "publish", "unpublish"]
+    )
     p.add_argument("target", nargs="?", help="FILE.json for save; a task id for the others")
     p.add_argument("--owner", help="whose tasks (yours: the name you use in the app)")
     p.add_argument("--teacher", action="store_true", help="act as the teacher ($PRETEXT_LAB_TEACHER_TOKEN)")
@@ -196,5 +211,3 @@ def print_custom_section(data_dir=None, owner=None, out=None) -> None:
     if tasks:
         print("\ncustom tasks (run with --task custom --custom ID):", file=out or sys.stdout)
         print("\n".join(custom_lines(tasks)), file=out or sys.stdout)
-
-

@@ -8,7 +8,10 @@ hand-edited file is skipped with a note rather than breaking a page.
 
 from __future__ import annotations
 
+# TEMPORARY until issue 12 (owners) is merged: then these come from sslcore.runs.store.
+import hmac  # noqa: E401,E402
 import json
+import os
 import re
 import time
 import uuid
@@ -19,9 +22,7 @@ from sslcore import artifacts
 from sslcore.errors import ConfigError, PretextLabError
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.paths import storage_error
-
-# TEMPORARY until issue 12 (owners) is merged: then these come from sslcore.runs.store.
-import hmac, os  # noqa: E401,E402
+from sslcore.tasks.custom import Definition, parse_definition
 
 
 class NotAllowed(PretextLabError, PermissionError):
@@ -44,7 +45,7 @@ def check_owner(owner):
 
 def display_owner(owner):
     return owner or "nobody"
-from sslcore.tasks.custom import Definition, parse_definition
+
 
 MAX_PER_OWNER = 50
 MAX_FILE_BYTES = 16_000
@@ -135,7 +136,11 @@ class CustomTaskStore:
         command line, which reads the data directory anyway, sees all)."""
         if _ID.match(str(name_or_id)):
             return self.get(name_or_id)
-        matches = [t for t in (self.all() if everyone else self.visible(owner)) if t.name.lower() == str(name_or_id).strip().lower()]
+        matches = [
+            t
+            for t in (self.all() if everyone else self.visible(owner))
+            if t.name.lower() == str(name_or_id).strip().lower()
+        ]
         matches.sort(key=lambda t: t.owner != owner)
         if not matches:
             raise ConfigError(f"no custom task named {name_or_id!r}; see python -m sslcore tasks")
@@ -171,5 +176,7 @@ class CustomTaskStore:
     def delete(self, task_id: str, by: str | None, token: str | None = None) -> None:
         task = self.get(task_id)
         if not (task.owner is None or task.owner == by or is_teacher(token)):
-            raise NotAllowed(f"custom task {task.name!r} belongs to {display_owner(task.owner)}: only they or the teacher can delete it")
+            raise NotAllowed(
+                f"custom task {task.name!r} belongs to {display_owner(task.owner)}: only they or the teacher can delete it"
+            )
         self._path(task_id).unlink(missing_ok=True)

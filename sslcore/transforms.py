@@ -49,7 +49,11 @@ class Transform:
             return self.title.lower() if amount >= 0.5 else f"no {self.title.lower()}"
         if self.name == "channel_shuffle":
             return "channels " + "".join("RGB"[c] for c in CHANNEL_ORDERS[int(amount)])
-        return f"{self.title.lower()} {amount:+.2f}{self.unit}" if self.low < 0 else f"{self.title.lower()} {amount:.2f}{self.unit}"
+        return (
+            f"{self.title.lower()} {amount:+.2f}{self.unit}"
+            if self.low < 0
+            else f"{self.title.lower()} {amount:.2f}{self.unit}"
+        )
 
 
 def _affine(x: Tensor, theta: Tensor) -> Tensor:

@@ -77,9 +77,15 @@ def test_amounts_are_per_image_and_exact_where_they_can_be(images):
         (design(target="amount", transforms=[{"name": "grayscale", "min": 1, "max": 1}]), "no amount to predict"),
         (design(target="amount", levels=1, transforms=["rotate"]), "levels must be between 2"),
         (design(target="amount", levels=4, transforms=["rotate", "hue"]), "exactly one transformation"),
-        (design(target="amount", levels=9, transforms=[{"name": "channel_shuffle", "min": 0, "max": 5}]), "only 6 whole"),
+        (
+            design(target="amount", levels=9, transforms=[{"name": "channel_shuffle", "min": 0, "max": 5}]),
+            "only 6 whole",
+        ),
         (design(levels=3), "levels is for target 'amount' only"),
-        (design(target="match", transforms=[{"name": "grayscale", "min": 1, "max": 1}]), "at least one transformation needs a range"),
+        (
+            design(target="match", transforms=[{"name": "grayscale", "min": 1, "max": 1}]),
+            "at least one transformation needs a range",
+        ),
     ],
 )
 def test_a_bad_design_is_a_clear_error(raw, message):
@@ -113,7 +119,10 @@ def test_which_labels_match_what_was_done(images):
 
 
 def test_levels_of_one_transformation_are_rotation_prediction(images):
-    task = get_task("custom", {"definition": design(target="amount", levels=4, transforms=[{"name": "rotate", "min": 0, "max": 270}])})
+    task = get_task(
+        "custom",
+        {"definition": design(target="amount", levels=4, transforms=[{"name": "rotate", "min": 0, "max": 270}])},
+    )
     batch = task.prepare(images, gen(1))
     x = floats(images)
     for i, label in enumerate(batch.targets.tolist()):
@@ -122,7 +131,9 @@ def test_levels_of_one_transformation_are_rotation_prediction(images):
 
 
 def test_regression_targets_are_the_amounts_scaled_to_their_range(images):
-    task = get_task("custom", {"definition": design(target="amount", transforms=[{"name": "brightness", "min": 0.5, "max": 1.5}])})
+    task = get_task(
+        "custom", {"definition": design(target="amount", transforms=[{"name": "brightness", "min": 0.5, "max": 1.5}])}
+    )
     batch = task.prepare(images, gen(2))
     amounts = batch.extra["amounts"][:, 0]
     assert torch.allclose(batch.targets[:, 0], amounts - 0.5)
@@ -134,7 +145,9 @@ def test_regression_targets_are_the_amounts_scaled_to_their_range(images):
 
 
 def test_match_makes_two_views_of_each_image(images):
-    task = get_task("custom", {"definition": design(target="match", transforms=[{"name": "hflip", "min": 0, "max": 1}])})
+    task = get_task(
+        "custom", {"definition": design(target="match", transforms=[{"name": "hflip", "min": 0, "max": 1}])}
+    )
     batch = task.prepare(images, gen(4))
     x, n = floats(images), len(images)
     assert batch.inputs.shape[0] == 2 * n
@@ -161,8 +174,14 @@ def test_a_run_config_with_a_bad_design_is_refused_before_it_is_queued():
 def test_predict_the_horizontal_flip_learns_on_shapes():
     """5 of the 12 shapes look different mirrored (boat, cup, flag, house, L): up to ~70% is possible, 50% is chance."""
     config = TrainConfig(
-        task="custom", params={"definition": FLIP_TASK.to_json()}, epochs=40, n=400, image_size=16,
-        batch_size=64, probe_every=1e9, device="cpu",
+        task="custom",
+        params={"definition": FLIP_TASK.to_json()},
+        epochs=40,
+        n=400,
+        image_size=16,
+        batch_size=64,
+        probe_every=1e9,
+        device="cpu",
     )
     trainer = Trainer(config)
     for _ in trainer.events():
@@ -212,4 +231,7 @@ def test_cli_saves_lists_and_trains_refuses_bad_designs(tmp_path, capsys):
     assert "not valid JSON" in capsys.readouterr().err
     assert main(["preview", "custom", "--out", str(tmp_path / "p.png"), "-n", "2", "--size", "32"]) == 2
     assert "needs --custom" in capsys.readouterr().err
-    assert main(["preview", "custom", "--custom", str(good), "--out", str(tmp_path / "p.png"), "-n", "2", "--size", "32"]) == 0
+    assert (
+        main(["preview", "custom", "--custom", str(good), "--out", str(tmp_path / "p.png"), "-n", "2", "--size", "32"])
+        == 0
+    )

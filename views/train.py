@@ -15,6 +15,7 @@ from sslcore.paths import data_dir, storage_error
 from sslcore.runs import FINISHED
 from sslcore.tasks import TASKS, list_tasks
 from sslcore.train import BACKBONES, DEVICES, OPTIMIZERS, SUPERVISED, TrainConfig
+from views.task_builder import custom_task_options
 from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, start_worker, store_or_stop
 
 DATASETS = {
@@ -63,11 +64,12 @@ text_data = modality == "text"
 with st.form("new_runs"):
     st.markdown("**New comparison** — every run gets the same budget; the random-init baseline is added.")
     left, right = st.columns(2)
+    custom = custom_task_options() if modality == "image" else {}  # your saved designs (and published ones)
     tasks = left.multiselect(
         "Pretext tasks",
-        [t.name for t in list_tasks(modality)],
+        [t.name for t in list_tasks(modality)] + list(custom),
         default=DEFAULT_TASKS[modality],
-        format_func=lambda n: TASKS[n].title,
+        format_func=lambda n: custom[n][0] if n in custom else TASKS[n].title,
         key=f"tasks_{modality}",
     )
     supervised = left.checkbox("Add the supervised reference (uses real labels)", value=True)
@@ -108,7 +110,7 @@ if submitted:
             source = dataset
         configs = [
             TrainConfig(
-                task=name,
+                **({"task": "custom", "params": {"definition": custom[name][1]}} if name in custom else {"task": name}),
                 dataset=source,
                 budget=float(budget),
                 seed=int(seed),

@@ -127,10 +127,12 @@ def _step(item, index: int, target: str) -> Step:
     if isinstance(item, str):
         item = {"name": item}
     if not isinstance(item, dict):
-        raise ConfigError(f"transformation {index + 1} must be an object like {{\"name\": \"hflip\"}}, got {item!r}")
+        raise ConfigError(f'transformation {index + 1} must be an object like {{"name": "hflip"}}, got {item!r}')
     unknown = sorted(set(item) - {"name", "min", "max"})
     if unknown:
-        raise ConfigError(f"transformation {index + 1}: unknown field(s) {', '.join(map(str, unknown))}; use name, min, max")
+        raise ConfigError(
+            f"transformation {index + 1}: unknown field(s) {', '.join(map(str, unknown))}; use name, min, max"
+        )
     name = item.get("name")
     if name not in TRANSFORMS:
         raise ConfigError(f"unknown transformation {name!r}; available: {', '.join(TRANSFORMS)}")
@@ -145,7 +147,9 @@ def _step(item, index: int, target: str) -> Step:
     if t.discrete and (low != int(low) or high != int(high)):
         raise ConfigError(f"{name} takes whole numbers only ({t.low:g}..{t.high:g}), got {low:g}..{high:g}")
     if target == "which" and t.discrete and low <= t.identity <= high:
-        raise ConfigError(f"{name} range {low:g}..{high:g} includes {t.identity:g} (unchanged): for 'which', start it at {t.identity + 1:g}")
+        raise ConfigError(
+            f"{name} range {low:g}..{high:g} includes {t.identity:g} (unchanged): for 'which', start it at {t.identity + 1:g}"
+        )
     return Step(name, low, high)
 
 
@@ -162,13 +166,17 @@ def parse_definition(data) -> Definition:
         raise ConfigError("custom task definition must be a JSON object with name, target and transforms")
     unknown = sorted(set(data) - _KEYS)
     if unknown:
-        raise ConfigError(f"unknown field(s) {', '.join(map(str, unknown))} in the custom task; valid: {', '.join(sorted(_KEYS))}")
+        raise ConfigError(
+            f"unknown field(s) {', '.join(map(str, unknown))} in the custom task; valid: {', '.join(sorted(_KEYS))}"
+        )
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ConfigError("give the custom task a name")
     name = " ".join(name.split())
     if len(name) > MAX_NAME_CHARS or not _NAME.match(name):
-        raise ConfigError(f"task name {name[:MAX_NAME_CHARS]!r}: use up to {MAX_NAME_CHARS} letters, digits, spaces and simple punctuation")
+        raise ConfigError(
+            f"task name {name[:MAX_NAME_CHARS]!r}: use up to {MAX_NAME_CHARS} letters, digits, spaces and simple punctuation"
+        )
     target = data.get("target")
     if target not in TARGETS:
         raise ConfigError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
@@ -201,7 +209,9 @@ def parse_definition(data) -> Definition:
                 raise ConfigError("with levels, 'amount' predicts the level of exactly one transformation")
             step = steps[0]
             if step.transform.discrete and levels > step.high - step.low + 1:
-                raise ConfigError(f"{step.name} has only {int(step.high - step.low) + 1} whole amounts in its range, not {levels} levels")
+                raise ConfigError(
+                    f"{step.name} has only {int(step.high - step.low) + 1} whole amounts in its range, not {levels} levels"
+                )
         for step in steps:
             if step.low == step.high:
                 raise ConfigError(f"{step.name} range is a single value ({step.low:g}): there is no amount to predict")
@@ -372,11 +382,17 @@ class CustomTask(PretextTask):
                 said = step.transform.describe(float(amounts[0])) if step else "nothing applied"
                 text = f"{said} → class {label} ({d.classes[label]})"
             elif d.levels:
-                text = f"{d.steps[0].transform.describe(float(amounts[0]))} → level {int(batch.targets[i])} of {d.levels}"
+                text = (
+                    f"{d.steps[0].transform.describe(float(amounts[0]))} → level {int(batch.targets[i])} of {d.levels}"
+                )
             else:
                 targets = ", ".join(f"{float(t):.2f}" for t in batch.targets[i])
                 text = f"{', '.join(self._words(amounts))} → targets {targets} (0 = min, 1 = max of each range)"
-            items.append(PreviewItem(PreviewImage(batch.originals[i], "original"), [PreviewImage(batch.inputs[i], "network input")], text))
+            items.append(
+                PreviewItem(
+                    PreviewImage(batch.originals[i], "original"), [PreviewImage(batch.inputs[i], "network input")], text
+                )
+            )
         return items
 
     def _words(self, amounts: Tensor) -> list[str]:
