@@ -11,6 +11,7 @@ from sslcore.data import DATASETS, dataset_modality
 from sslcore.errors import PretextLabError
 from sslcore.preview import to_pil
 from sslcore.report import CLASS_COLOURS, projector_tsv, result_row, results_csv, run_label
+from views.results_sweep import sweep_section
 from views.ui import builtin_corpus, builtin_images, store_or_stop
 
 st.title("📊 Results")
@@ -58,6 +59,7 @@ fig = go.Figure(
 )
 fig.update_layout(barmode="group", yaxis_title="test accuracy (%)", height=380, margin=dict(t=20))
 st.plotly_chart(fig, key="accuracy")
+sweep_section(runs)  # one task over one knob: the sweep chart and its reading
 
 left, right = st.columns(2)
 curve = go.Figure()

@@ -16,6 +16,7 @@ from sslcore.runs import FINISHED
 from sslcore.tasks import TASKS, list_tasks
 from sslcore.train import BACKBONES, DEVICES, OPTIMIZERS, SUPERVISED, TrainConfig
 from views.task_builder import custom_task_options
+from views.train_sweep import sweep_form
 from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, start_worker, store_or_stop
 
 DATASETS = {
@@ -129,6 +130,8 @@ if submitted:
         st.success(f"Queued {len(ids)} runs (with the random-init baseline).")
     except PretextLabError as err:
         st.error(str(err), icon="⚠️")
+
+sweep_form(store, modality, store.submit_group, start_worker)
 
 
 def curves(run_id: str):
