@@ -7,7 +7,9 @@ import io
 
 import numpy as np
 
+from sslcore.errors import ConfigError
 from sslcore.runs.store import Run
+from sslcore.tasks.custom import CUSTOM, parse_definition
 
 COLUMNS = (
     "id",
@@ -44,8 +46,18 @@ CLASS_COLOURS = [
 ]
 
 
+def task_title(run: Run) -> str:
+    """The task as a person names it: a custom task by its design's name ("custom: Predict the flip")."""
+    if run.task == CUSTOM:
+        try:
+            return f"{CUSTOM}: {parse_definition(run.config.get('params', {}).get('definition', '')).name}"
+        except ConfigError:
+            return CUSTOM
+    return run.task
+
+
 def run_label(run: Run) -> str:
-    return f"{run.task} · {run.config.get('dataset', '?')} · {run.id[:6]}"
+    return f"{task_title(run)} · {run.config.get('dataset', '?')} · {run.id[:6]}"
 
 
 def result_row(run: Run) -> dict:
@@ -54,7 +66,7 @@ def result_row(run: Run) -> dict:
     return {
         "id": run.id,
         "group": run.group_id or "",
-        "task": run.task,
+        "task": task_title(run),
         "dataset": run.config.get("dataset"),
         "status": run.status,
         "linear_probe": r.get("linear_probe"),

@@ -235,3 +235,17 @@ def test_cli_saves_lists_and_trains_refuses_bad_designs(tmp_path, capsys):
         main(["preview", "custom", "--custom", str(good), "--out", str(tmp_path / "p.png"), "-n", "2", "--size", "32"])
         == 0
     )
+
+
+def test_results_name_a_custom_run_by_its_design():
+    from sslcore.report import result_row, run_label
+    from sslcore.runs.store import Run
+
+    config = TrainConfig(task="custom", params={"definition": FLIP_TASK.to_json()}).to_dict()
+    run = Run(
+        id="0123456789ab", group_id="g", kind="task", task="custom", config=config, status="succeeded", created=1,
+        started=1, finished=2, worker_id="w", heartbeat=2, progress=None, error=None, cancel_requested=False,
+        results={"linear_probe": 0.5, "knn": 0.4, "baseline": {"linear_probe": 0.2, "knn": 0.1}},
+    )  # fmt: skip
+    assert result_row(run)["task"] == "custom: Predict the horizontal flip"
+    assert run_label(run).startswith("custom: Predict the horizontal flip · shapes")
