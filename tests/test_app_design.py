@@ -70,3 +70,15 @@ def test_a_saved_design_is_offered_on_train_for_its_owner(builder):
     assert not builder.exception, builder.exception
     options = builder.multiselect(key="tasks_image").options
     assert any("My flip" in o for o in options)
+
+
+def test_a_malformed_design_file_is_refused_with_a_message_and_a_good_one_loads(builder):
+    uploader = builder.sidebar.get("file_uploader")[0]
+    uploader.set_value([("bad.json", b'{"name": "x", "target": "which", "transforms": ["warp"]}', "application/json")])
+    builder.run()
+    assert not builder.exception, builder.exception
+    assert any("bad.json" in e.value and "unknown transformation 'warp'" in e.value for e in builder.sidebar.error)
+    good = b'{"name": "Colour shift", "target": "which", "transforms": ["hue"]}'
+    builder.sidebar.get("file_uploader")[0].set_value([("good.json", good, "application/json")])
+    builder.run()
+    assert builder.sidebar.text_input(key="custom.name").value == "Colour shift"

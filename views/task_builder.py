@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from sslcore.custom_tasks import CustomTaskStore, SavedTask, display_owner, is_teacher
+from sslcore.custom_tasks import MAX_FILE_BYTES, CustomTaskStore, SavedTask, display_owner, is_teacher
 from sslcore.errors import PretextLabError
 from sslcore.paths import data_dir
 from sslcore.tasks.custom import CUSTOM, FLIP_TASK, MAX_LEVELS, TARGETS, Definition, parse_definition
@@ -62,6 +62,20 @@ def _pick_saved() -> None:
             st.session_state["custom.note"] = str(err)
 
 
+def _load_file() -> None:
+    """A design from an uploaded .json (capped); a bad file is a message, and the builder keeps what it had."""
+    upload = st.session_state.get("custom.file")
+    if upload is None:
+        return
+    data = upload.getvalue()
+    try:
+        if len(data) > MAX_FILE_BYTES:
+            raise PretextLabError(f"{upload.name}: larger than the {MAX_FILE_BYTES // 1000} kB limit for a task design")
+        load_design(parse_definition(data.decode("utf-8", errors="replace")))
+    except PretextLabError as err:
+        st.session_state["custom.note"] = f"{upload.name}: {err}" if not str(err).startswith(upload.name) else str(err)
+
+
 def _range_widget(name: str) -> tuple[float, float]:
     t = TRANSFORMS[name]
     key = f"custom.range.{name}"
@@ -92,6 +106,7 @@ def builder_sidebar() -> dict | None:
         st.warning(f"Saved designs cannot be read right now: {err}", icon="⚠️")
     options = {NEW: "— a new design —", **{t.id: saved_label(t) for t in saved}}
     st.selectbox("Start from", list(options), format_func=options.get, key="custom.pick", on_change=_pick_saved)
+    st.file_uploader("…or load a design (.json)", type=["json"], key="custom.file", on_change=_load_file)
     if note := st.session_state.pop("custom.note", None):
         st.error(note, icon="⚠️")
     st.text_input("Name", key="custom.name", max_chars=40)
@@ -150,6 +165,7 @@ def save_buttons(definition: Definition, saved: list[SavedTask]) -> None:
                 st.session_state["custom.saved"] = f"⚠️ {err}"
     if message := st.session_state.pop("custom.saved", None):
         st.caption(message)
+    st.download_button("⬇️ Design (.json)", definition.to_json(), "pretext-task.json", "application/json")
     st.caption("🔗 The page's address carries this design: copy it to share the task.")
 
 
