@@ -34,7 +34,7 @@ def parse_sweep(task: str, spec: str) -> tuple[str, list]:
     specs = {s.name: s for s in param_specs(cls.Params)}
     if knob not in specs:
         raise ConfigError(f"{task} has no knob {knob!r}; its knobs: {', '.join(specs)}")
-    values = [make_params(cls.Params, {knob: v}).__getattribute__(knob) for v in raw.split(",") if v.strip()]
+    values = [getattr(make_params(cls.Params, {knob: v}), knob) for v in raw.split(",") if v.strip()]
     if len(set(values)) != len(values):
         raise ConfigError(f"each value of {knob} may appear once, got {raw!r}")
     if not 2 <= len(values) <= MAX_VALUES:

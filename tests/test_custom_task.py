@@ -172,12 +172,13 @@ def test_a_run_config_with_a_bad_design_is_refused_before_it_is_queued():
 
 
 def test_predict_the_horizontal_flip_learns_on_shapes():
-    """5 of the 12 shapes look different mirrored (boat, cup, flag, house, L): up to ~70% is possible, 50% is chance."""
+    """Chance is 50%. Only 5 of the 12 shapes look different mirrored (boat, cup, flag, house, L), so held-out
+    accuracy on those is the honest test; the training accuracy also rises by memorising images."""
     config = TrainConfig(
         task="custom",
         params={"definition": FLIP_TASK.to_json()},
-        epochs=40,
-        n=400,
+        epochs=16,
+        n=1000,
         image_size=16,
         batch_size=64,
         probe_every=1e9,
@@ -186,8 +187,17 @@ def test_predict_the_horizontal_flip_learns_on_shapes():
     trainer = Trainer(config)
     for _ in trainer.events():
         pass
-    assert trainer.steps == 160
+    assert trainer.steps == 176
     assert trainer.final_metric() > 0.6, trainer.final_metric()
+    names = trainer.data.class_names
+    asymmetric = [names.index(n) for n in ("boat", "cup", "flag", "house", "letter_L")]
+    test = trainer.test_idx[torch.isin(trainer.data.labels[trainer.test_idx], torch.tensor(asymmetric))]
+    x = floats(trainer.data.images[test])
+    inputs, targets = torch.cat([x, x.flip(-1)]), torch.cat([torch.zeros(len(x)), torch.ones(len(x))]).long()
+    trainer.backbone.eval(), trainer.head.eval()
+    with torch.no_grad():
+        held_out = (trainer.head(trainer.backbone(inputs)).argmax(1) == targets).float().mean().item()
+    assert held_out > 0.6, f"{held_out:.3f} on {len(inputs)} held-out views after {trainer.steps} steps"
 
 
 # --- saved designs ---------------------------------------------------------------------------------------
