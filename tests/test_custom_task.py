@@ -10,7 +10,7 @@ from sslcore.cli import main
 from sslcore.custom_tasks import CustomTaskStore, NotAllowed
 from sslcore.errors import ConfigError
 from sslcore.tasks import get_task
-from sslcore.tasks.custom import FLIP_TASK, CustomTask, decode_definition, encode_definition, parse_definition
+from sslcore.tasks.custom import EXAMPLES, FLIP_TASK, CustomTask, decode_definition, encode_definition, parse_definition
 from sslcore.train import TrainConfig, Trainer, make_objective
 from sslcore.transforms import CHANNEL_ORDERS, TRANSFORMS
 
@@ -92,6 +92,11 @@ def test_a_bad_design_is_a_clear_error(raw, message):
     with pytest.raises(ConfigError) as err:
         parse_definition(raw)
     assert message in str(err.value)
+
+
+def test_the_examples_are_valid_designs():
+    for d in EXAMPLES.values():
+        assert parse_definition(d.to_json()) == d
 
 
 def test_a_design_round_trips_through_json_and_the_url():

@@ -9,7 +9,7 @@ import streamlit as st
 from sslcore.custom_tasks import MAX_FILE_BYTES, CustomTaskStore, SavedTask, display_owner, is_teacher
 from sslcore.errors import PretextLabError
 from sslcore.paths import data_dir
-from sslcore.tasks.custom import CUSTOM, FLIP_TASK, MAX_LEVELS, TARGETS, Definition, parse_definition
+from sslcore.tasks.custom import CUSTOM, EXAMPLES, FLIP_TASK, MAX_LEVELS, TARGETS, Definition, parse_definition
 from sslcore.transforms import TRANSFORMS
 from views.custom_query import DESIGN_KEY
 
@@ -55,7 +55,9 @@ def load_design(definition: Definition) -> None:
 
 def _pick_saved() -> None:
     choice = st.session_state.get("custom.pick")
-    if choice and choice != NEW:
+    if choice in EXAMPLES:
+        load_design(EXAMPLES[choice])
+    elif choice and choice != NEW:
         try:
             load_design(task_store().get(choice).definition)
         except PretextLabError as err:
@@ -104,7 +106,11 @@ def builder_sidebar() -> dict | None:
     except PretextLabError as err:
         saved = []
         st.warning(f"Saved designs cannot be read right now: {err}", icon="⚠️")
-    options = {NEW: "— a new design —", **{t.id: saved_label(t) for t in saved}}
+    options = {
+        NEW: "— a new design —",
+        **{t.id: saved_label(t) for t in saved},
+        **{name: f"📘 example: {name}" for name in EXAMPLES},
+    }
     st.selectbox("Start from", list(options), format_func=options.get, key="custom.pick", on_change=_pick_saved)
     st.file_uploader("…or load a design (.json)", type=["json"], key="custom.file", on_change=_load_file)
     if note := st.session_state.pop("custom.note", None):

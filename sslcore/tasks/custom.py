@@ -223,6 +223,15 @@ def parse_definition(data) -> Definition:
 
 
 FLIP_TASK = Definition("Predict the horizontal flip", "which", (Step("hflip", 1, 1),))
+EXAMPLES = {  # starting points in the builder: one teaches colour, one shape, one invariance
+    d.name: d
+    for d in (
+        FLIP_TASK,
+        Definition("Predict the colour shift", "amount", (Step("hue", -0.375, 0.375),), levels=4),
+        Definition("Predict the rotation", "amount", (Step("rotate", 0, 270),), levels=4),
+        Definition("Match through colour and cut-outs", "match", (Step("hue", -0.5, 0.5), Step("cutout", 0.2, 0.5))),
+    )
+}
 
 
 def encode_definition(definition: Definition) -> str:
