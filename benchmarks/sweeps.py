@@ -1,6 +1,6 @@
 """One knob sweep per image task family on shapes: where is the sweet spot, and where does the task become a shortcut?
 
-    python benchmarks/sweeps.py [--epochs 6] [--n 2000] [--seeds 1] [--families all] [--json FILE]
+    python benchmarks/sweeps.py [--epochs 6] [--n 2000] [--seeds 1] [--families all] [--ends] [--json FILE]
 
 Families: classification (rotation angles, jigsaw gap), reconstruction (masked-image ratio), contrastive
 (SimCLR colour strength) and non-contrastive (SimSiam crop size). Every run of a sweep trains for the same
@@ -44,6 +44,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--families", default="all", help=f"all or a comma-separated subset of: {', '.join(SWEEPS)}")
+    parser.add_argument(
+        "--ends", action="store_true", help="only the first and last value of each sweep (a busy machine)"
+    )
     parser.add_argument("--json", help="also write every point to this JSON file")
     args = parser.parse_args(argv)
     families = list(SWEEPS) if args.families == "all" else [f.strip() for f in args.families.split(",")]
@@ -52,31 +55,51 @@ def main(argv=None) -> int:
     data = load_run_data(TrainConfig(task="rotation", **base))
     baseline = random_init_baseline(TrainConfig(task="rotation", **base), data)
     how = f"{args.compute:.3g} FLOPs of training per run" if args.compute else f"{args.epochs:g} epochs per run"
-    print(f"Machine: {machine()}\nShapes, n={args.n} ({len(data)} images, 25% held out), batch {args.batch_size}, {how}, "
-          f"{args.seeds} seed(s) (medians). Random init: linear probe {pct(baseline['linear_probe'])}%, kNN {pct(baseline['knn'])}%.")
+    print(
+        f"Machine: {machine()}\nShapes, n={args.n} ({len(data)} images, 25% held out), batch {args.batch_size}, {how}, "
+        f"{args.seeds} seed(s) (medians). Random init: linear probe {pct(baseline['linear_probe'])}%, kNN {pct(baseline['knn'])}%."
+    )
     everything = {}
     for family in families:
         task, knob, values, fixed = SWEEPS[family]
+        values = [values[0], values[-1]] if args.ends else values
         configs = sweep_configs(TrainConfig(task=task, params=fixed, **base), knob, values, args.seeds)
         runs, tick = [], time.perf_counter()
         for config in configs:
             results = run_experiment(config, data=data, embed="pca")
             runs.append(SimpleNamespace(task=task, config=config.to_dict(), results=results))
-            print(f"  {task} {knob}={config.params[knob]}: probe {pct(results['linear_probe'])} ({results['steps']} steps, "
-                  f"{results['train_seconds']:.0f} s)", file=sys.stderr, flush=True)
+            print(
+                f"  {task} {knob}={config.params[knob]}: probe {pct(results['linear_probe'])} ({results['steps']} steps, "
+                f"{results['train_seconds']:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
         points = sweep_points(runs, knob)
-        everything[family] = {"task": task, "knob": knob, "fixed": fixed, "points": points, "reading": reading(points, knob)}
+        everything[family] = {
+            "task": task,
+            "knob": knob,
+            "fixed": fixed,
+            "points": points,
+            "reading": reading(points, knob),
+        }
         factor_names = sorted({n for p in points for n in p["factors"]} - {"class"})
-        print(f"\n#### {family}: {task}, {knob} over {', '.join(map(str, values))}"
-              + (f" ({', '.join(f'{k}={v}' for k, v in fixed.items())})" if fixed else "") + "\n")
-        print(f"| {knob} | pretext metric | pretext (0 chance, 100 solved) | linear probe % | kNN % | steps | "
-              + "".join(f"{n} | " for n in factor_names))
+        print(
+            f"\n#### {family}: {task}, {knob} over {', '.join(map(str, values))}"
+            + (f" ({', '.join(f'{k}={v}' for k, v in fixed.items())})" if fixed else "")
+            + "\n"
+        )
+        print(
+            f"| {knob} | pretext metric | pretext (0 chance, 100 solved) | linear probe % | kNN % | steps | "
+            + "".join(f"{n} | " for n in factor_names)
+        )
         print("|---|---:|---:|---:|---:|---:|" + "---:|" * len(factor_names))
         for p in points:
             metric = "—" if p["pretext_metric"] is None else f"{p['pretext_metric']:.3f}"
             score = "—" if p["pretext_score"] is None else f"{100 * p['pretext_score']:.0f}"
             factors = "".join(f"{p['factors'].get(n, 0) or 0:.2f} | " for n in factor_names)
-            print(f"| {p['value']} | {metric} | {score} | {pct(p['linear_probe'])} | {pct(p['knn'])} | {p['steps']:.0f} | {factors}")
+            print(
+                f"| {p['value']} | {metric} | {score} | {pct(p['linear_probe'])} | {pct(p['knn'])} | {p['steps']:.0f} | {factors}"
+            )
         print(f"\n{everything[family]['reading']} ({time.perf_counter() - tick:.0f} s for the sweep.)")
         sys.stdout.flush()
     if args.json:

@@ -176,6 +176,7 @@ def test_a_run_config_with_a_bad_design_is_refused_before_it_is_queued():
         TrainConfig(task="custom", params={"definition": design(transforms=["warp"])}).validate()
 
 
+@pytest.mark.timeout(1200)  # ~10 s on an idle 2-core machine; minutes when the CPU is shared
 def test_predict_the_horizontal_flip_learns_on_shapes():
     """Chance is 50%. Only 5 of the 12 shapes look different mirrored (boat, cup, flag, house, L), so held-out
     accuracy on those is the honest test; the training accuracy also rises by memorising images."""
