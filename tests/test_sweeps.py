@@ -149,3 +149,13 @@ def test_the_train_form_runs_each_value_once_and_results_draw_one_point_per_valu
     probe = next(t for t in spec["data"] if t["name"] == "linear probe (%)")
     assert probe["x"] == ["2", "4"] and len(probe["y"]) == 2
     assert any("angles=" in m.value for m in at.markdown)
+
+
+def test_the_reading_says_when_nothing_has_been_learned_yet():
+    runs = [
+        run("rotation", {"angles": 2}, 0.162, 0.526, steps=138),
+        run("rotation", {"angles": 4}, 0.14, 0.244, steps=138),
+    ]
+    text = reading(sweep_points(runs, "angles"), "angles")
+    assert "No value of angles beats random init yet" in text and "138 steps" in text
+    assert "barely solved" in text
