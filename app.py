@@ -3,6 +3,7 @@
 import streamlit as st
 
 from sslcore.errors import PretextLabError
+from views.owner import identity_sidebar
 from views.ui import runs_device, start_worker
 
 st.set_page_config(page_title="Pretext Lab", page_icon="🧩", layout="wide")
@@ -14,6 +15,7 @@ pages = [
     st.Page("views/results.py", title="Results", icon="📊", url_path="results"),
 ]
 page = st.navigation(pages)
+identity_sidebar()
 try:
     start_worker()
     st.sidebar.caption(f"Runs use: **{runs_device()}**")

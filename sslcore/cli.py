@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import getpass
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sslcore.cli_design import add_commands, add_custom_option
+from sslcore.context import chance_points, flags, spread
 from sslcore.errors import ConfigError, ImageDecodeError, PretextLabError, TextDecodeError
 
 if TYPE_CHECKING:
@@ -17,6 +21,7 @@ if TYPE_CHECKING:
 PREVIEW_IMAGES = 6
 MAX_PREVIEW_IMAGES = 64
 MIN_SIZE, MAX_SIZE = 16, 256
+MAX_SEEDS = 5
 
 
 def _tasks(args) -> int:
@@ -260,32 +265,64 @@ def _compare(args) -> int:
         tasks.append(SUPERVISED)
     if args.dataset is None:  # the default data of the first task (shapes, or the corpus for text tasks)
         args.dataset = TrainConfig(task=tasks[0]).dataset
-    configs = [config_from_args(args, t) for t in tasks]
-    data = load_run_data(configs[0])  # one dataset for all: a fair comparison
-    baseline = random_init_baseline(configs[0], data)
-    rows = []
-    for config in configs:
-        out = Path(args.out) / config.task if args.out else None
-        printer = None if args.json else ProgressPrinter(config.task)
-        rows.append(run_experiment(config, out, on_event=printer, data=data))
+    if not 1 <= args.seeds <= MAX_SEEDS:
+        raise ConfigError(f"--seeds must be from 1 to {MAX_SEEDS}, got {args.seeds}")
+    rows, baselines = [], []
+    for seed in range(args.seed, args.seed + args.seeds):  # each seed: its own data draw, baseline and runs
+        configs = [dataclasses.replace(config_from_args(args, t), seed=seed).validate() for t in tasks]
+        data = load_run_data(configs[0])  # one dataset for all tasks of a seed: a fair comparison
+        baselines.append({**random_init_baseline(configs[0], data), "seed": seed})
+        for config in configs:
+            out = Path(args.out) / config.task if args.out else None
+            if out is not None and args.seeds > 1:
+                out = out / f"seed{seed}"
+            printer = None if args.json else ProgressPrinter(f"{config.task} seed {seed}" if args.seeds > 1 else config.task)
+            rows.append(run_experiment(config, out, on_event=printer, data=data))
     if args.json:
-        print(json.dumps({"baseline": baseline, "runs": rows}, indent=2))
+        summary = {t: _task_spread([r for r in rows if r["task"] == t]) for t in tasks}
+        print(json.dumps({"baseline": baselines[0], "baselines": baselines, "runs": rows, "spread": summary}, indent=2))
         return 0
-    print(f"\n{len(rows)} runs on {args.dataset}, {rows[0]['device']}, same budget each")
-    print(f"{'run':<20}{'pretext metric':>16}{'linear probe':>14}{'vs random':>11}{'kNN':>9}{'steps':>8}")
-    print(f"{'random_init':<20}{'—':>16}{_pct(baseline['linear_probe']):>14}{'':>11}{_pct(baseline['knn']):>9}{0:>8}")
+    from sslcore.uploads import dataset_label
+
+    first = rows[0]
+    seeds = f"{args.seeds} seeds ({args.seed}–{args.seed + args.seeds - 1}), " if args.seeds > 1 else ""
+    print(f"\n{len(rows)} runs on {dataset_label(args.dataset)}, {first['device']}, {seeds}same budget each")
+    print(f"{'run':<20}{'pretext metric':>16}{'linear probe':>22}{'vs random':>11}{'kNN':>9}{'steps':>8}{'test':>7}")
+    base = _task_spread(baselines)
+    print(f"{'random_init':<20}{'—':>16}{_spread_text(base['linear_probe']):>22}{'':>11}{_pct(base['knn']['mean']):>9}{0:>8}")
+    for task in tasks:
+        mine = [r for r in rows if r["task"] == task]
+        stats = _task_spread(mine)
+        metric = [r["pretext_metric"] for r in mine if r.get("pretext_metric") is not None]
+        metric = f"{sum(metric) / len(metric):.3f}" if metric else "—"
+        gain = f"{100 * (stats['linear_probe']['mean'] - base['linear_probe']['mean']):+.1f}"
+        print(
+            f"{task:<20}{metric:>16}{_spread_text(stats['linear_probe']):>22}{gain:>11}"
+            f"{_pct(stats['knn']['mean']):>9}{mine[0]['steps']:>8}{mine[0].get('test_images', '?'):>7}"
+        )
+    print(f"chance: {chance_points(first.get('num_classes')):.1f}% ({first.get('num_classes')} classes)")
     for r in rows:
-        metric = "—" if r.get("pretext_metric") is None else f"{r['pretext_metric']:.3f}"
-        gain = f"{100 * (r['linear_probe'] - baseline['linear_probe']):+.1f}"
-        print(f"{r['task']:<20}{metric:>16}{_pct(r['linear_probe']):>14}{gain:>11}{_pct(r['knn']):>9}{r['steps']:>8}")
+        for warning in flags(r, r.get("config") or {}):
+            print(f"  ! {r['task']} (seed {r['config']['seed']}): {warning}")
     return 0
+
+
+def _task_spread(rows: list[dict]) -> dict:
+    return {key: spread([r[key] for r in rows]) for key in ("linear_probe", "knn")}
+
+
+def _spread_text(stats: dict) -> str:
+    """'62.0%' for one seed; '62.0% (58.1–65.3)' as mean (lowest–highest) over several."""
+    if stats["n"] <= 1:
+        return _pct(stats["mean"])
+    return f"{_pct(stats['mean'])} ({100 * stats['min']:.1f}–{100 * stats['max']:.1f})"
 
 
 def _submit(args) -> int:
     from sslcore.runs import RunStore
 
     store = RunStore(args.data_dir)
-    run_id = store.submit(config_from_args(args, args.task))
+    run_id = store.submit(config_from_args(args, args.task), owner=args.owner)
     if not args.no_worker:
         from sslcore.runs import ensure_worker
 
@@ -295,6 +332,8 @@ def _submit(args) -> int:
 
 
 def _run_line(run) -> str:
+    from sslcore.uploads import dataset_label
+
     progress = ""
     if run.status == "running" and run.progress and run.progress.get("kind") == "step":
         progress = f"{100 * run.progress['progress']:.0f}% loss {run.progress['loss']:.3f}"
@@ -302,13 +341,14 @@ def _run_line(run) -> str:
         progress = f"probe {_pct(run.results['linear_probe'])} kNN {_pct(run.results['knn'])}"
     elif run.error:
         progress = run.error
-    return f"{run.id}  {run.status:<10} {run.task:<18} {run.config.get('dataset', ''):<8} {progress}"
+    dataset = dataset_label(run.config.get("dataset"))
+    return f"{run.id}  {run.status:<10} {run.task:<18} {dataset:<8} {(run.owner or '-')[:16]:<16} {progress}"
 
 
 def _runs(args) -> int:
     import time
 
-    from sslcore.runs import RunStore
+    from sslcore.runs import TEACHER_TOKEN_ENV, RunStore
 
     store = RunStore(args.data_dir)
     if args.action == "list":
@@ -328,9 +368,9 @@ def _runs(args) -> int:
         run = store.get(args.id)
         print(json.dumps(vars(run), indent=2, default=float) if args.json else _run_line(run))
     elif args.action == "cancel":
-        print(_run_line(store.cancel(args.id)))
+        print(_run_line(store.cancel(args.id, by=args.owner, token=os.environ.get(TEACHER_TOKEN_ENV))))
     elif args.action == "delete":
-        store.delete(args.id)
+        store.delete(args.id, by=args.owner, token=os.environ.get(TEACHER_TOKEN_ENV))
         print(f"deleted {args.id}")
     elif args.action == "wait":
         deadline = time.monotonic() + args.timeout
@@ -385,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tasks", help="list the pretext tasks and their parameters (and your custom tasks)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--owner", help="also list this person's custom tasks (published ones are always listed)")
+    add_owner(p, "also list this person's custom tasks (published ones are always listed)")
     add_data_dir(p)
     p.set_defaults(func=_tasks)
 
@@ -416,6 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="train several tasks under the same budget and print a table")
     p.add_argument("--tasks", required=True, help="comma-separated task names, e.g. rotation,jigsaw,simclr")
     p.add_argument("--no-supervised", dest="supervised", action="store_false", help="skip the supervised reference")
+    p.add_argument(
+        "--seeds", type=int, default=1, help=f"repeat every run with seeds SEED, SEED+1, … (1-{MAX_SEEDS}): shows the spread"
+    )
     add_run_options(p)
     p.set_defaults(func=_compare)
 
@@ -423,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True, help="a task name, supervised, or random_init")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="task parameter, repeatable")
     p.add_argument("--no-worker", action="store_true", help="do not start a worker if none is running")
+    add_owner(p, "who the run belongs to: only they (or the teacher) may cancel or delete it")
     add_run_options(p)
     add_data_dir(p)
     p.set_defaults(func=_submit)
@@ -432,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", nargs="?", help="run id (for show, cancel, delete, wait)")
     p.add_argument("--timeout", type=float, default=3600.0, help="for wait: give up after this many seconds")
     p.add_argument("--json", action="store_true")
+    add_owner(p, "who you are, for cancel and delete (the teacher: set $PRETEXT_LAB_TEACHER_TOKEN)")
     add_data_dir(p)
     p.set_defaults(func=_runs)
 
@@ -442,8 +487,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--worker-id", help=argparse.SUPPRESS)
     add_data_dir(p)
     p.set_defaults(func=_worker)
-    add_commands(sub, add_run_options, add_data_dir)
+    add_commands(sub, add_run_options, add_data_dir, add_owner)
     return parser
+
+
+def add_owner(p: argparse.ArgumentParser, text: str) -> None:
+    p.add_argument("--owner", default=_login(), help=f"{text} (default: your login name)")
+
+
+def _login() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in this container: runs have no owner
+        return None
 
 
 def add_data_dir(p: argparse.ArgumentParser) -> None:

@@ -53,7 +53,7 @@ def task_params(args, task: str, params: dict) -> dict:
 
 
 def custom_lines(tasks) -> list[str]:
-    from sslcore.custom_tasks import display_owner
+    from sslcore.runs.store import display_owner
 
     lines = []
     for t in tasks:
@@ -134,7 +134,7 @@ def _sweep(args) -> int:
     if args.submit:
         from sslcore.runs import RunStore, ensure_worker
 
-        group, ids = RunStore(args.data_dir).submit_group(configs)
+        group, ids = RunStore(args.data_dir).submit_group(configs, owner=args.owner)
         if not args.no_worker:
             ensure_worker(args.data_dir, device=args.device)
         print(json.dumps({"group": group, "ids": ids}) if args.json else f"sweep {group}: {len(ids)} runs queued")
@@ -171,7 +171,7 @@ def _sweep(args) -> int:
     return 0
 
 
-def add_commands(sub, add_run_options, add_data_dir) -> None:
+def add_commands(sub, add_run_options, add_data_dir, add_owner) -> None:
     """Register ``sweep`` and ``custom`` on the main parser's subparsers."""
     from sslcore.sweeps import PRESETS
 
@@ -186,6 +186,7 @@ def add_commands(sub, add_run_options, add_data_dir) -> None:
     p.add_argument("--no-worker", action="store_true", help="with --submit: do not start a worker")
     add_run_options(p)
     add_data_dir(p)
+    add_owner(p, "with --submit: who the sweep's runs belong to")
     p.set_defaults(func=_sweep)
 
     p = sub.add_parser("custom", help="your own pretext tasks: list, show, save FILE.json, delete, publish")
@@ -193,7 +194,7 @@ def add_commands(sub, add_run_options, add_data_dir) -> None:
         "action", nargs="?", default="list", choices=["list", "show", "save", "delete", "publish", "unpublish"]
     )
     p.add_argument("target", nargs="?", help="FILE.json for save; a task id for the others")
-    p.add_argument("--owner", help="whose tasks (yours: the name you use in the app)")
+    add_owner(p, "whose designs: yours are the ones saved under the name you use in the app")
     p.add_argument("--teacher", action="store_true", help="act as the teacher ($PRETEXT_LAB_TEACHER_TOKEN)")
     p.add_argument("--json", action="store_true")
     add_data_dir(p)

@@ -8,10 +8,7 @@ hand-edited file is skipped with a note rather than breaking a page.
 
 from __future__ import annotations
 
-# TEMPORARY until issue 12 (owners) is merged: then these come from sslcore.runs.store.
-import hmac  # noqa: E401,E402
 import json
-import os
 import re
 import time
 import uuid
@@ -22,30 +19,8 @@ from sslcore import artifacts
 from sslcore.errors import ConfigError, PretextLabError
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.paths import storage_error
+from sslcore.runs.store import NotAllowed, check_owner, display_owner, is_teacher
 from sslcore.tasks.custom import Definition, parse_definition
-
-
-class NotAllowed(PretextLabError, PermissionError):
-    pass
-
-
-def is_teacher(token):
-    expected = os.environ.get("PRETEXT_LAB_TEACHER_TOKEN", "")
-    return bool(expected and token) and hmac.compare_digest(expected.encode(), str(token).encode())
-
-
-def check_owner(owner):
-    if owner is None:
-        return None
-    owner = str(owner).strip()
-    if not owner or len(owner) > 60 or not re.match(r"^[\w .@:+-]+$", owner):
-        raise ConfigError(f"owner {owner[:60]!r} is not a usable name")
-    return owner
-
-
-def display_owner(owner):
-    return owner or "nobody"
-
 
 MAX_PER_OWNER = 50
 MAX_FILE_BYTES = 16_000

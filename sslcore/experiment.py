@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from sslcore import artifacts
+from sslcore.context import loss_trend
 from sslcore.data import DATASETS, ImageDataset, TextDataset
 from sslcore.evaluate import embed_2d, evaluate_features, extract_features, nearest_neighbours
 from sslcore.paths import data_dir as default_data_dir
@@ -115,6 +116,10 @@ def run_experiment(
         "dataset": config.dataset,
         "device": device_name(trainer.device),
         "steps": trainer.steps,
+        "images_seen": trainer.steps * min(config.batch_size, len(trainer.train_idx)),
+        "train_images": len(trainer.train_idx),
+        "test_images": len(trainer.test_idx),
+        "num_classes": len(trainer.data.class_names),
         "train_seconds": trainer.train_seconds,
         "probe_curve": [{"elapsed": p["elapsed"], "knn": p["knn"]} for p in trainer.probes],
         "config": config.to_dict(),
@@ -136,6 +141,8 @@ def run_experiment(
         "metric_label": task.metric_label if task else None,
         "linear_probe": evaluation["linear_probe"],
         "knn": evaluation["knn"],
+        "confusion": evaluation["confusion"],
+        "loss_trend": loss_trend([e["loss"] for e in trainer.history]),
         "baseline": baseline,
         "class_names": trainer.data.class_names,
         "timings": {**evaluation.get("timings", {}), "total": time.time() - started},

@@ -121,7 +121,10 @@ def text_preview_lines(items: list[TextPreviewItem]) -> list[str]:
 
 
 def text_view_html(view: TextView) -> str:
-    """Tokens inline; marked ones coloured, with the hidden word or the note beneath (HTML ruby text)."""
+    """Tokens inline; marked ones coloured, with the hidden word or the note underneath.
+
+    Each marked token and its note form one column as wide as the wider of the two, so notes ("was X")
+    sit under their own token and never run into the next one."""
     parts = []
     for token in view.tokens:
         text = html.escape(token.text)
@@ -130,9 +133,16 @@ def text_view_html(view: TextView) -> str:
             continue
         _, background, colour = TOKEN_MARKS[token.mark]
         style = f"background:{background};color:{colour};border-radius:4px;padding:1px 4px"
-        note = f"<rt style='font-size:0.75em;color:#444'>{html.escape(token.note)}</rt>" if token.note else ""
-        parts.append(f'<ruby><span style="{style}">{text}</span>{note}</ruby>')
-    return f'<div style="line-height:2.6;font-family:monospace;font-size:0.95em">{" ".join(parts)}</div>'
+        note = (
+            f"<span style='font-size:0.75em;color:#444;white-space:nowrap'>{html.escape(token.note)}</span>"
+            if token.note
+            else ""
+        )
+        parts.append(
+            '<span style="display:inline-flex;flex-direction:column;align-items:center;vertical-align:top;'
+            f'margin:0 3px"><span style="{style}">{text}</span>{note}</span>'
+        )
+    return f'<div style="line-height:1.9;font-family:monospace;font-size:0.95em">{" ".join(parts)}</div>'
 
 
 def text_legend_html(items: list[TextPreviewItem]) -> str:

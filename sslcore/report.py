@@ -7,9 +7,11 @@ import io
 
 import numpy as np
 
+from sslcore.context import context_line, flags, images_seen
 from sslcore.errors import ConfigError
-from sslcore.runs.store import Run
+from sslcore.runs.store import Run, display_owner
 from sslcore.tasks.custom import CUSTOM, parse_definition
+from sslcore.uploads import dataset_label
 
 COLUMNS = (
     "id",
@@ -25,8 +27,13 @@ COLUMNS = (
     "metric_label",
     "train_seconds",
     "steps",
+    "images_seen",
+    "test_images",
+    "num_classes",
     "device",
     "seed",
+    "owner",
+    "flags",
 )
 
 # Paul Tol's "muted" qualitative scheme (colour-blind safe), then grey for anything beyond it.
@@ -57,7 +64,8 @@ def task_title(run: Run) -> str:
 
 
 def run_label(run: Run) -> str:
-    return f"{task_title(run)} · {run.config.get('dataset', '?')} · {run.id[:6]}"
+    seed = run.config.get("seed")
+    return f"{task_title(run)} · {dataset_label(run.config.get('dataset'))} · seed {seed} · {run.id[:6]}"
 
 
 def result_row(run: Run) -> dict:
@@ -67,7 +75,7 @@ def result_row(run: Run) -> dict:
         "id": run.id,
         "group": run.group_id or "",
         "task": task_title(run),
-        "dataset": run.config.get("dataset"),
+        "dataset": dataset_label(run.config.get("dataset")),
         "status": run.status,
         "linear_probe": r.get("linear_probe"),
         "knn": r.get("knn"),
@@ -77,14 +85,20 @@ def result_row(run: Run) -> dict:
         "metric_label": r.get("metric_label"),
         "train_seconds": r.get("train_seconds"),
         "steps": r.get("steps"),
+        "images_seen": images_seen(r, run.config),
+        "test_images": r.get("test_images"),
+        "num_classes": r.get("num_classes") or len(r.get("class_names") or []) or None,
         "device": r.get("device"),
         "seed": run.config.get("seed"),
+        "owner": display_owner(run.owner),
+        "flags": " ".join(flags({**r, "task": run.task}, run.config)),
+        "context": context_line(r, run.config),
     }
 
 
 def results_csv(runs: list[Run]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for run in runs:
         writer.writerow(result_row(run))

@@ -12,6 +12,7 @@ import dataclasses
 import statistics
 from dataclasses import dataclass
 
+from sslcore.context import pretext_scale
 from sslcore.errors import ConfigError
 from sslcore.tasks import get_task, make_params, param_specs, task_class
 from sslcore.tasks.custom import CUSTOM
@@ -148,29 +149,16 @@ def preset(name: str) -> Preset:
 
 
 # ------------------------------------------------------------------------------------------------ reading
-CHANCE = {  # the pretext metric of a network that guesses, for tasks whose metric is an accuracy
-    "rotation": lambda task, batch: 1 / task.params.angles,
-    "jigsaw": lambda task, batch: 1 / task.params.permutations,
-    "relative_position": lambda task, batch: 1 / 8,
-    "colorization": lambda task, batch: 1 / task.params.bins**2 if task.params.target == "bins" else None,
-    "simclr": lambda task, batch: 1 / (2 * batch - 1),
-    "replaced_token": lambda task, batch: 0.5,
-    "sentence_order": lambda task, batch: 0.5,
-    "skip_gram": lambda task, batch: 1 / (task.params.negatives + 1),
-    CUSTOM: lambda task, batch: task.chance(batch),
-}
-
-
 def pretext_score(config: dict, metric: float | None) -> float | None:
-    """The pretext metric on a chance -> perfect scale (0 = guessing, 1 = solved); None where there is no
-    chance level (reconstruction PSNR, SimSiam's spread)."""
-    task = config.get("task")
-    if metric is None or task not in CHANCE:
+    """The pretext metric on the common scale of Results (0 = chance, 1 = solved; PSNR 10 -> 40 dB), from
+    ``sslcore.context``; a custom task knows its own chance level (1/classes, R² 0, 1 in 2B - 1 partners)."""
+    if metric is None:
         return None
-    chance = CHANCE[task](get_task(task, config.get("params")), int(config.get("batch_size", 256)))
-    if chance is None or chance >= 1:
-        return None
-    return (metric - chance) / (1 - chance)
+    task, params, batch = config.get("task"), config.get("params") or {}, int(config.get("batch_size") or 256)
+    if task == CUSTOM:
+        chance = get_task(CUSTOM, params).chance(batch)
+        return (metric - chance) / (1 - chance)
+    return pretext_scale(task, metric, params, batch)
 
 
 def sweep_knob(runs) -> str | None:

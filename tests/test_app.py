@@ -197,7 +197,7 @@ def test_quick_comparison_queues_a_group_and_opens_train():
         assert any(m.value.startswith("🏋️ Train") or "Queue" in m.value for m in [*at.title, *at.subheader])
     finally:
         for run in runs:
-            store.cancel(run.id)
+            store.cancel(run.id, by=run.owner)
 
 
 def test_a_damaged_run_store_is_a_message_on_every_page_and_explore_still_works():

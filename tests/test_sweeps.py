@@ -13,6 +13,7 @@ from sslcore.runs import RunStore
 from sslcore.runs.store import Run
 from sslcore.sweeps import PRESETS, parse_sweep, pretext_score, reading, sweep_configs, sweep_knob, sweep_points
 from sslcore.tasks import task_class
+from sslcore.tasks.custom import FLIP_TASK
 from sslcore.train import TrainConfig
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -102,7 +103,9 @@ def test_runs_of_different_tasks_or_several_knobs_are_not_a_sweep():
         sweep_knob([run("jigsaw", {"gap": 0, "grid": 2}, 0.4, 0.9), run("jigsaw", {"gap": 2, "grid": 3}, 0.5, 0.9)])
         is None
     )
-    assert pretext_score({"task": "masked_image", "params": {}}, 20.0) is None  # PSNR: no chance level
+    assert pretext_score({"task": "masked_image", "params": {}}, 25.0) == pytest.approx(0.5)  # PSNR: 10 -> 40 dB
+    flip = {"task": "custom", "params": {"definition": FLIP_TASK.to_json()}, "batch_size": 64}
+    assert pretext_score(flip, 0.75) == pytest.approx(0.5)
 
 
 def test_cli_sweep_submits_one_group_each_value_once(tmp_path, capsys):

@@ -7,6 +7,7 @@ from sslcore.errors import PretextLabError
 from sslcore.tasks import TASKS, get_task, param_specs
 from sslcore.tasks.custom import CUSTOM, CustomTask, parse_definition
 from views.custom_query import custom_query, settings_from_custom_query
+from views.owner import url_params
 from views.query import MAX_COUNT, MAX_SEED, SIZES, query_from_settings, sources_for
 from views.task_builder import builder_sidebar
 from views.ui import (
@@ -22,6 +23,7 @@ from views.ui import (
 )
 
 MODALITY_ICON = {"image": "🖼️", "text": "🔤"}
+POOL = 96  # built-in images a draw picks from
 SAMPLE_TEXT = (
     "The bakery opens before dawn. Its ovens have been warming since four, and the first loaves go in at five.\n\n"
     "Comets spend most of their lives far from the Sun. When one comes closer, its ice turns to gas and a tail appears."
@@ -40,7 +42,9 @@ def settings_from_url() -> list[str]:
     return notes
 
 
+url_source = st.query_params.get("source") if not st.session_state.get("_url_read") else None
 url_notes = settings_from_url()
+url_source = st.session_state.setdefault("_url_source", url_source)
 
 
 def new_draw() -> None:
@@ -82,11 +86,11 @@ for note in url_notes:
     st.warning(note, icon="🔗")
 seed = int(st.session_state.seed)
 if name != CUSTOM:
-    st.query_params.from_dict(query_from_settings(name, source, size, count, seed, values))
+    st.query_params.from_dict({**query_from_settings(name, source, size, count, seed, values), **url_params()})
 elif values is None:  # the design has an error (shown in the sidebar): nothing to preview
     st.stop()
 else:
-    st.query_params.from_dict(custom_query(parse_definition(values["definition"]), source, size, count, seed))
+    st.query_params.from_dict({**custom_query(parse_definition(values["definition"]), source, size, count, seed), **url_params()})
 
 
 def text_rows():
@@ -106,6 +110,7 @@ def text_rows():
             "Upload .txt or .csv files", type=["txt", "csv"], accept_multiple_files=True, help=TEXT_LIMITS
         )
         data = uploaded_text(files, None) if files else None
+        st.caption("🔗 Your text stays in this browser session: a link to this view opens without it.")
         if not files:
             st.info("Upload a .txt (paragraphs separated by blank lines) or a .csv with a 'text' column.")
     if data is None:
@@ -115,15 +120,27 @@ def text_rows():
 
 def image_batch():
     if source != "upload":
-        return builtin_images(source, count, size, 0)[0]
+        pool = builtin_images(source, POOL, size, 0)[0]  # a new seed draws other images from the same pool
+        return pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:count]]
     files = st.file_uploader(
         "Upload images (PNG, JPEG, GIF, BMP, WEBP, TIFF) or a zip of them",
-        type=["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff", "zip"],
+        # SVG, PDF and HEIC are let through so the decoder can say by name why they cannot be used
+        type=["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff", "zip", "svg", "pdf", "heic"],
         accept_multiple_files=True,
         help=UPLOAD_LIMITS,
     )
+    st.caption(
+        "🔗 Your images stay in this browser session: a link to this view opens with no images for whoever "
+        "receives it (they upload their own, or pick built-in images)."
+    )
     if not files:
-        st.info("Upload a few images to see the task applied to them.")
+        if url_source == "upload":
+            st.info(
+                "This link was made on someone's own images, which are not shared. Upload a few images of yours "
+                "to see the view."
+            )
+        else:
+            st.info("Upload a few images to see the task applied to them.")
         st.stop()
     images, _ = uploaded_images(files, size)
     if images is None:
@@ -145,7 +162,7 @@ except PretextLabError as err:
     st.error(str(err), icon="⚠️")
     st.stop()
 
-lesson = task.teaching  # a custom task's lesson is written from its design
+lesson = task.lesson()  # a custom task's lesson is written from its design
 with st.expander(f"What {task.title} teaches", expanded=True):
     st.markdown(
         f"**Predicts:** {lesson.predicts}\n\n**Why it helps:** {lesson.why}\n\n"

@@ -7,6 +7,7 @@ from sslcore.errors import PretextLabError
 from sslcore.preview import render_image, text_view_html
 from sslcore.tasks import get_task, list_tasks
 from sslcore.train import SUPERVISED, TrainConfig
+from views.owner import me
 from views.ui import builtin_corpus, builtin_images, run_store, start_worker
 
 QUICK_TASKS = ["rotation", "jigsaw", "simclr"]
@@ -38,7 +39,7 @@ left.page_link("views/explore.py", label="Explore a pretext task on your own ima
 if right.button(f"⚡ Quick comparison: {', '.join(QUICK_TASKS)} and supervised, {QUICK_BUDGET} s each", type="primary"):
     configs = [TrainConfig(task=t, budget=QUICK_BUDGET) for t in [*QUICK_TASKS, SUPERVISED]]
     try:
-        st.session_state.group, _ = run_store().submit_group(configs)
+        st.session_state.group, _ = run_store().submit_group(configs, owner=me())
         start_worker()
     except PretextLabError as err:
         st.error(f"Could not queue the runs: {err}", icon="🛑")
@@ -57,12 +58,27 @@ def thumbnail(name: str):
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def text_thumbnail(name: str) -> str:
-    """The same for a text task: one corpus sentence as the network gets it, marks and all."""
+    """The same for a text task: one corpus sentence as the network gets it, marks and all. The first draw
+    that shows what the task does is used ([MASK] is random: one sentence can come out with none)."""
     corpus = builtin_corpus()
     task = get_task(name)
     task.setup(corpus)
-    item = task.explain(task.prepare(corpus.tokens[8:9], torch.Generator().manual_seed(1)))[0]
+    for draw in range(1, 50):
+        item = task.explain(task.prepare(corpus.tokens[8:9], torch.Generator().manual_seed(draw)))[0]
+        if shows_the_task(item.views[0]):
+            break
     return text_view_html(item.views[0])
+
+
+def shows_the_task(view) -> bool:
+    """Whether a text view shows the task's work: a [MASK], a replaced token, a centre word, two segments."""
+    return bool({t.mark for t in view.tokens} - {None, "kept", "random"})
+
+
+def open_in_explore(name: str) -> None:
+    """Open Explore on this task (the URL carries it, so Explore reads its settings afresh)."""
+    st.session_state.pop("_url_read", None)
+    st.switch_page("views/explore.py", query_params={"task": name})
 
 
 st.subheader("The tasks")
@@ -74,9 +90,11 @@ for row in range(0, len(tasks), 3):
                 st.markdown(f"**{cls.title}**  \n{cls.summary}")
                 st.html(text_thumbnail(cls.name))
                 st.caption(cls.teaching.paper)
-                continue
-            image, label = thumbnail(cls.name)
-            pic, text = st.columns([1, 2])
-            pic.image(image, caption=label)
-            text.markdown(f"**{cls.title}**  \n{cls.summary}")
-            text.caption(cls.teaching.paper)
+            else:
+                image, label = thumbnail(cls.name)
+                pic, text = st.columns([1, 2])
+                pic.image(image, caption=label)
+                text.markdown(f"**{cls.title}**  \n{cls.summary}")
+                text.caption(cls.teaching.paper)
+            if st.button(f"Explore {cls.title} →", key=f"open-{cls.name}"):
+                open_in_explore(cls.name)

@@ -11,6 +11,8 @@ from sslcore.data import DATASETS, dataset_modality
 from sslcore.errors import PretextLabError
 from sslcore.preview import to_pil
 from sslcore.report import CLASS_COLOURS, projector_tsv, result_row, results_csv, run_label
+from views.results_compare import accuracy_chart, pick_comparison, pretext_chart
+from views.results_predict import predictions_section
 from views.results_sweep import sweep_section
 from views.ui import builtin_corpus, builtin_images, store_or_stop
 
@@ -18,7 +20,6 @@ st.title("📊 Results")
 store = store_or_stop()
 try:
     finished = store.list(status="succeeded", limit=200)
-    latest = store.latest_group()
 except PretextLabError as err:
     st.error(f"The run store cannot be read right now: {err}", icon="🛑")
     st.stop()
@@ -27,10 +28,14 @@ if not finished:
     st.page_link("views/train.py", label="Go to Train", icon="🏋️")
     st.stop()
 
-default = [r.id for r in finished if r.group_id == latest] or [finished[0].id]
+default = pick_comparison(store, finished)
 labels = {r.id: run_label(r) for r in finished}
 chosen_ids = st.multiselect(
-    "Runs to compare (default: the latest comparison)", list(labels), default, format_func=labels.get
+    "Runs to compare (default: the comparison above)",
+    list(labels),
+    default,
+    format_func=labels.get,
+    key=f"runs-{st.session_state.get('comparison')}",
 )
 runs = [r for r in finished if r.id in chosen_ids]
 if not runs:
@@ -44,21 +49,7 @@ if len({r.config.get("dataset") for r in runs}) > 1:
 
 # --- accuracy bars: every run, with the random-init baseline and the supervised reference -------------
 st.subheader("Downstream accuracy of the frozen features")
-bars = [r for r in rows if r["task"] != "random_init"]
-# the group's own random-init run, or else the cached baseline every run carries
-base = next((r for r in rows if r["task"] == "random_init"), None)
-base = base or {"linear_probe": bars[0]["baseline_probe"], "knn": bars[0]["baseline_knn"]}
-names = ["random init (baseline)"] + [f"{r['task']} · {r['id'][:6]}" for r in bars]
-probe = [base["linear_probe"]] + [r["linear_probe"] for r in bars]
-knn = [base["knn"]] + [r["knn"] for r in bars]
-fig = go.Figure(
-    [
-        go.Bar(name="linear probe", x=names, y=[100 * v for v in probe], marker_color="#332288"),
-        go.Bar(name="kNN (k=20)", x=names, y=[100 * v for v in knn], marker_color="#88CCEE"),
-    ]
-)
-fig.update_layout(barmode="group", yaxis_title="test accuracy (%)", height=380, margin=dict(t=20))
-st.plotly_chart(fig, key="accuracy")
+accuracy_chart(runs, rows)
 sweep_section(runs)  # one task over one knob: the sweep chart and its reading
 
 left, right = st.columns(2)
@@ -73,24 +64,10 @@ curve.update_layout(
     height=340,
 )
 left.plotly_chart(curve, key="curve")
-scatter_rows = [r for r in bars if r["pretext_metric"] is not None]
-scatter = go.Figure(
-    go.Scatter(
-        x=[r["pretext_metric"] for r in scatter_rows],
-        y=[100 * r["linear_probe"] for r in scatter_rows],
-        text=[r["task"] for r in scatter_rows],
-        mode="markers+text",
-        textposition="top center",
-    )
-)
-scatter.update_layout(
-    title="Better at the pretext task → better features?",
-    xaxis_title="final pretext metric",
-    yaxis_title="linear probe (%)",
-    height=340,
-)
-right.plotly_chart(scatter, key="pretext-vs-probe")
-st.caption("Pretext metrics differ by task (accuracy, PSNR, spread): compare positions within a task across runs.")
+with right:
+    pretext_chart(runs)
+
+predictions_section(store, runs)
 
 # --- 2-D maps as small multiples -------------------------------------------------------------------------
 st.subheader("Maps of the test examples in each run's feature space")

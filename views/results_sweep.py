@@ -71,7 +71,7 @@ def sweep_section(runs) -> None:
     if preset is not None:
         st.caption(f"**Published finding:** {preset.finding} — *{preset.reference}*")
     st.caption(
-        "Medians over seeds. Pretext: the final pretext metric rescaled so 0 is guessing and 100 is solved (tasks "
-        "without a chance level, such as PSNR, are not drawn). Factor probes (shapes): accuracy or R² × 100 of a "
-        "linear read-out of each generating factor."
+        "Medians over seeds. Pretext: the final pretext metric on the common scale of this page (0 = guessing, "
+        "100 = solved; PSNR from 10 to 40 dB). Factor probes (shapes): accuracy or R² × 100 of a linear read-out of "
+        "each generating factor."
     )

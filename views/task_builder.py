@@ -12,6 +12,7 @@ from sslcore.paths import data_dir
 from sslcore.tasks.custom import CUSTOM, EXAMPLES, FLIP_TASK, MAX_LEVELS, TARGETS, Definition, parse_definition
 from sslcore.transforms import TRANSFORMS
 from views.custom_query import DESIGN_KEY
+from views.owner import me, teacher_token
 
 NEW = "new"
 TARGET_WORDS = {
@@ -19,16 +20,6 @@ TARGET_WORDS = {
     "amount": "How much (regression, or k levels)",
     "match": "Do two views match (contrastive)",
 }
-
-
-def me() -> str:  # TEMPORARY until issue 12 (owners) is merged: then views.owner.me
-    import uuid
-
-    return st.session_state.setdefault("owner_session", f"session:{uuid.uuid4().hex}")
-
-
-def teacher_token() -> str | None:  # TEMPORARY until issue 12 is merged: then views.owner.teacher_token
-    return st.session_state.get("teacher_token") or None
 
 
 def task_store() -> CustomTaskStore:

@@ -1,23 +1,23 @@
 """Train: start one run or a comparison group, and watch the live queue (the worker does the training)."""
 
-import hashlib
-
 import plotly.graph_objects as go
 import streamlit as st
 
-from sslcore.artifacts import write_bytes
+from sslcore import uploads
+from sslcore.context import flags
 from sslcore.data import dataset_modality
 from sslcore.data.files import MAX_TOTAL_BYTES
 from sslcore.data.text import MAX_TEXT_BYTES, parse_text_file
 from sslcore.errors import PretextLabError
 from sslcore.models import backbone_modality
-from sslcore.paths import data_dir, storage_error
-from sslcore.runs import FINISHED
+from sslcore.runs import FINISHED, NotAllowed
 from sslcore.tasks import TASKS, list_tasks
-from sslcore.train import BACKBONES, DEVICES, OPTIMIZERS, SUPERVISED, TrainConfig
+from sslcore.train import BACKBONES, OPTIMIZERS, SUPERVISED, TrainConfig
+from sslcore.uploads import dataset_label
+from views.owner import can_change, me, owner_words, refused, teacher_token
 from views.task_builder import custom_task_options
 from views.train_sweep import sweep_form
-from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, start_worker, store_or_stop
+from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, device_choices, start_worker, store_or_stop
 
 DATASETS = {
     "image": {
@@ -31,6 +31,7 @@ DATASETS = {
     },
 }
 QUEUE_SHOWN = 10
+MAX_SEEDS = 5
 DEFAULT_TASKS = {"image": ["rotation"], "text": ["masked_language"]}
 STATUS_ICON = {"queued": "⏳", "running": "🏃", "succeeded": "✅", "failed": "❌", "cancelled": "🚫"}
 
@@ -45,15 +46,7 @@ def save_upload(upload, suffix: str, limit: int) -> str:
         raise PretextLabError(f"{upload.name}: larger than the {limit // 2**20} MB limit")
     if suffix == ".csv":
         parse_text_file(data, upload.name)  # refuse binary / non-UTF-8 / column-less files now, not in the worker
-    folder = data_dir() / "uploads"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise storage_error(err, folder) from None
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
-    if not path.exists():
-        write_bytes(path, data)  # atomic: a cut-short write never leaves a partial file under the hash
-    return str(path)
+    return uploads.save_upload(data, upload.name, suffix)
 
 
 modality = st.segmented_control(
@@ -86,7 +79,15 @@ with st.form("new_runs"):
     )
     budget = left.slider("Time budget per run (seconds)", 2, 600, 30, key="budget")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0)
-    device = right.selectbox("Device", DEVICES, help="auto: the GPU when there is one, else the CPU")
+    seeds = left.number_input(
+        "Repeats (seeds)",
+        1,
+        MAX_SEEDS,
+        1,
+        help="Run each task this many times, with seeds seed, seed+1, …: Results draws the spread, so a real "
+        "difference can be told from noise.",
+    )
+    device = right.selectbox("Device", device_choices(), help="auto: the GPU when there is one, else the CPU")
     with st.expander("Advanced"):
         a, b, c = st.columns(3)
         batch_size = a.select_slider("Batch size", [32, 64, 128, 256, 512], value=256)
@@ -114,7 +115,7 @@ if submitted:
                 **({"task": "custom", "params": {"definition": custom[name][1]}} if name in custom else {"task": name}),
                 dataset=source,
                 budget=float(budget),
-                seed=int(seed),
+                seed=int(seed) + repeat,
                 device=device,
                 batch_size=batch_size,
                 optimizer=optimizer,
@@ -122,16 +123,17 @@ if submitted:
                 backbone=backbone,
                 n=int(n) if dataset == "shapes" else None,
             )
+            for repeat in range(int(seeds))
             for name in names
         ]
-        group, ids = store.submit_group(configs)
+        group, ids = store.submit_group(configs, owner=me())
         st.session_state.group = group
         start_worker()
         st.success(f"Queued {len(ids)} runs (with the random-init baseline).")
     except PretextLabError as err:
         st.error(str(err), icon="⚠️")
 
-sweep_form(store, modality, store.submit_group, start_worker)
+sweep_form(store, modality, lambda configs: store.submit_group(configs, owner=me()), start_worker)
 
 
 def curves(run_id: str):
@@ -148,19 +150,29 @@ def small_chart(x, ys: dict, title: str) -> go.Figure:
     return fig
 
 
+def change_run(verb: str, run_id: str) -> None:
+    """Cancel or delete as this person; the store refuses anyone but the owner or the teacher."""
+    st.session_state.pop("refused", None)
+    try:
+        getattr(store, verb)(run_id, by=me(), token=teacher_token())
+    except NotAllowed as err:
+        st.session_state.refused = (run_id, err)
+    except PretextLabError as err:  # e.g. deleting a run that is still running
+        st.session_state.refused = (run_id, err)
+
+
 def run_card(run, charts: bool) -> None:
     with st.container(border=True):
         head, actions = st.columns([5, 1])
         head.markdown(
-            f"{STATUS_ICON[run.status]} **{run.task}** on {run.config['dataset']} · `{run.id}` · {run.status}"
+            f"{STATUS_ICON[run.status]} **{run.task}** on {dataset_label(run.config['dataset'])} · seed "
+            f"{run.config.get('seed')} · `{run.id}` · {run.status} · by {owner_words(run.owner)}"
         )
-        if run.status in ("queued", "running"):
-            if actions.button("Cancel", key=f"cancel-{run.id}"):
-                store.cancel(run.id)
-                st.rerun(scope="fragment")
-        elif actions.button("Delete", key=f"delete-{run.id}"):
-            store.delete(run.id)
-            st.rerun(scope="fragment")
+        if can_change(run):  # everyone may look; only the owner or the teacher gets the buttons (the store checks too)
+            verb = "cancel" if run.status in ("queued", "running") else "delete"
+            actions.button(verb.title(), key=f"{verb}-{run.id}", on_click=change_run, args=(verb, run.id))
+        if (note := st.session_state.get("refused")) and note[0] == run.id:
+            refused(note[1])
         if run.status == "failed":
             st.error(run.error or "failed", icon="❌")
         progress = run.progress or {}
@@ -179,6 +191,8 @@ def run_card(run, charts: bool) -> None:
                 f"linear probe {100 * r['linear_probe']:.1f}% · kNN {100 * r['knn']:.1f}% · "
                 f"random init {100 * r['baseline']['linear_probe']:.1f}% · {r['steps']} steps on {r['device']}"
             )
+            for warning in flags({**r, "task": run.task}, run.config):
+                st.warning(warning, icon="⚠️")
         if charts and run.status != "queued" and run.task != "random_init":
             steps, probes = curves(run.id)
             if steps:
@@ -210,7 +224,7 @@ def queue() -> None:
         st.subheader(f"Queue · {active} active")
         if not runs:
             st.info("No runs yet: pick tasks above and press Start.")
-        mine = st.session_state.get("group")
+        mine = st.session_state.get("group") or store.latest_group(owner=me())
         # The queue is shared by the class and redrawn every 2 s in every open Train page: show the newest ten
         # and this session's own, with charts only for running runs and this session's (measured: 0.52 -> 0.06
         # server cores for five idle pages, benchmarks/load_test.py --idle-probe).

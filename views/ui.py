@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import re
+from decimal import Decimal
 
 import streamlit as st
 import torch
@@ -110,9 +112,28 @@ def param_widget(spec: ParamSpec, key: str):
     if spec.type is int:
         return st.slider(spec.name, int(spec.min), int(spec.max), help=spec.help, key=key)
     if spec.type is float:
-        step = 0.05 if spec.max <= 2 else 0.5
-        return st.slider(spec.name, float(spec.min), float(spec.max), step=step, help=spec.help, key=key)
+        step, fmt = float_step(spec)
+        return st.slider(spec.name, float(spec.min), float(spec.max), step=step, format=fmt, help=spec.help, key=key)
     return st.text_input(spec.name, help=spec.help, key=key)
+
+
+def float_step(spec: ParamSpec) -> tuple[float, str]:
+    """A slider step and display format fine enough for the default, the range and every number in the help
+    (skip-gram's subsample 0.001, SimCLR's temperatures 0.1 and 0.5, the 0.08 crop of the paper)."""
+    numbers = [spec.default, spec.min, spec.max, *(float(x) for x in re.findall(r"\d*\.\d+", spec.help or ""))]
+    decimals = max(-Decimal(repr(float(x))).normalize().as_tuple().exponent for x in numbers)
+    decimals = min(4, max(2, decimals))
+    return 10.0**-decimals, f"%.{decimals}f"
+
+
+def device_choices() -> list[str]:
+    """Only the devices this machine has: auto and the CPU always, CUDA and Apple's MPS when present."""
+    choices = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        choices.append("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        choices.append("mps")
+    return choices
 
 
 def uploaded_images(files, size: int) -> tuple[torch.Tensor | None, list[str]]:

@@ -8,6 +8,7 @@ Truncated files are caught because PIL's ``ImageFile.LOAD_TRUNCATED_IMAGES`` is 
 
 import contextlib
 import io
+import re
 import warnings
 
 import numpy as np
@@ -83,12 +84,14 @@ def decode_image(
             return _decode(data, filename, max_pixels, draft_size)
     except ImageDecodeError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         pil_cap = Image.MAX_IMAGE_PIXELS or max_pixels
+        declared = re.search(r"\((\d+) pixels\)", str(err))  # PIL names the size it read from the header
+        size = f"{int(declared[1]) / 1e6:,.0f} megapixels" if declared else f"more than {pil_cap / 1e6:.0f} megapixels"
         raise ImageDecodeError(
             filename,
-            f"image declares more than {pil_cap / 1e6:.0f} megapixels, over the "
-            f"{min(max_pixels, pil_cap) / 1e6:.0f} megapixel limit (a decompression bomb, or simply too big)",
+            f"image declares {size}, over the {min(max_pixels, pil_cap) / 1e6:.0f} megapixel limit "
+            "(a decompression bomb, or simply too big)",
         ) from None
     except UnidentifiedImageError:
         raise ImageDecodeError(filename, f"not an image PIL can read (supported: {_FORMAT_LIST})") from None

@@ -238,12 +238,21 @@ def _build(
     return ImageDataset(name, torch.stack(tensors), torch.tensor(labels, dtype=torch.int64), class_names, names)
 
 
+MAX_SKIPPED_NAMES = 20  # the files a summary names one by one before it only counts
+
+
 def summarize_errors(errors: list[ImageDecodeError], limit: int = 10) -> list[str]:
     """At most ``limit`` messages for a page, the last one counting the rest: a zip of thousands of bad
     files must not become thousands of messages."""
     if len(errors) <= limit:
         return [str(e) for e in errors]
-    return [*(str(e) for e in errors[: limit - 1]), f"… and {len(errors) - limit + 1:,} more files were skipped"]
+    rest = errors[limit - 1 :]
+    names = [getattr(e, "filename", None) or str(e) for e in rest[:MAX_SKIPPED_NAMES]]
+    more = f" and {len(rest) - len(names):,} others" if len(rest) > len(names) else ""
+    return [
+        *(str(e) for e in errors[: limit - 1]),
+        f"… and {len(rest):,} more files were skipped: {', '.join(names)}{more}",
+    ]
 
 
 def _nothing_usable(errors: list[ImageDecodeError], what: str) -> str:

@@ -1,12 +1,17 @@
 """The run store: SQLite (WAL) in the data directory. The app, the CLI and workers talk only through it.
 
-A run row holds its config, status, worker, heartbeat, latest progress, error and results; progress
-events are a separate time series; artifacts live in ``<data dir>/runs/<run id>/``. Every write is a
-short transaction, and "database is locked" is retried, so several processes can share the store.
+A run row holds its owner, config, status, worker, heartbeat, latest progress, error and results;
+progress events are a separate time series; artifacts live in ``<data dir>/runs/<run id>/``. Every write
+is a short transaction, and "database is locked" is retried, so several processes can share the store.
+
+Everyone may look at every run; only its owner, or the teacher (whoever presents the token set in
+``$PRETEXT_LAB_TEACHER_TOKEN`` when the server starts), may cancel or delete it. The store itself checks
+this, so no page or command can skip it. The teacher also pins the class reference comparison.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import re
@@ -24,7 +29,9 @@ from sslcore.paths import data_dir as default_data_dir
 from sslcore.paths import storage_error
 from sslcore.train import RANDOM_INIT, SUPERVISED, TrainConfig
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+TEACHER_TOKEN_ENV = "PRETEXT_LAB_TEACHER_TOKEN"
+OWNER_MAX_CHARS = 60
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED = ("succeeded", "failed", "cancelled")
 HEARTBEAT_TIMEOUT_S = 10.0  # a running run whose worker has not beaten for this long is declared dead
@@ -71,6 +78,11 @@ MIGRATIONS = {
             stopped REAL
         )""",
     ],
+    # 2: who submitted each run (NULL for runs from before owners existed: anyone may change those)
+    2: [
+        "ALTER TABLE runs ADD COLUMN owner TEXT",
+        "CREATE INDEX runs_owner ON runs(owner, created)",
+    ],
 }
 
 
@@ -81,6 +93,21 @@ class StoreUnavailable(PretextLabError):
 def lock_window_s() -> float:
     """How long a writer waits for a locked store before giving up (busy timeouts plus back-off)."""
     return LOCK_RETRIES * BUSY_TIMEOUT_S + sum(0.05 * 2**a for a in range(1, LOCK_RETRIES))
+
+
+class NotAllowed(PretextLabError, PermissionError):
+    """Someone other than a run's owner (or the teacher) tried to change it."""
+
+
+def is_teacher(token: str | None) -> bool:
+    """Whether ``token`` is the teacher token this server was started with (none set: nobody is teacher)."""
+    expected = os.environ.get(TEACHER_TOKEN_ENV, "")
+    return bool(expected and token) and hmac.compare_digest(expected.encode(), str(token).encode())
+
+
+def may_change(run_owner: str | None, by: str | None, token: str | None = None) -> bool:
+    """Only a run's owner or the teacher may cancel or delete it; a run without an owner, anyone."""
+    return run_owner is None or (by is not None and by == run_owner) or is_teacher(token)
 
 
 class RunNotFound(PretextLabError, KeyError):
@@ -105,6 +132,7 @@ class Run:
     error: str | None
     results: dict | None
     cancel_requested: bool
+    owner: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Run:
@@ -236,28 +264,33 @@ class RunStore:
         return self.runs_dir / run_id
 
     # -- submitting ---------------------------------------------------------------------------------
-    def submit(self, config: TrainConfig, group_id: str | None = None) -> str:
-        """Queue one run (its config validated first) and return its id."""
+    def submit(self, config: TrainConfig, group_id: str | None = None, owner: str | None = None) -> str:
+        """Queue one run (its config validated first) for ``owner`` and return its id."""
         config.validate()
+        owner = check_owner(owner)
         run_id = uuid.uuid4().hex[:12]
         with self._db(write=True) as db:
             db.execute(
-                "INSERT INTO runs (id, group_id, kind, task, config, status, created) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-                (run_id, group_id, kind_of(config.task), config.task, json.dumps(config.to_dict()), time.time()),
+                "INSERT INTO runs (id, group_id, kind, task, config, status, created, owner) "
+                "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+                (run_id, group_id, kind_of(config.task), config.task, json.dumps(config.to_dict()), time.time(), owner),
             )
         return run_id
 
-    def submit_group(self, configs: list[TrainConfig]) -> tuple[str, list[str]]:
-        """Queue runs for one comparison; the random-init baseline is added unless it is already there."""
+    def submit_group(self, configs: list[TrainConfig], owner: str | None = None) -> tuple[str, list[str]]:
+        """Queue runs for one comparison; a random-init baseline is added for every seed that has none."""
+        owner = check_owner(owner)
         if not configs:
             raise ConfigError("a comparison needs at least one run")
         for config in configs:
             config.validate()
-        if not any(c.task == RANDOM_INIT for c in configs):
-            base = configs[0].to_dict()
-            configs = [*configs, TrainConfig.from_dict({**base, "task": RANDOM_INIT, "params": {}})]
+        have = {c.seed for c in configs if c.task == RANDOM_INIT}
+        for seed in dict.fromkeys(c.seed for c in configs):
+            if seed not in have:
+                base = next(c for c in configs if c.seed == seed).to_dict()
+                configs = [*configs, TrainConfig.from_dict({**base, "task": RANDOM_INIT, "params": {}})]
         group_id = uuid.uuid4().hex[:12]
-        return group_id, [self.submit(c, group_id) for c in configs]
+        return group_id, [self.submit(c, group_id, owner) for c in configs]
 
     # -- reading ------------------------------------------------------------------------------------
     def get(self, run_id: str) -> Run:
@@ -268,8 +301,13 @@ class RunStore:
             raise RunNotFound(f"no run {run_id!r}")
         return Run.from_row(row)
 
-    def list(self, status: str | None = None, group_id: str | None = None, limit: int = 200) -> list[Run]:
+    def list(
+        self, status: str | None = None, group_id: str | None = None, limit: int = 200, owner: str | None = None
+    ) -> list[Run]:
         query, args = "SELECT * FROM runs WHERE 1=1", []
+        if owner:
+            query += " AND owner = ?"
+            args.append(owner)
         if status:
             query += " AND status = ?"
             args.append(status)
@@ -281,12 +319,46 @@ class RunStore:
         with self._db() as db:
             return [Run.from_row(r) for r in db.execute(query, args).fetchall()]
 
-    def latest_group(self) -> str | None:
+    def latest_group(self, owner: str | None = None) -> str | None:
+        """The newest comparison (of ``owner`` when given, else of anyone)."""
+        query, args = "SELECT group_id FROM runs WHERE group_id IS NOT NULL", []
+        if owner:
+            query += " AND owner = ?"
+            args.append(owner)
         with self._db() as db:
-            row = db.execute(
-                "SELECT group_id FROM runs WHERE group_id IS NOT NULL ORDER BY created DESC LIMIT 1"
-            ).fetchone()
+            row = db.execute(query + " ORDER BY created DESC, rowid DESC LIMIT 1", args).fetchone()
         return row["group_id"] if row else None
+
+    def groups(self, limit: int = 50) -> list[dict]:
+        """Comparisons, newest first: {"group_id", "owner", "created", "tasks", "runs"} each."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT group_id, MIN(owner) AS owner, MIN(created) AS created, COUNT(*) AS runs, "
+                "GROUP_CONCAT(task, ',') AS tasks FROM runs WHERE group_id IS NOT NULL "
+                "GROUP BY group_id ORDER BY MAX(created) DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [{**dict(r), "tasks": sorted(set(r["tasks"].split(",")))} for r in rows]
+
+    def reference_group(self) -> str | None:
+        """The comparison the teacher pinned as the class reference, if it still exists."""
+        with self._db() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'class_reference'").fetchone()
+            if row is None or not db.execute("SELECT 1 FROM runs WHERE group_id = ?", (row["value"],)).fetchone():
+                return None
+        return row["value"]
+
+    def pin_reference(self, group_id: str | None, token: str | None) -> None:
+        """Pin (or with None, unpin) the class reference comparison everyone sees first. Teacher only."""
+        if not is_teacher(token):
+            raise NotAllowed("only the teacher can pin the class reference comparison")
+        with self._db(write=True) as db:
+            if group_id is None:
+                db.execute("DELETE FROM meta WHERE key = 'class_reference'")
+                return
+            if not db.execute("SELECT 1 FROM runs WHERE group_id = ?", (group_id,)).fetchone():
+                raise RunNotFound(f"no comparison {group_id!r}")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('class_reference', ?)", (group_id,))
 
     def events_since(self, run_id: str, seq: int = 0) -> list[dict]:
         """Progress events with sequence number > seq, oldest first (each carries its 'seq')."""
@@ -297,9 +369,18 @@ class RunStore:
         return [{**json.loads(r["data"]), "seq": r["seq"], "time": r["time"]} for r in rows]
 
     # -- changing -----------------------------------------------------------------------------------
-    def cancel(self, run_id: str) -> Run:
-        """Queued runs are cancelled at once; running ones stop within one training step."""
+    def _check_may_change(self, run: Run, by: str | None, token: str | None, verb: str) -> None:
+        if not may_change(run.owner, by, token):
+            raise NotAllowed(
+                f"run {run.id} belongs to {display_owner(run.owner)}: only they or the teacher can {verb} it"
+            )
+
+    def cancel(self, run_id: str, by: str | None = None, token: str | None = None) -> Run:
+        """Queued runs are cancelled at once; running ones stop within one training step.
+
+        ``by`` is who asks (an owner name), ``token`` a teacher token: see ``may_change``."""
         run = self.get(run_id)
+        self._check_may_change(run, by, token, "cancel")
         with self._db(write=True) as db:
             db.execute(
                 "UPDATE runs SET status = 'cancelled', finished = ? WHERE id = ? AND status = 'queued'",
@@ -308,9 +389,10 @@ class RunStore:
             db.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'", (run_id,))
         return self.get(run.id)
 
-    def delete(self, run_id: str) -> None:
+    def delete(self, run_id: str, by: str | None = None, token: str | None = None) -> None:
         """Forget a run and remove its files. A running run must be cancelled (and stop) first."""
         run = self.get(run_id)
+        self._check_may_change(run, by, token, "delete")
         if run.status == "running":
             raise ConfigError(f"run {run_id} is still running: cancel it first")
         with self._db(write=True) as db:
@@ -407,6 +489,31 @@ class RunStore:
                 [(WORKER_DIED, time.time(), i) for i in ids],
             )
         return ids
+
+
+_OWNER = re.compile(r"^[\w .@:+-]+$")
+
+
+def check_owner(owner: str | None) -> str | None:
+    """An owner name as stored: trimmed, at most OWNER_MAX_CHARS letters, digits, spaces and ``.@:+-_``."""
+    if owner is None:
+        return None
+    owner = str(owner).strip()
+    if not owner or len(owner) > OWNER_MAX_CHARS or not _OWNER.match(owner):
+        raise ConfigError(
+            f"owner {owner[:OWNER_MAX_CHARS]!r} is not a usable name: use 1-{OWNER_MAX_CHARS} letters, digits, "
+            "spaces or . @ + - _"
+        )
+    return owner
+
+
+def display_owner(owner: str | None) -> str:
+    """An owner in words: a typed name as is, a browser session without its secret part."""
+    if owner is None:
+        return "nobody (made before runs had owners)"
+    if owner.startswith("session:"):
+        return f"an unnamed browser session ({owner[8:12]}…)"
+    return owner
 
 
 def _is_locked(err: sqlite3.Error) -> bool:

@@ -59,6 +59,11 @@ class Worker:
                     self.store.reap_stale()
                     run = self.store.claim(self.id)
                 except StoreUnavailable as err:  # waited out the lock already; keep serving once it is back
+                    if not self.store.root.is_dir():  # the data folder was removed: nothing will ever come
+                        log.error("the data folder %s is gone: worker %s stops", self.store.root, self.id)
+                        break
+                    if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+                        break  # an unusable store is idle time too: the worker must not linger for ever
                     log.warning("run store unavailable, trying again: %s", err)
                     self.stopping.wait(STORE_RETRY_S)
                     continue

@@ -63,9 +63,15 @@ def _coerce(spec: ParamSpec, value):
     if spec.type is int:
         if isinstance(value, float) and not value.is_integer():
             raise ValueError("expected a whole number")
-        return int(str(value).strip()) if isinstance(value, str) else int(value)
+        try:  # Python's own text ("invalid literal for int() with base 10") means nothing to a person
+            return int(str(value).strip()) if isinstance(value, str) else int(value)
+        except ValueError:
+            raise ValueError("expected a whole number") from None
     if spec.type is float:
-        number = float(value)
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError("expected a number, e.g. 0.5") from None
         if number != number or number in (float("inf"), float("-inf")):
             raise ValueError("expected a finite number")
         return number
@@ -249,6 +255,10 @@ class PretextTask(abc.ABC):
     def forward(self, backbone: nn.Module, head: nn.Module, batch: PretextBatch):
         """Default wiring: pooled backbone features into the head. Tasks with tiles or maps override."""
         return head(backbone(batch.inputs))
+
+    def lesson(self) -> Teaching:
+        """The lesson for these knob settings (a task whose wording depends on a knob overrides this)."""
+        return self.teaching
 
     def prepare(self, images: Tensor, gen: torch.Generator) -> PretextBatch:
         """Check the size, then make the batch. The single entry point for training and preview."""

@@ -47,7 +47,13 @@ class Colorization(PretextTask):
     @dataclass
     class Params:
         target: str = param("bins", "Predict quantised colour bins (as in the paper) or regress ab.", choices=("bins", "regress"))
-        bins: int = param(10, "Bins per colour axis when target=bins (bins² classes).", min=2, max=32)
+        bins: int = param(
+            11,
+            "Bins per colour axis when target=bins (bins² classes). Odd counts keep grey grey: a bin is centred "
+            "on the neutral colour, where even counts tint it pink or cyan.",
+            min=2,
+            max=32,
+        )
 
     def make_batch(self, images: Tensor, gen: torch.Generator) -> PretextBatch:
         x = as_float_images(images)

@@ -1,5 +1,6 @@
 """Rotation prediction (Gidaris, Singh & Komodakis, ICLR 2018)."""
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -42,6 +43,12 @@ class Rotation(PretextTask):
         all_rotations: bool = param(
             True, "Feed every rotation of each image in the same batch (as in the paper) instead of one at random."
         )
+
+    def lesson(self) -> Teaching:
+        """With angles=2 the task tells only 0° from 180°: the lesson says so."""
+        if self.params.angles == 2:
+            return dataclasses.replace(self.teaching, predicts="Whether the image was rotated by 0° or by 180°.")
+        return self.teaching
 
     def quarter_turns(self) -> list[int]:
         return [0, 2] if self.params.angles == 2 else [0, 1, 2, 3]

@@ -43,11 +43,16 @@ def explain_views(batch: PretextBatch) -> list[PreviewItem]:
         for j, colour in ((i, (255, 64, 64)), (i + n, (64, 128, 255))):
             x0, y0, x1, y1 = (batch.extra["boxes"][j] * size).round().int().tolist()
             boxes.append(Box(x0, y0, max(x0, x1 - 1), max(y0, y1 - 1), colour))
+        negatives = (
+            f"the other {2 * n - 2} views in this batch are its negatives"
+            if n > 1
+            else "in training, the views of the other images in the batch are its negatives"
+        )
         items.append(
             PreviewItem(
-                PreviewImage(batch.originals[i], "original (red, blue: crop windows)", boxes),
-                [PreviewImage(batch.inputs[i], "view 1"), PreviewImage(batch.inputs[i + n], "view 2")],
-                f"positive pair: views {i} and {i + n} come from the same image; the other {2 * n - 2} views are negatives",
+                PreviewImage(batch.originals[i], "original (red: view 1's crop, blue: view 2's crop)", boxes),
+                [PreviewImage(batch.inputs[i], "view 1 (red crop)"), PreviewImage(batch.inputs[i + n], "view 2 (blue crop)")],
+                f"positive pair: view 1 and view 2 of image {i + 1} come from the same image; {negatives}",
             )
         )
     return items

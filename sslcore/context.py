@@ -1,0 +1,170 @@
+"""What a number rests on: steps, images seen, test-set size, chance level, and warnings in words.
+
+Pure functions over a run's results (and config), so the Results page, the Train queue, the CLI and the
+tests say the same thing. An accuracy alone misleads a newcomer: 16% after 10 steps on 15 test images
+is not evidence that a task is bad, and the page has to say so.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import mean, pstdev
+
+MIN_STEPS = 100  # fewer optimisation steps than this rarely teach a pretext task anything
+MIN_TEST = 100  # fewer test examples than this and one example moves the accuracy by a point or more
+PSNR_FLOOR_DB, PSNR_PERFECT_DB = 10.0, 40.0  # ~ a flat grey guess, ~ indistinguishable to the eye
+LOSS_ROSE = 1.05  # the loss over the last tenth of a run more than 5% above its first tenth: it went up
+LOSS_EXPLODED = 5.0  # any smoothed loss this many times the starting loss: training diverged
+
+
+def chance_points(num_classes: int | None) -> float | None:
+    """The accuracy (in %) of guessing the commonest class among ``num_classes`` balanced classes."""
+    return 100.0 / num_classes if num_classes else None
+
+
+def noise_points(test_examples: int | None) -> float | None:
+    """± points one standard error of an accuracy near 50% on this many test examples: sqrt(.25/n)."""
+    if not test_examples:
+        return None
+    return 100 * math.sqrt(0.25 / test_examples)
+
+
+def images_seen(results: dict, config: dict) -> int | None:
+    """Training examples the network saw: recorded by newer runs, else steps × the batch size used."""
+    if results.get("images_seen") is not None:
+        return int(results["images_seen"])
+    steps, train = results.get("steps"), results.get("train_images")
+    if steps is None:
+        return None
+    batch = int(config.get("batch_size") or 0)
+    return int(steps * (min(batch, train) if train else batch))
+
+
+def loss_trend(losses: list[float]) -> str | None:
+    """'diverged' or 'rose' when the training loss exploded or ended above where it began, else None.
+
+    Smoothed over tenths of the run, so one noisy step decides nothing."""
+    if len(losses) < 10:
+        return None
+    tenth = max(1, len(losses) // 10)
+    start, end = mean(losses[:tenth]), mean(losses[-tenth:])
+    peak = max(mean(losses[i : i + tenth]) for i in range(0, len(losses) - tenth + 1, tenth))
+    if start > 0 and peak > LOSS_EXPLODED * start:
+        return "diverged"
+    if end > LOSS_ROSE * start:
+        return "rose"
+    return None
+
+
+def loss_warning(trend: str | None, config: dict) -> str | None:
+    """The loss trend in words, with the fix."""
+    lr = config.get("lr")
+    rate = f"the learning rate ({lr:g})" if lr else "the learning rate"
+    if trend == "diverged":
+        return f"Training diverged: the loss blew up to over {LOSS_EXPLODED:g}× its start. Lower {rate}."
+    if trend == "rose":
+        return f"The loss went up instead of down during training. Lower {rate} or train longer."
+    return None
+
+
+def flags(results: dict, config: dict, baseline_probe: float | None = None) -> list[str]:
+    """Warnings, in words, about what a run's accuracy rests on (empty: nothing to warn about)."""
+    out: list[str] = []
+    steps, test = results.get("steps"), results.get("test_images")
+    probe = results.get("linear_probe")
+    if baseline_probe is None:
+        baseline_probe = (results.get("baseline") or {}).get("linear_probe")
+    trained = results.get("task") != "random_init"
+    few_steps = trained and steps is not None and steps < MIN_STEPS
+    few_test = test is not None and test < MIN_TEST
+    if trained and probe is not None and baseline_probe is not None and probe < baseline_probe:
+        why = []
+        if few_steps:
+            why.append(f"{steps} steps: too little training to learn the task")
+        if few_test:
+            why.append(f"{test} test images: ±{noise_points(test):.0f} points by chance alone")
+        if not why:
+            why.append(
+                "its features help this downstream task less than random ones (a shortcut, or the wrong invariance)"
+            )
+        out.append(f"Below random init ({100 * probe:.1f}% vs {100 * baseline_probe:.1f}%): " + "; ".join(why) + ".")
+    else:
+        if few_steps:
+            out.append(f"{steps} steps: too little training to learn the task.")
+        if few_test:
+            out.append(f"{test} test images: ±{noise_points(test):.0f} points by chance alone.")
+    if warning := loss_warning(results.get("loss_trend"), config):
+        out.append(warning)
+    return out
+
+
+def context_line(results: dict, config: dict) -> str:
+    """'420 steps · 107,520 images seen · 500 test images · chance 8.3%' (what is known of it)."""
+    parts = []
+    if results.get("task") == "random_init":
+        parts.append("untrained")
+    elif results.get("steps") is not None:
+        parts.append(f"{results['steps']:,} steps")
+    if results.get("task") != "random_init" and (seen := images_seen(results, config)) is not None:
+        parts.append(f"{seen:,} images seen")
+    if results.get("test_images") is not None:
+        parts.append(f"{results['test_images']:,} test images")
+    classes = results.get("num_classes") or len(results.get("class_names") or []) or None
+    if classes:
+        parts.append(f"chance {chance_points(classes):.1f}%")
+    return " · ".join(parts)
+
+
+def spread(values: list[float]) -> dict:
+    """Mean, min, max and standard deviation of repeated measurements (seeds) of one number."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return {"n": 0, "mean": None, "min": None, "max": None, "std": None}
+    return {"n": len(values), "mean": mean(values), "min": min(values), "max": max(values), "std": pstdev(values)}
+
+
+def pretext_chance(task: str, params: dict, batch_size: int | None = None, num_classes: int | None = None) -> float:
+    """The pretext metric of a network that has learned nothing (a fraction, or dB for PSNR tasks)."""
+    if task == "rotation":
+        return 1 / int(params.get("angles", 4))
+    if task == "jigsaw":
+        return 1 / int(params.get("permutations", 24))
+    if task == "relative_position":
+        return 1 / 8
+    if task == "colorization":
+        return 1 / int(params.get("bins", 11)) ** 2
+    if task == "simclr":
+        return 1 / max(1, 2 * (batch_size or 256) - 1)
+    if task == "skip_gram":
+        return 1 / (int(params.get("negatives", 5)) + 1)
+    if task == "replaced_token":
+        return 0.5
+    if task == "sentence_order":
+        wrong = float(params.get("wrong_rate", 0.5))
+        return max(wrong, 1 - wrong)
+    if task == "supervised":
+        return 1 / (num_classes or 10)
+    if task in ("autoencoder", "inpainting", "masked_image"):
+        return PSNR_FLOOR_DB
+    return 0.0  # masked_language (1 / vocabulary), simsiam's spread (0 = collapsed)
+
+
+def pretext_scale(task: str, metric: float | None, params: dict, batch_size=None, num_classes=None) -> float | None:
+    """A pretext metric on one scale for every task: 0 = chance (learned nothing), 1 = perfect.
+
+    PSNR has no perfect: 0 = 10 dB (about a flat grey guess), 1 = 40 dB (indistinguishable to the eye)."""
+    if metric is None:
+        return None
+    low = pretext_chance(task, params, batch_size, num_classes)
+    high = PSNR_PERFECT_DB if low == PSNR_FLOOR_DB and task in ("autoencoder", "inpainting", "masked_image") else 1.0
+    return (metric - low) / (high - low)
+
+
+def scale_note(task: str, params: dict, batch_size=None, num_classes=None) -> str:
+    """What 0 and 1 mean for this task's metric, for a chart's hover text and caption."""
+    low = pretext_chance(task, params, batch_size, num_classes)
+    if task in ("autoencoder", "inpainting", "masked_image"):
+        return f"0 = {PSNR_FLOOR_DB:g} dB (flat grey guess), 1 = {PSNR_PERFECT_DB:g} dB"
+    if task == "simsiam":
+        return "0 = collapsed (all embeddings equal), 1 = fully spread"
+    return f"0 = chance ({100 * low:.3g}%), 1 = 100%"
