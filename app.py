@@ -3,8 +3,9 @@
 import streamlit as st
 
 from sslcore.errors import PretextLabError
+from views.cluster import runs_target
 from views.owner import identity_sidebar
-from views.ui import runs_device, start_worker
+from views.ui import start_worker
 
 st.set_page_config(page_title="Pretext Lab", page_icon="🧩", layout="wide")
 
@@ -18,7 +19,7 @@ page = st.navigation(pages)
 identity_sidebar()
 try:
     start_worker()
-    st.sidebar.caption(f"Runs use: **{runs_device()}**")
+    st.sidebar.caption(f"Runs use: **{runs_target()}**")
 except PretextLabError as err:  # a damaged, locked or full run store: say so, and keep Explore working
     st.sidebar.error(f"Background runs are unavailable: {err}", icon="🛑")
 page.run()

@@ -2,6 +2,7 @@
 
     python benchmarks/load_test.py [--sessions 1 5 20] [--timeout 600] [--ramp 0] [--budget 2]
                                    [--cost-probe K] [--idle-probe S] [--nice-worker] [--server-threads N]
+                                   [--pin SERVER_CPUS:BROWSER_CPUS]
 
 For each level, a fresh data directory and a fresh server on loopback (warmed by one untimed visit, which
 also starts the background worker); then N browser contexts in one Debian Chromium (one context = one
@@ -163,7 +164,7 @@ async def flow(i: int, context, url: str, data: str, args, out: dict, seed: int,
     await page.keyboard.press("Home")  # the smallest budget the form allows
     for _ in range(args.budget - 2):
         await page.keyboard.press("ArrowRight")
-    seed_box = page.get_by_label("Seed")
+    seed_box = page.get_by_label("Seed", exact=True)
     await seed_box.fill(str(seed))
     await seed_box.press("Tab")  # Enter would submit the form
     await page.get_by_text("Advanced").click()
@@ -399,6 +400,9 @@ async def run_level(pw, n: int, args) -> dict:
     server = StreamlitServer(data, env=env, log=Path(data) / "server.log")
     load_before = os.getloadavg()
     await asyncio.to_thread(server.start)
+    if args.pin:  # every thread of the server; the worker it starts later inherits its CPUs
+        for tid in os.listdir(f"/proc/{server.proc.pid}/task"):
+            os.sched_setaffinity(int(tid), args.pin[0])
     browser = await launch_browser(pw)
     try:
         warm = await browser.new_context()  # untimed: the one-off torch import, the worker start
@@ -507,6 +511,8 @@ async def amain(args) -> int:
     from playwright.async_api import async_playwright
 
     levels, cost = [], None
+    if args.pin:  # this script, the Playwright driver and Chromium (started from here) on the browsers' CPUs
+        os.sched_setaffinity(0, args.pin[1])
     async with async_playwright() as pw:
         if args.cost_probe:
             cost = await cost_probe(pw, args.cost_probe)
@@ -524,7 +530,9 @@ async def amain(args) -> int:
     print(f"Train budget {args.budget} s per run, rotation only (+ its random-init baseline), 100 shapes; "
           f"sessions started {'together' if not args.ramp else f'over {args.ramp} s'}"
           + ("; worker reniced to 19" if args.nice_worker else "")
-          + (f"; OMP_NUM_THREADS={args.server_threads} for server and worker" if args.server_threads else "") + ".\n")
+          + (f"; OMP_NUM_THREADS={args.server_threads} for server and worker" if args.server_threads else "")
+          + (f"; server + worker pinned to CPU {sorted(args.pin[0])}, browsers to CPU {sorted(args.pin[1])}"
+             if args.pin else "") + ".\n")
     print(report(levels))
     if cost:
         c = cost["cpu"]
@@ -543,6 +551,15 @@ async def amain(args) -> int:
     return 1 if bad else 0
 
 
+def cpu_sets(text: str) -> tuple[set[int], set[int]]:
+    """'0:1' or '0,1:2,3' -> ({0}, {1}): the server's CPUs and the browsers'."""
+    try:
+        server, browsers = ({int(c) for c in part.split(",")} for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("use SERVER_CPUS:BROWSER_CPUS, e.g. 0:1") from None
+    return server, browsers
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 5, 20], help="concurrency levels (max 40)")
@@ -556,6 +573,8 @@ def main(argv=None) -> int:
     parser.add_argument("--nice-worker", action="store_true", help="what-if: renice the training worker to 19")
     parser.add_argument("--server-threads", type=int, default=0,
                         help="what-if: OMP_NUM_THREADS for the server and the worker it starts (0: torch's default)")
+    parser.add_argument("--pin", type=cpu_sets, metavar="SERVER_CPUS:BROWSER_CPUS",
+                        help="e.g. 0:1 - server and worker on CPU 0, this script and Chromium on CPU 1 (taskset)")
     args = parser.parse_args(argv)
     if any(not 1 <= n <= 40 for n in args.sessions):
         parser.error("--sessions: between 1 and 40 each")

@@ -106,6 +106,32 @@ def save_run(
     _sync_dir(run_dir)
 
 
+RUN_FILES = (CONFIG, WEIGHTS, HEAD, METRICS, EMBEDDING, RESULTS)
+
+
+def write_run_files(run_dir: Path, files: dict[str, bytes]) -> None:
+    """Write a run folder made elsewhere (a Ray node) from its files' bytes, results.json last. Only the
+    known file names are accepted: nothing that came over the network chooses a path."""
+    unknown = set(files) - set(RUN_FILES)
+    if unknown or RESULTS not in files:
+        raise ArtifactError(
+            f"a run's files came back incomplete or unexpected ({', '.join(sorted(unknown)) or 'no results'})"
+        )
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise storage_error(err, run_dir) from None
+    for name in sorted(files, key=lambda n: n == RESULTS):
+        _atomic_write(run_dir / name, files[name])
+    _sync_dir(run_dir)
+
+
+def read_run_files(run_dir: Path) -> dict[str, bytes]:
+    """The files of a finished run folder, to ship them to another machine."""
+    return {name: (Path(run_dir) / name).read_bytes() for name in RUN_FILES if (Path(run_dir) / name).is_file()}
+
+
 def _sync_dir(folder: Path) -> None:
     """Make the renames durable (a power cut right after a run must not lose results.json)."""
     with contextlib.suppress(OSError):

@@ -15,17 +15,29 @@ from torch import Tensor
 LUMA = (0.299, 0.587, 0.114)
 
 
+def to_device(t: Tensor, device) -> Tensor:
+    """CPU-drawn randomness (or a small table) onto the device without waiting for it.
+
+    On CUDA an ordinary copy from pageable memory synchronises the stream; from pinned memory with
+    ``non_blocking`` it is only queued, so making a batch never stalls the GPU's queue of work.
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
+
+
 def uniform(gen: torch.Generator, shape, low: float, high: float, device) -> Tensor:
     """U(low, high) drawn on the CPU generator, then moved: reproducible across devices."""
-    return (torch.rand(shape, generator=gen) * (high - low) + low).to(device)
+    return to_device(torch.rand(shape, generator=gen) * (high - low) + low, device)
 
 
 def bernoulli(gen: torch.Generator, n: int, p: float, device) -> Tensor:
-    return (torch.rand(n, generator=gen) < p).to(device)
+    return to_device(torch.rand(n, generator=gen) < p, device)
 
 
 def randint(gen: torch.Generator, high: int, shape, device) -> Tensor:
-    return torch.randint(high, shape, generator=gen).to(device)
+    return to_device(torch.randint(high, shape, generator=gen), device)
 
 
 def luminance(x: Tensor) -> Tensor:

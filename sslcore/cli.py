@@ -209,6 +209,8 @@ def config_from_args(args, task: str) -> TrainConfig:
         dataset=args.dataset,
         budget=None if args.epochs is not None else args.budget,
         epochs=args.epochs,
+        compute=args.compute,
+        max_seconds=args.max_seconds,
         n=args.n,
         image_size=args.size,
         seq_len=args.seq_len,
@@ -228,7 +230,9 @@ def _pct(value) -> str:
 
 def print_summary(r: dict, out=None) -> None:
     base = r["baseline"]
-    lines = [f"{r['task']} on {r['dataset']} ({r['device']}, {r['train_seconds']:.0f} s, {r['steps']} steps)"]
+    lines = [f"{r['task']} on {r['dataset']} ({r['device']}, {spent(r)})"]
+    if r.get("under_budget"):
+        lines.append(f"  UNDER BUDGET: stopped by the {r['config']['max_seconds']:g} s safety cap")
     if r.get("pretext_metric") is not None:
         lines.append(f"  {r['metric_label']:<34} {r['pretext_metric']:.3f}")
     gain = 100 * (r["linear_probe"] - base["linear_probe"])
@@ -236,6 +240,31 @@ def print_summary(r: dict, out=None) -> None:
     lines.append(f"  {'kNN (k=20)':<34} {_pct(r['knn'])}  (random init {_pct(base['knn'])})")
     lines.append(f"  {'time':<34} {r['train_seconds']:.1f} s training, {r['timings']['total']:.1f} s in all")
     print("\n".join(lines), file=out or sys.stdout)
+
+
+def spent(r: dict) -> str:
+    """'26 steps · 6,656 images · 2.4 TFLOP · 31 s': what a result rests on."""
+    from sslcore.flops import format_flops
+
+    parts = [f"{r['steps']} steps"]
+    if "images_seen" in r:
+        parts += [f"{r['images_seen']:,} images", format_flops(r["flops"])]
+    return " · ".join([*parts, f"{r['train_seconds']:.0f} s"])
+
+
+def budget_from_seconds(args, backbone: str) -> None:
+    """Comparisons spend compute: ``--budget`` seconds become FLOPs at this machine's measured speed
+    (unless --compute, --epochs or --wall-clock is given), with a generous wall-clock cap."""
+    from sslcore.budget import describe, measure_speed, safety_cap
+    from sslcore.paths import data_dir
+
+    if args.compute is not None or args.epochs is not None or args.wall_clock:
+        return
+    speed = measure_speed(backbone, args.device, data_dir() / "cache")
+    args.compute = args.budget * speed
+    args.max_seconds = args.max_seconds or safety_cap(args.budget)
+    if not args.json:
+        print(f"budget: {describe(args.compute, speed)} (this machine: {speed / 1e9:.0f} GFLOP/s measured)")
 
 
 def _train(args) -> int:
@@ -257,6 +286,14 @@ def _compare(args) -> int:
     from sslcore.experiment import random_init_baseline, run_experiment
     from sslcore.train import RUN_KINDS, SUPERVISED, TrainConfig, load_run_data
 
+    if args.quick:  # the Home page's quick comparison: its tasks, and its fixed compute
+        from sslcore.budget import QUICK_COMPUTE, QUICK_TASKS
+
+        args.tasks = ",".join(QUICK_TASKS)
+        if args.compute is None and args.epochs is None and not args.wall_clock:
+            args.compute = QUICK_COMPUTE
+    if not args.tasks:
+        raise ConfigError("give --tasks (e.g. rotation,jigsaw,simclr) or --quick")
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     unknown = [t for t in tasks if t not in RUN_KINDS]
     if not tasks or unknown:
@@ -267,11 +304,13 @@ def _compare(args) -> int:
         args.dataset = TrainConfig(task=tasks[0]).dataset
     if not 1 <= args.seeds <= MAX_SEEDS:
         raise ConfigError(f"--seeds must be from 1 to {MAX_SEEDS}, got {args.seeds}")
+    configs = [config_from_args(args, t) for t in tasks]  # every setting checked before measuring the speed
+    budget_from_seconds(args, configs[0].backbone)
     rows, baselines = [], []
     for seed in range(args.seed, args.seed + args.seeds):  # each seed: its own data draw, baseline and runs
         configs = [dataclasses.replace(config_from_args(args, t), seed=seed).validate() for t in tasks]
         data = load_run_data(configs[0])  # one dataset for all tasks of a seed: a fair comparison
-        baselines.append({**random_init_baseline(configs[0], data), "seed": seed})
+        baselines.append(random_init_baseline(configs[0], data))
         for config in configs:
             out = Path(args.out) / config.task if args.out else None
             if out is not None and args.seeds > 1:
@@ -280,13 +319,16 @@ def _compare(args) -> int:
             rows.append(run_experiment(config, out, on_event=printer, data=data))
     if args.json:
         summary = {t: _task_spread([r for r in rows if r["task"] == t]) for t in tasks}
-        print(json.dumps({"baseline": baselines[0], "baselines": baselines, "runs": rows, "spread": summary}, indent=2))
+        seeded = [{**b, "seed": args.seed + i} for i, b in enumerate(baselines)]
+        print(json.dumps({"baseline": baselines[0], "baselines": seeded, "runs": rows, "spread": summary}, indent=2))
         return 0
+    from sslcore.flops import format_flops
     from sslcore.uploads import dataset_label
 
     first = rows[0]
+    same = format_flops(first["config"]["compute"]) + " of compute" if args.compute else "the same budget"
     seeds = f"{args.seeds} seeds ({args.seed}–{args.seed + args.seeds - 1}), " if args.seeds > 1 else ""
-    print(f"\n{len(rows)} runs on {dataset_label(args.dataset)}, {first['device']}, {seeds}same budget each")
+    print(f"\n{len(rows)} runs on {dataset_label(args.dataset)}, {first['device']}, {seeds}{same} each")
     print(f"{'run':<20}{'pretext metric':>16}{'linear probe':>22}{'vs random':>11}{'kNN':>9}{'steps':>8}{'test':>7}")
     base = _task_spread(baselines)
     print(f"{'random_init':<20}{'—':>16}{_spread_text(base['linear_probe']):>22}{'':>11}{_pct(base['knn']['mean']):>9}{0:>8}")
@@ -300,6 +342,10 @@ def _compare(args) -> int:
             f"{task:<20}{metric:>16}{_spread_text(stats['linear_probe']):>22}{gain:>11}"
             f"{_pct(stats['knn']['mean']):>9}{mine[0]['steps']:>8}{mine[0].get('test_images', '?'):>7}"
         )
+    for r in rows:
+        if r.get("under_budget"):
+            print(f"  ! {r['task']} (seed {r['config']['seed']}): under budget, stopped by the safety cap")
+    print("spent: " + ", ".join(f"{r['task']} {r['steps']} steps, {format_flops(r['flops'])}" for r in rows[: len(tasks)]))
     print(f"chance: {chance_points(first.get('num_classes')):.1f}% ({first.get('num_classes')} classes)")
     for r in rows:
         for warning in flags(r, r.get("config") or {}):
@@ -389,7 +435,9 @@ def _worker(args) -> int:
 
     if args.concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
-    return serve(args.data_dir, args.device, args.concurrency, args.idle_exit, args.worker_id)
+    ray = {"address": args.ray_address, "gpus_per_run": args.ray_gpus, "cpus_per_run": args.ray_cpus}
+    options = ray if args.executor == "ray" else {}
+    return serve(args.data_dir, args.device, args.concurrency, args.idle_exit, args.worker_id, args.executor, **options)
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -402,6 +450,10 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "columns (default: shapes for image tasks, corpus for text tasks)",
     )
     p.add_argument("--budget", type=float, default=60.0, help=f"training seconds per run (max {MAX_BUDGET_S})")
+    p.add_argument(
+        "--compute", type=_flops, help="FLOPs of training per run, e.g. 2.4T: the same steps on any machine, at any load"
+    )
+    p.add_argument("--max-seconds", type=float, help="wall-clock safety cap of a --compute or --epochs run")
     p.add_argument("--epochs", type=float, help="train for this many epochs instead of a time budget")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps")
     p.add_argument("--seed", type=int, default=0)
@@ -453,9 +505,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(p)
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("compare", help="train several tasks under the same budget and print a table")
-    p.add_argument("--tasks", required=True, help="comma-separated task names, e.g. rotation,jigsaw,simclr")
+    p = sub.add_parser(
+        "compare", help="train several tasks on the same compute (--budget seconds converted here) and print a table"
+    )
+    p.add_argument("--tasks", help="comma-separated task names, e.g. rotation,jigsaw,simclr")
     p.add_argument("--no-supervised", dest="supervised", action="store_false", help="skip the supervised reference")
+    p.add_argument("--quick", action="store_true", help="the Home page's quick comparison (its tasks and compute)")
+    p.add_argument(
+        "--wall-clock", action="store_true", help="give each run --budget seconds instead of converting them to compute"
+    )
     p.add_argument(
         "--seeds", type=int, default=1, help=f"repeat every run with seeds SEED, SEED+1, … (1-{MAX_SEEDS}): shows the spread"
     )
@@ -485,10 +543,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--idle-exit", type=float, help="exit after this many idle seconds")
     p.add_argument("--worker-id", help=argparse.SUPPRESS)
+    add_executor_options(p)
     add_data_dir(p)
     p.set_defaults(func=_worker)
     add_commands(sub, add_run_options, add_data_dir, add_owner)
     return parser
+
+
+def _flops(text: str) -> float:
+    from sslcore.flops import parse_flops
+
+    try:
+        return parse_flops(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_executor_options(p: argparse.ArgumentParser) -> None:
+    """Where the worker sends runs. The defaults come from the environment, so `make run` can choose Ray."""
+    from sslcore.runs.worker import EXECUTOR_ENV, RAY_ADDRESS_ENV, RAY_CPUS_ENV, RAY_GPUS_ENV
+
+    env = os.environ.get
+    p.add_argument(
+        "--executor",
+        default=env(EXECUTOR_ENV) or "local",
+        help=f"local (this machine, the default) or ray (a Ray cluster; needs requirements-ray.txt); ${EXECUTOR_ENV}",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=env(RAY_ADDRESS_ENV),
+        help=f"the Ray head, e.g. 10.0.0.5:6379 (default ${RAY_ADDRESS_ENV}, else Ray's own RAY_ADDRESS or a local cluster)",
+    )
+    p.add_argument(
+        "--ray-gpus",
+        type=float,
+        default=env(RAY_GPUS_ENV),  # a string default goes through type=float, with argparse's message
+        help=f"GPUs per run, fractions share a GPU (default 0.25 if the cluster has GPUs, else 0); ${RAY_GPUS_ENV}",
+    )
+    p.add_argument(
+        "--ray-cpus",
+        type=float,
+        default=env(RAY_CPUS_ENV) or "1",
+        help=f"CPUs per run (default 1); ${RAY_CPUS_ENV}",
+    )
 
 
 def add_owner(p: argparse.ArgumentParser, text: str) -> None:

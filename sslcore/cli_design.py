@@ -125,11 +125,13 @@ def sweep_request(args):
 
 
 def _sweep(args) -> int:
-    from sslcore.cli import ProgressPrinter, config_from_args
+    from sslcore.cli import ProgressPrinter, budget_from_seconds, config_from_args
     from sslcore.sweeps import reading, sweep_configs, sweep_points
 
     task, knob, values, fixed = sweep_request(args)
     args.param = [f"{k}={v}" for k, v in fixed.items()]
+    base = config_from_args(args, task)  # every setting checked before measuring the speed
+    budget_from_seconds(args, base.backbone)  # --budget seconds become the same compute for every value
     configs = sweep_configs(config_from_args(args, task), knob, values, args.seeds)
     if args.submit:
         from sslcore.runs import RunStore, ensure_worker
@@ -175,7 +177,7 @@ def add_commands(sub, add_run_options, add_data_dir, add_owner) -> None:
     """Register ``sweep`` and ``custom`` on the main parser's subparsers."""
     from sslcore.sweeps import PRESETS
 
-    p = sub.add_parser("sweep", help="one task, one knob over a few values, every run with the same budget")
+    p = sub.add_parser("sweep", help="one task, one knob over a few values, every run with the same compute")
     p.add_argument("task", nargs="?", help="a built-in task (or give --preset)")
     p.add_argument(
         "--param", action="append", metavar="KNOB=V1,V2,...", help="the swept knob (several values); others fixed"
@@ -184,6 +186,9 @@ def add_commands(sub, add_run_options, add_data_dir, add_owner) -> None:
     p.add_argument("--seeds", type=int, default=1, help="repeat every value with this many seeds (medians are shown)")
     p.add_argument("--submit", action="store_true", help="queue the sweep for the background worker instead")
     p.add_argument("--no-worker", action="store_true", help="with --submit: do not start a worker")
+    p.add_argument(
+        "--wall-clock", action="store_true", help="give each run --budget seconds instead of converting them to compute"
+    )
     add_run_options(p)
     add_data_dir(p)
     add_owner(p, "with --submit: who the sweep's runs belong to")

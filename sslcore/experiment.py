@@ -107,7 +107,7 @@ def run_experiment(
     Returns the results dict (JSON-ready). A cancelled run returns status "cancelled" and saves nothing.
     """
     started = time.time()
-    trainer = Trainer(config, data)
+    trainer = Trainer(config, data, cache_dir=default_data_dir(data_dir) / "cache")
     for event in trainer.events(should_stop):
         if on_event is not None:
             on_event(event)
@@ -115,13 +115,12 @@ def run_experiment(
         "task": config.task,
         "dataset": config.dataset,
         "device": device_name(trainer.device),
-        "steps": trainer.steps,
-        "images_seen": trainer.steps * min(config.batch_size, len(trainer.train_idx)),
         "train_images": len(trainer.train_idx),
         "test_images": len(trainer.test_idx),
         "num_classes": len(trainer.data.class_names),
+        **trainer.accounting(),  # steps, images_seen, flops, wall_s, under_budget (and the plan)
         "train_seconds": trainer.train_seconds,
-        "probe_curve": [{"elapsed": p["elapsed"], "knn": p["knn"]} for p in trainer.probes],
+        "probe_curve": [{k: p[k] for k in ("elapsed", "step", "flops", "knn")} for p in trainer.probes],
         "config": config.to_dict(),
     }
     if trainer.status == "cancelled":

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def nt_xent(z: Tensor, temperature: float) -> tuple[Tensor, float]:
+def nt_xent(z: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
     """SimCLR's normalised-temperature cross-entropy for 2B embeddings where row i pairs with row i±B.
 
     Returns the loss and the contrastive accuracy: how often a view's nearest other view is its partner.
@@ -14,9 +14,9 @@ def nt_xent(z: Tensor, temperature: float) -> tuple[Tensor, float]:
     z = F.normalize(z.float(), dim=1)
     sim = z @ z.T / temperature
     sim.fill_diagonal_(float("-inf"))
-    partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    partner = torch.arange(2 * n, device=z.device).roll(n)  # made on the device: no copy per step
     loss = F.cross_entropy(sim, partner)
-    acc = (sim.argmax(1) == partner).float().mean().item()
+    acc = (sim.argmax(1) == partner).float().mean()
     return loss, acc
 
 
@@ -25,10 +25,10 @@ def negative_cosine(p: Tensor, z: Tensor) -> Tensor:
     return -F.cosine_similarity(p.float(), z.detach().float(), dim=1).mean()
 
 
-def collapse_score(z: Tensor) -> float:
+def collapse_score(z: Tensor) -> Tensor:
     """Std of the L2-normalised outputs across the batch, times sqrt(dim): ~1 healthy, 0 collapsed."""
     z = F.normalize(z.detach().float(), dim=1)
-    return (z.std(0).mean() * z.shape[1] ** 0.5).item()
+    return z.std(0).mean() * z.shape[1] ** 0.5
 
 
 def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
@@ -37,7 +37,6 @@ def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     return ((pred.float() - target.float()) ** 2 * mask).sum() / mask.sum().clamp(min=1)
 
 
-def psnr(mse: Tensor | float) -> float:
+def psnr(mse: Tensor | float) -> Tensor:
     """Peak signal-to-noise ratio in dB for images in [0, 1]: a reconstruction score people can read."""
-    mse = float(mse)
-    return 10 * torch.log10(torch.tensor(1.0 / max(mse, 1e-10))).item()
+    return -10 * torch.log10(torch.as_tensor(mse, dtype=torch.float32).clamp(min=1e-10))

@@ -1,9 +1,14 @@
-"""One training loop for every task: time- or epoch-budgeted, seeded, cancellable, yielding progress.
+"""One training loop for every task: budgeted in compute, epochs or seconds, seeded, cancellable, yielding progress.
 
 ``Trainer(config).events(should_stop)`` yields plain-dict events (JSON-ready, for the CLI's progress bar
-and the run store). Every few seconds of training it measures a cheap downstream signal (kNN accuracy on
-a held-out labelled subset), so each run has a curve of downstream accuracy against time. Probe time is
-not charged to the budget: every task gets the same training time.
+and the run store). The budget (``sslcore.budget``) decides how many steps a run takes; a compute budget
+is a number of steps fixed before the first one, so a busy machine changes how long a run takes, not what
+it learns. At fixed points of the run it measures a cheap downstream signal (kNN accuracy on a held-out
+labelled subset), so each run has a curve of downstream accuracy; probe time is not charged to the budget.
+
+On a GPU the loop never waits for the device between steps: losses and metrics stay on the device and are
+read when progress is reported, the training set stays on the device, and training time comes from
+device events.
 """
 
 from __future__ import annotations
@@ -16,21 +21,25 @@ from dataclasses import dataclass, field
 
 import torch
 
+from sslcore.augment import to_device
+from sslcore.budget import Budget, StepClock
 from sslcore.data import DEFAULT_SEQ_LEN, ImageDataset, TextDataset, dataset_modality, load_dataset
 from sslcore.errors import ConfigError, PretextLabError
 from sslcore.evaluate import extract_features, knn_accuracy, split_indices
+from sslcore.flops import count_step_flops, step_flops, step_key
+from sslcore.kinds import RANDOM_INIT, SUPERVISED
 from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, make_backbone
 from sslcore.tasks import TASKS, get_task, make_params
 from sslcore.tasks.custom import CUSTOM, CustomTask
 from sslcore.tasks.supervised import Supervised
 
-RANDOM_INIT = "random_init"
-SUPERVISED = "supervised"
 RUN_KINDS = (*TASKS, CUSTOM, SUPERVISED, RANDOM_INIT)
 OPTIMIZERS = {"adamw": (2e-3, 0.05), "sgd": (0.05, 5e-4)}  # default (lr, weight decay)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_BATCH = 4096
 MAX_BUDGET_S = 24 * 3600
+MAX_COMPUTE = 1e18  # FLOPs: about a day of a current datacenter GPU
+REPORT_S = 0.5  # on a GPU, progress (and with it the one device sync) at most this often
 MAX_SEED = 2**31 - 1  # what every RNG here accepts (NumPy's legacy seeding stops at 2**32 - 1)
 
 
@@ -48,8 +57,10 @@ class TrainConfig:
 
     task: str = "rotation"
     dataset: str | None = None
-    budget: float | None = 60.0  # seconds of training; None when ``epochs`` is given
+    budget: float | None = 60.0  # seconds of training; None when ``compute`` or ``epochs`` is given
     epochs: float | None = None
+    compute: float | None = None  # FLOPs of training (each task's own step, counted): comparisons use this
+    max_seconds: float | None = None  # wall-clock safety cap of a compute or epoch budget
     n: int | None = None  # dataset size (shapes are generated; others keep the first n)
     image_size: int = 32
     seq_len: int = DEFAULT_SEQ_LEN  # tokens per sentence (text datasets)
@@ -62,7 +73,8 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     params: dict = field(default_factory=dict)
-    probe_every: float = 5.0  # seconds of training between downstream kNN probes
+    probe_every: float = 5.0  # seconds of training between downstream kNN probes (time budgets)
+    probe_points: int = 8  # a compute or epoch budget is probed at 1/k, 2/k, ... of the run (0: start and end only)
     probe_size: int = 1000  # labelled train images in the probe's memory bank (half as many queries)
     test_fraction: float = 0.25
 
@@ -71,6 +83,8 @@ class TrainConfig:
             self.dataset = "corpus" if task_modality(self.task) == "text" else "shapes"
         if self.backbone is None:
             self.backbone = DEFAULT_BACKBONE[dataset_modality(self.dataset)]
+        if self.compute is not None or self.epochs is not None:
+            self.budget = None  # one amount per run: compute, else epochs, else seconds
 
     @property
     def modality(self) -> str:
@@ -91,8 +105,12 @@ class TrainConfig:
         """Raise ConfigError, naming the setting, for anything that cannot work. Returns self."""
         if self.task not in RUN_KINDS:
             raise ConfigError(f"unknown task {self.task!r}; available: {', '.join(RUN_KINDS)}")
-        if self.epochs is None and self.budget is None:
-            raise ConfigError("give a time budget (seconds) or a number of epochs")
+        if self.epochs is None and self.budget is None and self.compute is None:
+            raise ConfigError("give a compute budget (FLOPs), a number of epochs or a time budget (seconds)")
+        if self.compute is not None and not 0 < self.compute <= MAX_COMPUTE:
+            raise ConfigError(f"compute must be more than 0 and at most {MAX_COMPUTE:.0e} FLOPs, got {self.compute:g}")
+        if self.max_seconds is not None and not 0 < self.max_seconds <= MAX_BUDGET_S:
+            raise ConfigError(f"max_seconds must be more than 0 and at most {MAX_BUDGET_S}, got {self.max_seconds}")
         if self.budget is not None and not 0 < self.budget <= MAX_BUDGET_S:
             raise ConfigError(f"budget must be more than 0 and at most {MAX_BUDGET_S} seconds, got {self.budget}")
         if self.epochs is not None and not 0 < self.epochs <= 10_000:
@@ -129,8 +147,8 @@ class TrainConfig:
             raise ConfigError(f"dataset size n must be between 20 and 200000, got {self.n}")
         if not 0.05 <= self.test_fraction <= 0.5:
             raise ConfigError(f"test fraction must be between 0.05 and 0.5, got {self.test_fraction}")
-        if self.probe_every <= 0 or self.probe_size < 10:
-            raise ConfigError("probe_every must be positive and probe_size at least 10")
+        if self.probe_every <= 0 or self.probe_size < 10 or not 0 <= self.probe_points <= 100:
+            raise ConfigError("probe_every must be positive, probe_size at least 10, probe_points 0 to 100")
         objective = make_objective(self, num_classes=2)
         if objective is not None and self.modality == "image":
             objective.check(self.image_size)
@@ -210,11 +228,12 @@ def build_backbone(name: str, data):
     return make_backbone(name).to(memory_format=torch.channels_last)
 
 
-def train_step(task, backbone, head, optimizer, images, labels, gen, autocast) -> tuple[float, dict]:
+def train_step(task, backbone, head, optimizer, images, labels, gen, autocast, check_finite: bool = True):
     """One optimisation step: make the pretext batch, forward, loss, backward, update.
 
-    Returns the loss as a float and the task's metrics. A non-finite loss skips the update, so the
-    caller can stop with a message before the weights are ruined.
+    Returns the loss and the task's metrics as 0-dim tensors on the device. With ``check_finite`` (free on
+    the CPU, a device sync on a GPU) a non-finite loss skips the update, so the caller can stop with a
+    message before the weights are ruined; without it the caller checks when it next reads the loss.
     """
     batch = task.prepare(images, gen)
     if task.needs_labels:
@@ -222,33 +241,96 @@ def train_step(task, backbone, head, optimizer, images, labels, gen, autocast) -
     with autocast:
         out = task.forward(backbone, head, batch)
         loss, metrics = task.loss(out, batch)
-    value = loss.item()
-    if math.isfinite(value):
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    return value, metrics
+    if check_finite and not math.isfinite(loss.item()):
+        return loss.detach(), metrics
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), metrics
+
+
+class Tally:
+    """Loss and metric summed on the device between progress reports: read (one sync) only when reported."""
+
+    def __init__(self):
+        self.loss, self.metric, self.steps, self.images = 0.0, 0.0, 0, 0
+
+    def add(self, loss, metric, images: int) -> None:
+        self.loss = self.loss + loss
+        self.metric = self.metric + metric
+        self.steps += 1
+        self.images += images
+
+    def read(self) -> tuple[float, float, int, int]:
+        out = (float(self.loss) / self.steps, float(self.metric) / self.steps, self.steps, self.images)
+        self.__init__()
+        return out
 
 
 class Trainer:
-    """Holds one run's data, model and history; ``events()`` trains it."""
+    """Holds one run's data, model and history; ``events()`` trains it.
 
-    def __init__(self, config: TrainConfig, data: ImageDataset | TextDataset | None = None):
+    The pieces are methods so a new kind of run changes one of them: ``build_model`` (weights and head),
+    ``make_optimizer`` (parameter groups, each with its own ``base_lr``), ``plan_budget`` (what it spends).
+    """
+
+    def __init__(self, config: TrainConfig, data: ImageDataset | TextDataset | None = None, cache_dir=None):
         self.config = config.validate()
         self.device = resolve_device(config.device)
         self.data = load_run_data(config, data)
         self.train_idx, self.test_idx = split_indices(self.data.labels, config.seed, config.test_fraction)
-        torch.manual_seed(config.seed)
-        self.backbone = build_backbone(config.backbone, self.data).to(self.device)
-        self.task = make_objective(config, len(self.data.class_names))
-        if self.task is not None:
-            self.task.setup(self.data)
-        self.head = self.task.head(self.backbone, config.image_size).to(self.device) if self.task else None
+        self.cache_dir = cache_dir  # where counted step FLOPs are kept (None: this process only)
+        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        self.sync_free = self.device.type == "cpu"  # reading a CPU tensor costs nothing: report every step
+        self.backbone, self.task, self.head = self.build_model()
         self.history: list[dict] = []  # step events (throttled by the consumer if needed)
-        self.probes: list[dict] = []  # {"elapsed", "step", "knn"}
+        self.probes: list[dict] = []  # {"elapsed", "step", "flops", "knn"}
         self.status = "created"
         self.train_seconds = 0.0
         self.steps = 0
+        self.under_budget = False  # stopped by the wall-clock cap before its compute was spent
+        self._probe_inputs = None
+        self.budget: Budget = self.plan_budget()
+
+    # -- setup -----------------------------------------------------------------------------------------
+    @property
+    def batch_size(self) -> int:
+        return min(self.config.batch_size, len(self.train_idx))
+
+    def build_model(self):
+        """(backbone, task, head), seeded: the same seed gives the same initial weights."""
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        backbone = build_backbone(cfg.backbone, self.data).to(self.device)
+        task = make_objective(cfg, len(self.data.class_names))
+        if task is not None:
+            task.setup(self.data)
+        head = task.head(backbone, cfg.image_size).to(self.device) if task else None
+        return backbone, task, head
+
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer over backbone and head; the schedule scales each group's ``base_lr``."""
+        cfg = self.config
+        lr0, wd = OPTIMIZERS[cfg.optimizer]
+        lr0 = cfg.lr if cfg.lr is not None else lr0
+        wd = cfg.weight_decay if cfg.weight_decay is not None else wd
+        groups = [{"params": [*self.backbone.parameters(), *self.head.parameters()], "base_lr": lr0}]
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(groups, lr=lr0, momentum=0.9, weight_decay=wd, nesterov=True)
+        return torch.optim.AdamW(groups, lr=lr0, weight_decay=wd)
+
+    def step_flops(self) -> float:
+        """FLOPs of this run's training step, counted once per task/backbone/shape/batch (0 for random init)."""
+        if self.task is None:
+            return 0.0
+        rows = self.train_idx[: self.batch_size]
+        inputs, labels = self.data.inputs[rows].to(self.device), self.data.labels[rows].to(self.device)
+        vocab = len(self.data.tokenizer) if self.data.modality == "text" else None
+        key = step_key(self.config, len(self.data.class_names), vocab)
+        return step_flops(key, lambda: count_step_flops(self.task, self.backbone, self.head, inputs, labels), self.cache_dir)
+
+    def plan_budget(self) -> Budget:
+        return Budget.plan(self.config, len(self.train_idx) // self.batch_size, self.step_flops())
 
     # -- the downstream signal during training ------------------------------------------------------
     def _probe_sets(self):
@@ -260,10 +342,13 @@ class Trainer:
     def probe(self) -> dict:
         """kNN accuracy of the current backbone on a fixed held-out subset: cheap enough to run often."""
         bank, queries = self._probe_sets()
-        feats = extract_features(self.backbone, self.data.inputs[torch.cat([bank, queries])], self.device)
+        if self._probe_inputs is None:  # kept on the device: probes copy nothing
+            self._probe_inputs = self.data.inputs[torch.cat([bank, queries])].to(self.device)
+        feats = extract_features(self.backbone, self._probe_inputs, self.device)
         labels = self.data.labels
         acc = knn_accuracy(feats[: len(bank)], labels[bank], feats[len(bank) :], labels[queries])
-        event = {"kind": "probe", "step": self.steps, "elapsed": round(self.train_seconds, 3), "knn": acc}
+        flops = self.steps * self.budget.step_flops
+        event = {"kind": "probe", "step": self.steps, "elapsed": round(self.train_seconds, 3), "flops": flops, "knn": acc}
         self.probes.append(event)
         return event
 
@@ -273,110 +358,137 @@ class Trainer:
 
         ``should_stop`` is checked before every step: cancelling takes effect within one step.
         """
-        cfg, device = self.config, self.device
-        should_stop = should_stop or (lambda: False)
-        n_train = len(self.train_idx)
-        batch_size = min(cfg.batch_size, n_train)
-        steps_per_epoch = n_train // batch_size
-        total_steps = math.ceil(cfg.epochs * steps_per_epoch) if cfg.epochs is not None else None
-        yield {
-            "kind": "start",
-            "device": device_name(device),
-            "task": cfg.task,
-            "train_images": n_train,
-            "test_images": len(self.test_idx),
-            "steps_per_epoch": steps_per_epoch,
-        }
+        yield self.start_event()
         self.status = "running"
         yield self.probe()
-        if self.task is None:  # random init: nothing to train
+        if self.task is not None:  # random init: nothing to train
+            yield from self._train(should_stop or (lambda: False))
+        if self.status != "cancelled":
             self.status = "finished"
-            yield {"kind": "end", "status": self.status, "steps": 0, "elapsed": 0.0}
-            return
+        yield self.end_event()
 
-        lr0, wd = OPTIMIZERS[cfg.optimizer]
-        lr0 = cfg.lr if cfg.lr is not None else lr0
-        wd = cfg.weight_decay if cfg.weight_decay is not None else wd
-        params = [*self.backbone.parameters(), *self.head.parameters()]
-        if cfg.optimizer == "sgd":
-            optimizer = torch.optim.SGD(params, lr=lr0, momentum=0.9, weight_decay=wd, nesterov=True)
-        else:
-            optimizer = torch.optim.AdamW(params, lr=lr0, weight_decay=wd)
-        images = self.data.inputs[self.train_idx].to(device)
+    def start_event(self) -> dict:
+        budget = self.budget
+        return {
+            "kind": "start",
+            "device": device_name(self.device),
+            "task": self.config.task,
+            "train_images": len(self.train_idx),
+            "test_images": len(self.test_idx),
+            "steps_per_epoch": len(self.train_idx) // self.batch_size,
+            "budget": budget.kind,
+            "planned_steps": budget.total_steps,
+            "step_flops": budget.step_flops,
+        }
+
+    def end_event(self) -> dict:
+        return {
+            "kind": "end",
+            "status": self.status,
+            "steps": self.steps,
+            "elapsed": self.train_seconds,
+            "under_budget": self.under_budget,
+        }
+
+    def accounting(self) -> dict:
+        """steps, images_seen, flops, wall_s, under_budget (and the plan): what results record."""
+        return self.budget.accounting(self.steps, self.batch_size, self.train_seconds, self.under_budget)
+
+    def _batches(self, n: int, gen: torch.Generator) -> Iterator[torch.Tensor]:
+        """Index batches on the device, epoch after epoch, a fresh seeded order each (the ragged end dropped)."""
+        while True:
+            order = to_device(torch.randperm(n, generator=gen), self.device)
+            for start in range(0, n - self.batch_size + 1, self.batch_size):
+                yield order[start : start + self.batch_size]
+
+    def _train(self, should_stop: Callable[[], bool]) -> Iterator[dict]:
+        budget, device = self.budget, self.device
+        optimizer = self.make_optimizer()
+        images = self.data.inputs[self.train_idx].to(device)  # resident on the device for the whole run
         labels = self.data.labels[self.train_idx].to(device)
-        gen = torch.Generator().manual_seed(cfg.seed)
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+        gen = torch.Generator().manual_seed(self.config.seed)
+        clock, tally = StepClock(device), Tally()
         self.backbone.train()
         self.head.train()
-        next_probe, rate = cfg.probe_every, None
-
-        def progress() -> float:
-            if total_steps is not None:
-                return self.steps / total_steps
-            return self.train_seconds / cfg.budget
-
-        while progress() < 1:
-            order = torch.randperm(n_train, generator=gen).to(device)
-            for start in range(0, n_train - batch_size + 1, batch_size):  # drop the ragged last batch
-                if should_stop():
-                    self.status = "cancelled"
-                    yield {"kind": "end", "status": "cancelled", "steps": self.steps, "elapsed": self.train_seconds}
-                    return
-                if progress() >= 1:
-                    break
-                tick = time.perf_counter()
-                idx = order[start : start + batch_size]
-                for group in optimizer.param_groups:
-                    group["lr"] = lr0 * lr_factor(progress(), cfg.warmup)
-                try:
-                    loss, metrics = train_step(
-                        self.task, self.backbone, self.head, optimizer, images[idx], labels[idx], gen, autocast
-                    )
-                except torch.OutOfMemoryError:
-                    raise TrainingError(
-                        f"out of memory on {device_name(device)} at batch size {batch_size}: "
-                        "lower the batch size or the image size"
-                    ) from None
-                if not math.isfinite(loss):
-                    raise TrainingError(
-                        f"the loss became {loss} at step {self.steps + 1}: training diverged. "
-                        f"Lower the learning rate (now {lr0:g})."
-                    )
-                seconds = time.perf_counter() - tick
-                self.train_seconds += seconds
-                self.steps += 1
-                speed = len(idx) / max(seconds, 1e-9)
-                rate = speed if rate is None else 0.9 * rate + 0.1 * speed
-                done = min(1.0, progress())
-                eta = (
-                    max(0.0, cfg.budget - self.train_seconds)
-                    if total_steps is None
-                    else (total_steps - self.steps) * batch_size / rate
-                )
-                event = {
-                    "kind": "step",
-                    "step": self.steps,
-                    "epoch": self.steps / steps_per_epoch,
-                    "loss": loss,
-                    "metric": metrics[self.task.metric],
-                    "lr": optimizer.param_groups[0]["lr"],
-                    "images_per_s": rate,
-                    "elapsed": self.train_seconds,
-                    "eta": eta,
-                    "progress": done,
-                }
-                self.history.append(event)
+        next_probe, rate, last_report = budget.next_probe(0.0), None, time.perf_counter()
+        for idx in self._batches(len(self.train_idx), gen):
+            if should_stop():
+                self.status = "cancelled"
+                break
+            if budget.progress(self.steps, clock.seconds) >= 1:
+                break
+            if budget.capped(clock.seconds):
+                self.under_budget = True
+                break
+            clock.start()
+            self._set_lr(optimizer, budget.progress(self.steps, clock.seconds))
+            loss, metrics = self._step(optimizer, images[idx], labels[idx], gen)
+            self.steps += 1
+            tally.add(loss, metrics[self.task.metric], len(idx))
+            progress = budget.progress(self.steps, clock.seconds)
+            probe_due = progress >= next_probe and progress < 1
+            if self.sync_free or probe_due or progress >= 1 or time.perf_counter() - last_report >= REPORT_S:
+                self.train_seconds = clock.stop()
+                event, rate = self._report(optimizer, tally, rate)
+                last_report = time.perf_counter()
                 yield event
-                if self.train_seconds >= next_probe and done < 1:
-                    next_probe = self.train_seconds + cfg.probe_every
+                if probe_due:
+                    next_probe = budget.next_probe(progress)
                     yield self.probe()
-                    self.backbone.train()
-        yield self.probe()
-        self.status = "finished"
-        yield {"kind": "end", "status": "finished", "steps": self.steps, "elapsed": self.train_seconds}
+        if tally.steps:  # the steps since the last report (a cancel or the cap on a GPU)
+            self.train_seconds = clock.stop()
+            yield self._report(optimizer, tally, rate)[0]
+        if self.status != "cancelled":
+            yield self.probe()
+
+    def _set_lr(self, optimizer, progress: float) -> None:
+        factor = lr_factor(progress, self.config.warmup)
+        for group in optimizer.param_groups:
+            group["lr"] = group["base_lr"] * factor
+
+    def _step(self, optimizer, images, labels, gen):
+        try:
+            return train_step(
+                self.task, self.backbone, self.head, optimizer, images, labels, gen, self.autocast, self.sync_free
+            )
+        except torch.OutOfMemoryError:
+            raise TrainingError(
+                f"out of memory on {device_name(self.device)} at batch size {self.batch_size}: "
+                "lower the batch size or the image size"
+            ) from None
+
+    def _report(self, optimizer, tally: Tally, rate: float | None) -> tuple[dict, float]:
+        """The step event for the steps since the last report: the one place a GPU run waits for the device."""
+        first = self.steps - tally.steps + 1
+        loss, metric, steps, images = tally.read()
+        if not math.isfinite(loss):
+            where = f"step {self.steps}" if steps == 1 else f"steps {first}-{self.steps}"
+            raise TrainingError(
+                f"the loss became {loss} at {where}: training diverged. "
+                f"Lower the learning rate (now {optimizer.param_groups[0]['base_lr']:g})."
+            )
+        window = self.train_seconds - (self.history[-1]["elapsed"] if self.history else 0.0)
+        speed = images / max(window, 1e-9)
+        rate = speed if rate is None else 0.9 * rate + 0.1 * speed
+        budget = self.budget
+        event = {
+            "kind": "step",
+            "step": self.steps,
+            "epoch": self.steps / (len(self.train_idx) // self.batch_size),
+            "loss": loss,
+            "metric": metric,
+            "lr": optimizer.param_groups[0]["lr"],
+            "images_per_s": rate,
+            "elapsed": self.train_seconds,
+            "flops": self.steps * budget.step_flops,
+            "eta": budget.eta(self.steps, self.train_seconds, self.batch_size / rate),
+            "progress": min(1.0, budget.progress(self.steps, self.train_seconds)),
+        }
+        self.history.append(event)
+        return event, rate
 
     def final_metric(self) -> float | None:
-        """The pretext metric averaged over the last tenth of the steps (single steps are noisy)."""
+        """The pretext metric averaged over the last tenth of the reports (single steps are noisy)."""
         if not self.history:
             return None
         tail = self.history[-max(1, len(self.history) // 10) :]

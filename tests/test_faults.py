@@ -187,7 +187,9 @@ def test_killed_during_evaluation(tmp_path, data, capsys):
         stop(proc)
     assert marker.read_text() == "evaluating"
     run = store.get(victim)
-    assert run.status == "running" and run.progress["kind"] == "evaluating"  # nobody has looked yet
+    # nobody has looked yet. The dispatcher writes progress every PUMP_S, so the events of the last fraction
+    # of a second before the kill ("evaluating" among them) may not have landed.
+    assert run.status == "running" and run.progress["kind"] in ("start", "step", "evaluating")
     assert store.get(queued).status == "queued"
 
     Worker(store).run(max_runs=1)  # a new worker: it reaps the dead run, then serves the queue
@@ -543,7 +545,7 @@ def test_out_of_memory_fails_the_run_with_advice_and_the_next_run_finishes(tmp_p
 
 def test_an_unexpected_exception_fails_one_run_and_the_worker_goes_on(data, monkeypatch):
     store, finished = data
-    import sslcore.runs.executor as executor
+    import sslcore.runs.local as executor
 
     real_run = executor.run_experiment
 

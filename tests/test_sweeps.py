@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from sslcore.cli import main
 from sslcore.errors import ConfigError
-from sslcore.runs import RunStore
+from sslcore.runs import RunStore, ensure_worker
 from sslcore.runs.store import Run
 from sslcore.sweeps import PRESETS, parse_sweep, pretext_score, reading, sweep_configs, sweep_knob, sweep_points
 from sslcore.tasks import task_class
@@ -109,11 +109,12 @@ def test_runs_of_different_tasks_or_several_knobs_are_not_a_sweep():
 
 
 def test_cli_sweep_submits_one_group_each_value_once(tmp_path, capsys):
-    argv = ["sweep", "rotation", "--param", "angles=2,4", "--budget", "2", "--submit", "--no-worker", "--json"]
-    assert main([*argv, "--data-dir", str(tmp_path)]) == 0
+    argv = ["sweep", "rotation", "--param", "angles=2,4", "--compute", "2T", "--submit", "--no-worker", "--json"]
+    assert main([*argv, "--data-dir", str(tmp_path), "--owner", "ada"]) == 0
     out = json.loads(capsys.readouterr().out)
     runs = RunStore(tmp_path).list(group_id=out["group"])
     assert sorted(r.config["params"].get("angles", 0) for r in runs) == [0, 2, 4]  # 0: the random-init baseline
+    assert {r.config["compute"] for r in runs} == {2e12} and {r.owner for r in runs} == {"ada"}
     assert sweep_knob(runs) == "angles"
     assert main(["sweep", "rotation", "--param", "angles=2", "--submit", "--no-worker"]) == 2
     assert "exactly one --param with several values" in capsys.readouterr().err
@@ -144,6 +145,8 @@ def test_the_train_form_runs_each_value_once_and_results_draw_one_point_per_valu
     store = RunStore()
     runs = store.list()
     assert sorted(r.config["params"].get("angles", 0) for r in runs) == [0, 2, 4]
+    assert len({r.config["compute"] for r in runs}) == 1  # every value (and the baseline) at equal compute
+    ensure_worker()  # the page's worker may have left after the tests' 5 s idle time while speed was measured
     assert wait_until(lambda: all(r.done for r in store.list()), 240), [(r.status, r.error) for r in store.list()]
     at.switch_page("views/results.py").run()
     assert not at.exception, at.exception

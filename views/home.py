@@ -3,15 +3,14 @@
 import streamlit as st
 import torch
 
+from sslcore.budget import QUICK_COMPUTE, QUICK_MAX_SECONDS, QUICK_TASKS
 from sslcore.errors import PretextLabError
 from sslcore.preview import render_image, text_view_html
 from sslcore.tasks import get_task, list_tasks
 from sslcore.train import SUPERVISED, TrainConfig
+from views.budget import quick_label
 from views.owner import me
 from views.ui import builtin_corpus, builtin_images, run_store, start_worker
-
-QUICK_TASKS = ["rotation", "jigsaw", "simclr"]
-QUICK_BUDGET = 30
 
 st.title("🧩 Pretext Lab")
 st.markdown(
@@ -36,8 +35,10 @@ network, train tasks against each other, and compare what they learned.
 
 left, right = st.columns(2)
 left.page_link("views/explore.py", label="Explore a pretext task on your own images or text →", icon="🔍")
-if right.button(f"⚡ Quick comparison: {', '.join(QUICK_TASKS)} and supervised, {QUICK_BUDGET} s each", type="primary"):
-    configs = [TrainConfig(task=t, budget=QUICK_BUDGET) for t in [*QUICK_TASKS, SUPERVISED]]
+if right.button(f"⚡ Quick comparison: {', '.join(QUICK_TASKS)} and supervised, {quick_label(QUICK_COMPUTE)}", type="primary"):
+    configs = [
+        TrainConfig(task=t, compute=QUICK_COMPUTE, max_seconds=QUICK_MAX_SECONDS) for t in [*QUICK_TASKS, SUPERVISED]
+    ]
     try:
         st.session_state.group, _ = run_store().submit_group(configs, owner=me())
         start_worker()

@@ -11,6 +11,7 @@ from sslcore.data import DATASETS, dataset_modality
 from sslcore.errors import PretextLabError
 from sslcore.preview import to_pil
 from sslcore.report import CLASS_COLOURS, projector_tsv, result_row, results_csv, run_label
+from views.budget import spent_table
 from views.results_compare import accuracy_chart, pick_comparison, pretext_chart
 from views.results_predict import predictions_section
 from views.results_sweep import sweep_section
@@ -50,6 +51,7 @@ if len({r.config.get("dataset") for r in runs}) > 1:
 # --- accuracy bars: every run, with the random-init baseline and the supervised reference -------------
 st.subheader("Downstream accuracy of the frozen features")
 accuracy_chart(runs, rows)
+spent_table(runs)  # what each number rests on: steps, images seen, compute, time, test size, under budget
 sweep_section(runs)  # one task over one knob: the sweep chart and its reading
 
 left, right = st.columns(2)

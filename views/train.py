@@ -9,11 +9,14 @@ from sslcore.data import dataset_modality
 from sslcore.data.files import MAX_TOTAL_BYTES
 from sslcore.data.text import MAX_TEXT_BYTES, parse_text_file
 from sslcore.errors import PretextLabError
+from sslcore.flops import format_flops
 from sslcore.models import backbone_modality
 from sslcore.runs import FINISHED, NotAllowed
 from sslcore.tasks import TASKS, list_tasks
 from sslcore.train import BACKBONES, OPTIMIZERS, SUPERVISED, TrainConfig
 from sslcore.uploads import dataset_label
+from views.budget import compute_budget, seconds_picker, spent_caption, under_budget_warning
+from views.cluster import show_queue_place
 from views.owner import can_change, me, owner_words, refused, teacher_token
 from views.task_builder import custom_task_options
 from views.train_sweep import sweep_form
@@ -55,8 +58,9 @@ modality = st.segmented_control(
 modality = modality or "image"
 text_data = modality == "text"
 
+st.markdown("**New comparison** — every run gets the same compute; the random-init baseline is added.")
+budget = seconds_picker(modality)
 with st.form("new_runs"):
-    st.markdown("**New comparison** — every run gets the same budget; the random-init baseline is added.")
     left, right = st.columns(2)
     custom = custom_task_options() if modality == "image" else {}  # your saved designs (and published ones)
     tasks = left.multiselect(
@@ -77,7 +81,6 @@ with st.form("new_runs"):
         else "One folder per class, images inside. " + UPLOAD_LIMITS,
         key=f"upload_{modality}",
     )
-    budget = left.slider("Time budget per run (seconds)", 2, 600, 30, key="budget")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0)
     seeds = left.number_input(
         "Repeats (seeds)",
@@ -114,7 +117,7 @@ if submitted:
             TrainConfig(
                 **({"task": "custom", "params": {"definition": custom[name][1]}} if name in custom else {"task": name}),
                 dataset=source,
-                budget=float(budget),
+                **compute_budget(budget, backbone, device),
                 seed=int(seed) + repeat,
                 device=device,
                 batch_size=batch_size,
@@ -129,7 +132,7 @@ if submitted:
         group, ids = store.submit_group(configs, owner=me())
         st.session_state.group = group
         start_worker()
-        st.success(f"Queued {len(ids)} runs (with the random-init baseline).")
+        st.success(f"Queued {len(ids)} runs (with the random-init baseline), {format_flops(configs[0].compute)} each.")
     except PretextLabError as err:
         st.error(str(err), icon="⚠️")
 
@@ -189,8 +192,9 @@ def run_card(run, charts: bool) -> None:
             r = run.results
             st.caption(
                 f"linear probe {100 * r['linear_probe']:.1f}% · kNN {100 * r['knn']:.1f}% · "
-                f"random init {100 * r['baseline']['linear_probe']:.1f}% · {r['steps']} steps on {r['device']}"
+                f"random init {100 * r['baseline']['linear_probe']:.1f}% · {spent_caption(r)} on {r['device']}"
             )
+            under_budget_warning(run)
             for warning in flags({**r, "task": run.task}, run.config):
                 st.warning(warning, icon="⚠️")
         if charts and run.status != "queued" and run.task != "random_init":
@@ -222,6 +226,7 @@ def queue() -> None:
             store.reap_stale()
         active = sum(r.status not in FINISHED for r in runs)
         st.subheader(f"Queue · {active} active")
+        show_queue_place(store, me())
         if not runs:
             st.info("No runs yet: pick tasks above and press Start.")
         mine = st.session_state.get("group") or store.latest_group(owner=me())

@@ -1,7 +1,8 @@
 """Train's "vary one knob" form: a sweep of one task over a few values of one knob, as one comparison group.
 
 A thin layer over ``sslcore.sweeps``: the values are checked like every knob, every run gets the same
-budget, and the group gets its random-init baseline, exactly as a comparison does.
+compute (FLOPs of its own step, converted from "about how long here?" as comparisons do), and the group
+gets its random-init baseline, exactly as a comparison does.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 import streamlit as st
 
 from sslcore.errors import PretextLabError
+from sslcore.flops import format_flops
+from sslcore.models import DEFAULT_BACKBONE
 from sslcore.sweeps import MAX_SEEDS, PRESETS, parse_sweep, sweep_configs
 from sslcore.tasks import list_tasks, param_specs, task_class
 from sslcore.train import TrainConfig
+from views.budget import compute_budget, seconds_picker
 
 OWN = "own"
 SWEEP_DATASETS = {"image": "shapes", "text": "corpus"}
@@ -73,8 +77,8 @@ def sweep_form(store, modality: str, submit_group, start_worker) -> None:
         )
         st.session_state.setdefault("sweep.values", default_values(specs[knob]))
         raw = right.text_input("Values (comma-separated)", key="sweep.values", help=specs[knob].help)
-        a, b, c = st.columns(3)
-        budget = a.slider("Time budget per run (seconds)", 2, 600, 30, key="sweep.budget")
+        seconds = seconds_picker(modality, key="sweep.budget")
+        b, c = st.columns(2)
         seeds = b.number_input(
             "Seeds per value", 1, MAX_SEEDS, 1, key="sweep.seeds", help="Medians are drawn; more seeds, less noise."
         )
@@ -88,7 +92,7 @@ def sweep_form(store, modality: str, submit_group, start_worker) -> None:
                 base = TrainConfig(
                     task=task,
                     dataset=SWEEP_DATASETS[modality],
-                    budget=float(budget),
+                    **compute_budget(seconds, DEFAULT_BACKBONE[modality], "auto"),
                     n=int(n) if modality == "image" else None,
                     params={k: v for k, v in fixed.items() if k != knob},
                 )
@@ -96,7 +100,8 @@ def sweep_form(store, modality: str, submit_group, start_worker) -> None:
                 st.session_state.group = group
                 start_worker()
                 st.success(
-                    f"Queued a sweep of {task} over {knob} = {', '.join(map(str, values))}: {len(ids)} runs with the random-init baseline."
+                    f"Queued a sweep of {task} over {knob} = {', '.join(map(str, values))}: {len(ids)} runs with the "
+                    f"random-init baseline, {format_flops(base.compute)} each."
                 )
             except PretextLabError as err:
                 st.error(str(err), icon="⚠️")

@@ -1,12 +1,17 @@
-"""Background runs: a persistent SQLite run store and worker processes that survive faults."""
+"""Background runs: a persistent SQLite run store, a dispatcher process and its executors (local or Ray).
 
-from sslcore.runs.executor import Executor, LocalExecutor
+Importing this package (the store, the dispatcher) does not import torch: the executors that train are
+loaded only when one is made (``make_executor``), so the app and the dispatcher start fast.
+"""
+
+from sslcore.runs.executor import Executor, Outcome, make_executor
 from sslcore.runs.store import (
     FINISHED,
     STATUSES,
     TEACHER_TOKEN_ENV,
     WORKER_DIED,
     NotAllowed,
+    QueueFull,
     Run,
     RunNotFound,
     RunStore,
@@ -16,6 +21,15 @@ from sslcore.runs.store import (
 )
 from sslcore.runs.worker import Worker, ensure_worker, serve
 
+
+def __getattr__(name: str):
+    if name == "LocalExecutor":  # imports torch: only when asked for
+        from sslcore.runs.local import LocalExecutor
+
+        return LocalExecutor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "FINISHED",
     "STATUSES",
@@ -24,6 +38,8 @@ __all__ = [
     "Executor",
     "LocalExecutor",
     "NotAllowed",
+    "Outcome",
+    "QueueFull",
     "Run",
     "RunNotFound",
     "RunStore",
@@ -32,5 +48,6 @@ __all__ = [
     "display_owner",
     "ensure_worker",
     "is_teacher",
+    "make_executor",
     "serve",
 ]

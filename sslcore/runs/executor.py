@@ -1,77 +1,77 @@
-"""Executors turn a claimed run into a finished one. Only the local one exists; a cluster engine would
-implement the same two-method interface and leave the store, the worker loop and the UI untouched."""
+"""The executor interface: how the dispatcher hands claimed runs to an engine and hears back from it.
+
+An executor has many runs in flight. The dispatcher (``sslcore.runs.worker``) submits a claimed run,
+polls it for the events it produced since the last poll and, once it has ended, for its ``Outcome``;
+it asks for a cancel when the store says so. Only the dispatcher writes the store and the run folders,
+whatever the engine: the local one (threads in the dispatcher's process) or Ray (tasks on a cluster,
+whose files come back through Ray). This module imports no torch, so the dispatcher starts fast.
+"""
 
 from __future__ import annotations
 
 import errno
 import logging
-import shutil
 import time
-import traceback
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
-import torch
-
-from sslcore.errors import PretextLabError
-from sslcore.experiment import run_experiment
-from sslcore.paths import storage_error
 from sslcore.runs.store import Run, RunStore, StoreUnavailable
-from sslcore.train import TrainConfig
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.25  # at most ~4 progress writes a second per run
 PROGRESS_PAUSE_S = 10.0  # after a failed progress write, training goes on without writing for this long
 WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 FINISH_ATTEMPTS = 5  # recording a run's outcome is retried (each attempt waits out a lock) before giving up
+EXECUTORS = ("local", "ray")
+
+
+@dataclass
+class Outcome:
+    """How a run ended. ``files`` are run-folder files (name -> bytes) made elsewhere, for the dispatcher
+    to write; None when the executor wrote the folder itself (the local one, on this machine)."""
+
+    status: str  # succeeded | failed | cancelled
+    results: dict | None = None
+    error: str | None = None
+    files: dict[str, bytes] | None = None
 
 
 class Executor(Protocol):
-    def execute(self, run: Run, store: RunStore) -> None:
-        """Run it to the end and record the outcome in the store (succeeded, failed or cancelled)."""
+    name: str  # "local" or "ray"
+
+    def describe(self) -> str:
+        """Where runs go, for people: "this machine (CPU)", "Ray cluster, 2 nodes, 4 GPUs"."""
+
+    def free_slots(self) -> int:
+        """How many more runs it can start now (the dispatcher claims no more than that)."""
+
+    def submit(self, run: Run, run_dir: Path, data_dir: Path) -> None:
+        """Start a claimed run. Returns at once."""
+
+    def poll(self, run_id: str) -> tuple[list[dict], Outcome | None]:
+        """The run's events since the last poll, and its outcome once it has ended (then it is forgotten)."""
+
+    def cancel(self, run_id: str) -> None:
+        """Ask the run to stop; it ends as cancelled within a few seconds."""
+
+    def close(self) -> None:
+        """Release the engine (after the in-flight runs ended)."""
 
 
-class LocalExecutor:
-    """Runs in this process, on this machine's device; exceptions become a failed run with a message."""
+def make_executor(name: str = "local", *, device: str = "auto", **options) -> Executor:
+    """The executor called ``name``; the Ray one takes ``address``, ``gpus_per_run`` and ``cpus_per_run``."""
+    from sslcore.errors import ConfigError
 
-    def __init__(self, device: str = "auto"):
-        self.device = device
+    if name == "local":
+        from sslcore.runs.local import LocalExecutor
 
-    def execute(self, run: Run, store: RunStore) -> None:
-        writer = ProgressWriter(store, run.id)
-        try:
-            config = TrainConfig.from_dict(run.config)
-            if self.device != "auto":
-                config.device = self.device
-            results = run_experiment(
-                config,
-                store.run_dir(run.id),
-                should_stop=lambda: store.cancel_requested(run.id),
-                on_event=writer,
-                data_dir=store.root,
-            )
-        except PretextLabError as err:
-            self._failed(store, run, str(err))
-            return
-        except torch.OutOfMemoryError:
-            self._failed(store, run, "out of memory: lower the batch size or the image size")
-            return
-        except Exception as err:  # a bug must fail one run, not the worker
-            log.error("run %s crashed:\n%s", run.id, traceback.format_exc())
-            if isinstance(err, OSError) and err.errno in WRITE_ERRNOS:  # e.g. the baseline cache on a full disk
-                self._failed(store, run, str(storage_error(err, err.filename or store.root)))
-            else:
-                self._failed(store, run, f"internal error: {type(err).__name__}: {err}")
-            return
-        writer.flush()
-        status = "cancelled" if results["status"] == "cancelled" else "succeeded"
-        record(store, run.id, status, results=results)
+        return LocalExecutor(device)
+    if name == "ray":
+        from sslcore.runs.ray_executor import RayExecutor
 
-    @staticmethod
-    def _failed(store: RunStore, run: Run, message: str) -> None:
-        """Record the failure, and remove whatever part of the run folder was written: without
-        results.json it is no result, and on a full disk the space is needed back."""
-        record(store, run.id, "failed", error=message)
-        shutil.rmtree(store.run_dir(run.id), ignore_errors=True)
+        return RayExecutor(device=device, **options)
+    raise ConfigError(f"unknown executor {name!r}: use one of {', '.join(EXECUTORS)}")
 
 
 def record(store: RunStore, run_id: str, status: str, **outcome) -> None:
@@ -88,22 +88,18 @@ def record(store: RunStore, run_id: str, status: str, **outcome) -> None:
             time.sleep(min(30.0, 0.5 * 2**attempt))
 
 
-class ProgressWriter:
-    """Stores every non-step event, and step events at most every PROGRESS_INTERVAL_S (plus the last).
+class Throttle:
+    """Passes every non-step event on at once, and step events at most every PROGRESS_INTERVAL_S (plus the
+    last one, on ``flush``). ``emit(event, progress)`` returns False when it could not take the event."""
 
-    Progress is for watching, not for the result: when the store cannot take a write (locked for long,
-    disk full), training goes on, events are skipped for PROGRESS_PAUSE_S, and the next one is tried.
-    """
-
-    def __init__(self, store: RunStore, run_id: str):
-        self.store, self.run_id = store, run_id
+    def __init__(self, emit):
+        self.emit = emit
         self.last_write, self.pending = 0.0, None
-        self.paused_until = 0.0
 
     def __call__(self, event: dict) -> None:
         if event["kind"] != "step":
             self.flush()
-            self._write(event, progress=event["kind"] in ("start", "evaluating"))
+            self.emit(event, event["kind"] in ("start", "evaluating"))
             return
         self.pending = event
         if time.monotonic() - self.last_write >= PROGRESS_INTERVAL_S:
@@ -111,9 +107,22 @@ class ProgressWriter:
 
     def flush(self) -> None:
         if self.pending is not None:
-            if self._write(self.pending, progress=True):
+            if self.emit(self.pending, True) is not False:
                 self.pending = None
             self.last_write = time.monotonic()
+
+
+class ProgressWriter(Throttle):
+    """Writes a run's events to the store, throttled.
+
+    Progress is for watching, not for the result: when the store cannot take a write (locked for long,
+    disk full), training goes on, events are skipped for PROGRESS_PAUSE_S, and the next one is tried.
+    """
+
+    def __init__(self, store: RunStore, run_id: str):
+        super().__init__(self._write)
+        self.store, self.run_id = store, run_id
+        self.paused_until = 0.0
 
     def _write(self, event: dict, progress: bool) -> bool:
         if time.monotonic() < self.paused_until:

@@ -23,15 +23,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sslcore.errors import ConfigError, PretextLabError
+from sslcore.kinds import RANDOM_INIT, kind_of
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.paths import storage_error
-from sslcore.train import RANDOM_INIT, SUPERVISED, TrainConfig
+
+if TYPE_CHECKING:  # the store never imports torch: it must start fast in the app and the dispatcher
+    from sslcore.train import TrainConfig
 
 SCHEMA_VERSION = 2
 TEACHER_TOKEN_ENV = "PRETEXT_LAB_TEACHER_TOKEN"
 OWNER_MAX_CHARS = 60
+MAX_QUEUED_ENV = "PRETEXT_LAB_MAX_QUEUED"
+DEFAULT_MAX_QUEUED = 20  # runs one person may have waiting: about four comparisons, so the class shares fairly
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED = ("succeeded", "failed", "cancelled")
 HEARTBEAT_TIMEOUT_S = 10.0  # a running run whose worker has not beaten for this long is declared dead
@@ -95,6 +101,18 @@ def lock_window_s() -> float:
     return LOCK_RETRIES * BUSY_TIMEOUT_S + sum(0.05 * 2**a for a in range(1, LOCK_RETRIES))
 
 
+class QueueFull(PretextLabError):
+    """One person already has as many runs waiting as the queue allows per person."""
+
+
+def max_queued() -> int:
+    """The per-person cap on queued runs: ``$PRETEXT_LAB_MAX_QUEUED``, default DEFAULT_MAX_QUEUED."""
+    try:
+        return max(1, int(os.environ.get(MAX_QUEUED_ENV, DEFAULT_MAX_QUEUED)))
+    except ValueError:
+        return DEFAULT_MAX_QUEUED
+
+
 class NotAllowed(PretextLabError, PermissionError):
     """Someone other than a run's owner (or the teacher) tried to change it."""
 
@@ -145,10 +163,6 @@ class Run:
     @property
     def done(self) -> bool:
         return self.status in FINISHED
-
-
-def kind_of(task: str) -> str:
-    return task if task in (SUPERVISED, RANDOM_INIT) else "task"
 
 
 class RunStore:
@@ -267,15 +281,36 @@ class RunStore:
     def submit(self, config: TrainConfig, group_id: str | None = None, owner: str | None = None) -> str:
         """Queue one run (its config validated first) for ``owner`` and return its id."""
         config.validate()
-        owner = check_owner(owner)
-        run_id = uuid.uuid4().hex[:12]
+        return self._queue([config], group_id, check_owner(owner))[0]
+
+    def _queue(self, configs: list[TrainConfig], group_id: str | None, owner: str | None) -> list[str]:
+        """Insert runs in one transaction, all or none: a named owner may have at most max_queued() waiting."""
+        ids = [uuid.uuid4().hex[:12] for _ in configs]
         with self._db(write=True) as db:
-            db.execute(
-                "INSERT INTO runs (id, group_id, kind, task, config, status, created, owner) "
-                "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
-                (run_id, group_id, kind_of(config.task), config.task, json.dumps(config.to_dict()), time.time(), owner),
-            )
-        return run_id
+            if owner is not None:
+                waiting = db.execute(
+                    "SELECT COUNT(*) FROM runs WHERE owner = ? AND status = 'queued'", (owner,)
+                ).fetchone()[0]
+                if waiting + len(configs) > (cap := max_queued()):
+                    raise QueueFull(
+                        f"{display_owner(owner)} already has {waiting} runs waiting and the limit is {cap} per person "
+                        f"(so one person cannot fill the class's queue): wait for some to start, or cancel some"
+                    )
+            for run_id, config in zip(ids, configs):
+                db.execute(
+                    "INSERT INTO runs (id, group_id, kind, task, config, status, created, owner) "
+                    "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+                    (
+                        run_id,
+                        group_id,
+                        kind_of(config.task),
+                        config.task,
+                        json.dumps(config.to_dict()),
+                        time.time(),
+                        owner,
+                    ),
+                )
+        return ids
 
     def submit_group(self, configs: list[TrainConfig], owner: str | None = None) -> tuple[str, list[str]]:
         """Queue runs for one comparison; a random-init baseline is added for every seed that has none."""
@@ -288,9 +323,9 @@ class RunStore:
         for seed in dict.fromkeys(c.seed for c in configs):
             if seed not in have:
                 base = next(c for c in configs if c.seed == seed).to_dict()
-                configs = [*configs, TrainConfig.from_dict({**base, "task": RANDOM_INIT, "params": {}})]
+                configs = [*configs, type(configs[0]).from_dict({**base, "task": RANDOM_INIT, "params": {}})]
         group_id = uuid.uuid4().hex[:12]
-        return group_id, [self.submit(c, group_id, owner) for c in configs]
+        return group_id, self._queue(configs, group_id, owner)
 
     # -- reading ------------------------------------------------------------------------------------
     def get(self, run_id: str) -> Run:
@@ -402,19 +437,38 @@ class RunStore:
 
     # -- used by workers ----------------------------------------------------------------------------
     def claim(self, worker_id: str) -> Run | None:
-        """Atomically take the oldest queued run (one writer at a time: no run is claimed twice)."""
+        """Atomically take the next queued run in fair order (one writer at a time: none is claimed twice)."""
         now = time.time()
         with self._db(write=True) as db:
-            row = db.execute(
-                "SELECT id FROM runs WHERE status = 'queued' ORDER BY created, rowid LIMIT 1"
-            ).fetchone()
-            if row is None:
+            order = _fair_order(db, first_only=True)
+            if not order:
                 return None
             db.execute(
                 "UPDATE runs SET status = 'running', worker_id = ?, started = ?, heartbeat = ? WHERE id = ?",
-                (worker_id, now, now, row["id"]),
+                (worker_id, now, now, order[0]),
             )
-        return self.get(row["id"])
+        return self.get(order[0])
+
+    def queue_order(self) -> list[str]:
+        """Ids of the queued runs in the order they will start (if nobody else queues meanwhile)."""
+        with self._db() as db:
+            return _fair_order(db)
+
+    def queue_position(self, owner: str | None) -> tuple[int, int] | None:
+        """(1-based place of ``owner``'s next queued run, runs queued in all), or None if they have none queued."""
+        with self._db() as db:
+            order = _fair_order(db)
+            mine = {r["id"] for r in db.execute("SELECT id FROM runs WHERE status = 'queued' AND owner IS ?", (owner,))}
+        return next(((i + 1, len(order)) for i, run_id in enumerate(order) if run_id in mine), None)
+
+    def cancel_requests(self, run_ids: list[str]) -> set[str]:
+        """Which of these runs should stop: a cancel was asked for, or the run was deleted."""
+        with self._db() as db:
+            marks = ",".join("?" * len(run_ids))
+            keep = {
+                r[0] for r in db.execute(f"SELECT id FROM runs WHERE id IN ({marks}) AND cancel_requested = 0", run_ids)
+            }
+        return set(run_ids) - keep
 
     def cancel_requested(self, run_id: str) -> bool:
         with self._db() as db:
@@ -440,10 +494,13 @@ class RunStore:
                 (status, json.dumps(results, default=float) if results else None, error, time.time(), run_id),
             )
 
-    def beat(self, worker_id: str, run_ids: list[str]) -> None:
+    def beat(self, worker_id: str, run_ids: list[str], device: str | None = None) -> None:
+        """A worker is alive, with these runs; ``device`` updates where its runs go (a cluster changes)."""
         now = time.time()
         with self._db(write=True) as db:
-            db.execute("UPDATE workers SET heartbeat = ? WHERE id = ?", (now, worker_id))
+            db.execute(
+                "UPDATE workers SET heartbeat = ?, device = COALESCE(?, device) WHERE id = ?", (now, device, worker_id)
+            )
             db.executemany(
                 "UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'", [(now, r) for r in run_ids]
             )
@@ -514,6 +571,30 @@ def display_owner(owner: str | None) -> str:
     if owner.startswith("session:"):
         return f"an unnamed browser session ({owner[8:12]}…)"
     return owner
+
+
+def _fair_order(db: sqlite3.Connection, first_only: bool = False) -> list[str]:
+    """Queued run ids in claim order: round-robin over owners, oldest first within each owner.
+
+    The owner served longest ago (or never) goes first, so a student who queued twenty runs gets one
+    run per round like everyone else. No state is kept: the runs' own start times are the rotation.
+    Runs without an owner (the command line) count as one owner.
+    """
+    waiting: dict[str, list[str]] = {}
+    for row in db.execute("SELECT id, COALESCE(owner, '') FROM runs WHERE status = 'queued' ORDER BY created, rowid"):
+        waiting.setdefault(row[1], []).append(row[0])
+    if not waiting:
+        return []
+    served = dict(
+        db.execute(
+            "SELECT COALESCE(owner, ''), MAX(started) FROM runs WHERE started IS NOT NULL GROUP BY COALESCE(owner, '')"
+        ).fetchall()
+    )
+    owners = sorted(waiting, key=lambda who: (who in served, served.get(who, 0.0)))  # stable: first queued first
+    if first_only:
+        return waiting[owners[0]][:1]
+    rounds = max(len(ids) for ids in waiting.values())
+    return [waiting[who][i] for i in range(rounds) for who in owners if i < len(waiting[who])]
 
 
 def _is_locked(err: sqlite3.Error) -> bool:

@@ -1,4 +1,5 @@
-"""The worker process: ``python -m sslcore worker``. Claims queued runs, heartbeats, executes them.
+"""The worker process: ``python -m sslcore worker``. Its dispatcher claims queued runs, heartbeats, and has
+an executor carry them out (``--executor local``, the default, or ``ray`` for a cluster).
 
 Training never runs inside the Streamlit server: a compute-bound thread would starve it, and st.* calls
 from other threads are unsupported. ``ensure_worker()`` starts a detached worker when none is alive,
@@ -10,38 +11,53 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+import traceback
 import uuid
 from pathlib import Path
 
+from sslcore.errors import ConfigError, PretextLabError
 from sslcore.paths import storage_error
-from sslcore.runs.executor import Executor, LocalExecutor
-from sslcore.runs.store import RunStore, StoreUnavailable
+from sslcore.runs.executor import Executor, Outcome, ProgressWriter, make_executor, record
+from sslcore.runs.store import Run, RunStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
-POLL_S = 0.5
+POLL_S = 0.5  # how often an idle dispatcher looks for queued runs
+PUMP_S = 0.2  # how often it collects progress from the runs in flight
+DESCRIBE_S = 10.0  # how often it refreshes what its executor has (a cluster's nodes come and go)
 STORE_RETRY_S = 2.0  # while the store is unavailable (locked, disk full), the worker waits and tries again
 # A worker started by the app leaves after 15 idle minutes (tests shorten this through the environment).
 AUTO_IDLE_EXIT_S = float(os.environ.get("PRETEXT_LAB_WORKER_IDLE_S", 900))
+# Where runs go, for workers the app starts (`PRETEXT_LAB_EXECUTOR=ray PRETEXT_LAB_RAY_ADDRESS=head:6379 make run`).
+EXECUTOR_ENV, RAY_ADDRESS_ENV = "PRETEXT_LAB_EXECUTOR", "PRETEXT_LAB_RAY_ADDRESS"
+RAY_GPUS_ENV, RAY_CPUS_ENV = "PRETEXT_LAB_RAY_GPUS", "PRETEXT_LAB_RAY_CPUS"
 
 
 class Worker:
+    """The dispatcher: claims queued runs (in fair order) while its executor has room, writes what they
+    report to the store, passes cancels on, and records how each ended. Many runs can be in flight."""
+
     def __init__(self, store: RunStore, executor: Executor | None = None, worker_id: str | None = None):
         self.store = store
-        self.executor = executor or LocalExecutor()
+        self.executor = executor if executor is not None else make_executor("local")
         self.id = worker_id or f"w-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.current: str | None = None
-        self.stopping = threading.Event()
+        self.flights: dict[str, ProgressWriter] = {}  # run id -> its progress writer
+        self.cancelling: set[str] = set()
+        self.description = ""
+        self.stopping = threading.Event()  # stop claiming; the runs in flight finish first
+        self.stopped = threading.Event()
+        self.ended = 0  # runs this dispatcher saw to their end
 
     def _heartbeat(self) -> None:
-        while not self.stopping.wait(HEARTBEAT_S):
+        while not self.stopped.wait(HEARTBEAT_S):
             try:
-                self.store.beat(self.id, [self.current] if self.current else [])
+                self.store.beat(self.id, list(self.flights), self.description)
             except StoreUnavailable as err:  # a locked or briefly unavailable store: try again next beat
                 log.warning("heartbeat not recorded: %s", err)
             except Exception:
@@ -49,15 +65,31 @@ class Worker:
 
     def run(self, idle_exit: float | None = None, max_runs: int | None = None) -> int:
         """Serve the queue until stopped, idle for ``idle_exit`` seconds, or ``max_runs`` are done."""
-        self.store.register_worker(self.id, os.getpid(), getattr(self.executor, "device", "auto"))
+        self.description = self.executor.describe()
+        self.store.register_worker(self.id, os.getpid(), self.description)
         beat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
         beat.start()
-        done, idle_since = 0, time.monotonic()
+        claimed, self.ended = 0, 0
+        idle_since = next_claim = next_describe = time.monotonic()
         try:
-            while not self.stopping.is_set():
+            while True:
+                now = time.monotonic()
                 try:
-                    self.store.reap_stale()
-                    run = self.store.claim(self.id)
+                    room = (
+                        self.executor.free_slots()
+                        if max_runs is None
+                        else min(self.executor.free_slots(), max_runs - claimed)
+                    )
+                    if now >= next_claim and room > 0 and not self.stopping.is_set():
+                        next_claim = now + POLL_S
+                        self.store.reap_stale()
+                        for _ in range(room):
+                            run = self.store.claim(self.id)
+                            if run is None:
+                                break
+                            self._start(run)
+                            claimed += 1
+                    self._pump()
                 except StoreUnavailable as err:  # waited out the lock already; keep serving once it is back
                     if not self.store.root.is_dir():  # the data folder was removed: nothing will ever come
                         log.error("the data folder %s is gone: worker %s stops", self.store.root, self.id)
@@ -65,47 +97,108 @@ class Worker:
                     if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
                         break  # an unusable store is idle time too: the worker must not linger for ever
                     log.warning("run store unavailable, trying again: %s", err)
-                    self.stopping.wait(STORE_RETRY_S)
+                    time.sleep(STORE_RETRY_S)
                     continue
-                if run is None:
-                    if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
-                        break
-                    self.stopping.wait(POLL_S)
+                if now >= next_describe:  # a cluster gains and loses nodes: the sidebar says what it has now
+                    self.description, next_describe = self.executor.describe(), now + DESCRIBE_S
+                if self.flights:
+                    idle_since = time.monotonic()
+                    time.sleep(PUMP_S)
                     continue
-                self.current = run.id
-                log.info("worker %s runs %s (%s)", self.id, run.id, run.task)
-                try:
-                    self.executor.execute(run, self.store)
-                except StoreUnavailable as err:  # its outcome could not be recorded, even after retries
-                    log.error("run %s: outcome not recorded, the store stayed unavailable: %s", run.id, err)
-                finally:
-                    self.current = None
-                done += 1
-                idle_since = time.monotonic()
-                if max_runs is not None and done >= max_runs:
+                if self.stopping.is_set() or (max_runs is not None and claimed >= max_runs):
                     break
+                if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+                    break
+                self.stopping.wait(POLL_S)
         finally:
             self.stopping.set()
+            self.executor.close()
+            self.stopped.set()
             try:
                 self.store.worker_stopped(self.id)
             except StoreUnavailable:  # its heartbeat stops now, so it counts as gone anyway
                 log.warning("could not record that worker %s stopped", self.id)
-        return done
+        return self.ended
+
+    def _start(self, run: Run) -> None:
+        log.info("worker %s runs %s (%s) on %s", self.id, run.id, run.task, self.description)
+        self.flights[run.id] = ProgressWriter(self.store, run.id)
+        try:
+            self.executor.submit(run, self.store.run_dir(run.id), self.store.root)
+        except Exception as err:  # e.g. the cluster refused it: that run fails, the queue goes on
+            log.error("run %s could not be started:\n%s", run.id, traceback.format_exc())
+            message = str(err) if isinstance(err, PretextLabError) else f"could not start: {type(err).__name__}: {err}"
+            self._finish(run.id, Outcome("failed", error=message))
+
+    def _pump(self) -> None:
+        """Write what the runs in flight reported, pass cancels on, record the ones that ended."""
+        if not self.flights:
+            return
+        try:
+            wanted = self.store.cancel_requests(list(self.flights)) - self.cancelling
+        except StoreUnavailable as err:  # cannot read cancels now: ask again at the next pump; training goes on
+            log.warning("cancel requests not read (training goes on): %s", err)
+            wanted = set()
+        for run_id in wanted:
+            self.cancelling.add(run_id)
+            self.executor.cancel(run_id)
+        for run_id in list(self.flights):
+            try:
+                events, outcome = self.executor.poll(run_id)
+            except Exception as err:  # a bug in an executor fails that run, not the dispatcher
+                log.error("run %s could not be followed:\n%s", run_id, traceback.format_exc())
+                events, outcome = [], Outcome("failed", error=f"internal error: {type(err).__name__}: {err}")
+            for event in events:
+                self.flights[run_id](event)
+            if outcome is not None:
+                self._finish(run_id, outcome)
+
+    def _finish(self, run_id: str, outcome: Outcome) -> None:
+        """Write the files that came back (results.json last), then record the outcome. A failed run's
+        folder is removed: without results.json it is no result, and on a full disk the space is needed."""
+        writer = self.flights.pop(run_id)
+        self.ended += 1
+        self.cancelling.discard(run_id)
+        writer.flush()
+        run_dir = self.store.run_dir(run_id)
+        if outcome.status == "succeeded" and outcome.files is not None:
+            from sslcore import artifacts  # only runs made elsewhere (Ray) ship their files back
+
+            try:
+                artifacts.write_run_files(run_dir, outcome.files)
+            except PretextLabError as err:
+                outcome = Outcome("failed", error=str(err))
+        if outcome.status == "failed":
+            shutil.rmtree(run_dir, ignore_errors=True)
+        try:
+            record(self.store, run_id, outcome.status, results=outcome.results, error=outcome.error)
+        except StoreUnavailable as err:  # its outcome could not be recorded, even after retries
+            log.error("run %s: outcome not recorded, the store stayed unavailable: %s", run_id, err)
 
 
 def serve(
-    data_dir=None, device: str = "auto", concurrency: int = 1, idle_exit: float | None = None, worker_id=None
+    data_dir=None,
+    device: str = "auto",
+    concurrency: int = 1,
+    idle_exit: float | None = None,
+    worker_id=None,
+    executor: str = "local",
+    **options,
 ) -> int:
-    """Entry point of ``python -m sslcore worker``: one worker, or ``concurrency`` worker processes."""
-    from sslcore.train import resolve_device
-
-    resolve_device(device)  # a mistyped or missing device is refused here, not by failing every queued run
+    """Entry point of ``python -m sslcore worker``: one dispatcher with the executor called ``executor``
+    (``options`` are the Ray executor's), or ``concurrency`` local worker processes."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s")
     store = RunStore(data_dir)
     if concurrency > 1:
+        if executor != "local":
+            raise ConfigError(
+                "--concurrency is for the local executor: a Ray dispatcher runs as many runs as the cluster holds"
+            )
         children = [spawn_worker(store.root, device, idle_exit) for _ in range(concurrency)]
         return max(child.wait() for child in children)
-    worker = Worker(store, LocalExecutor(device), worker_id)
+    engine = make_executor(executor, device=device, **options)
+    engine.describe()  # a mistyped or missing device is refused here, not by failing every queued run
+    worker = Worker(store, engine, worker_id)
     signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
     worker.run(idle_exit=idle_exit)
     return 0
@@ -149,5 +242,5 @@ def ensure_worker(data_dir=None, device: str = "auto", idle_exit: float | None =
             return {"started": False, "workers": len(live)}
         worker_id = f"w-auto-{uuid.uuid4().hex[:8]}"
         child = spawn_worker(store.root, device, idle_exit, worker_id)
-        store.register_worker(worker_id, child.pid, device)  # counts as alive until it beats itself
+        store.register_worker(worker_id, child.pid, "")  # alive until it beats itself; it says where runs go
         return {"started": True, "workers": 1, "pid": child.pid, "worker_id": worker_id}

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from sslcore.augment import to_device
 from sslcore.models.heads import VectorDecoder
 from sslcore.tasks.base import (
     PretextBatch,
@@ -46,7 +47,7 @@ class Autoencoder(PretextTask):
         x = as_float_images(images)
         inputs = x
         if self.params.noise > 0:
-            noise = torch.randn(x.shape, generator=gen).to(x.device)
+            noise = to_device(torch.randn(x.shape, generator=gen), x.device)
             inputs = (x + self.params.noise * noise).clamp(0, 1)
         return PretextBatch(inputs, x, x)
 

@@ -240,8 +240,9 @@ class PretextTask(abc.ABC):
         """The task's head for this backbone (``feature_dim``, ``stride``) and image size."""
 
     @abc.abstractmethod
-    def loss(self, out, batch: PretextBatch) -> tuple[Tensor, dict[str, float]]:
-        """The loss and the metrics a person watches (e.g. pretext accuracy), as plain floats."""
+    def loss(self, out, batch: PretextBatch) -> tuple[Tensor, dict[str, Tensor]]:
+        """The loss and the metrics a person watches (e.g. pretext accuracy), as 0-dim tensors on the device:
+        the training loop reads them only when it reports progress, so a GPU step never waits for the host."""
 
     @abc.abstractmethod
     def explain(self, batch: PretextBatch) -> list[PreviewItem]:
@@ -273,13 +274,13 @@ def as_float_images(images: Tensor) -> Tensor:
     return images.float()
 
 
-def classification_loss(logits: Tensor, targets: Tensor) -> tuple[Tensor, dict[str, float]]:
+def classification_loss(logits: Tensor, targets: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
     """Cross-entropy plus the accuracy a person reads: the loss of every 'which one?' pretext task."""
     loss = torch.nn.functional.cross_entropy(logits.float(), targets)
-    return loss, {"accuracy": (logits.argmax(-1) == targets).float().mean().item()}
+    return loss, {"accuracy": (logits.argmax(-1) == targets).float().mean()}
 
 
-def reconstruction_loss(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+def reconstruction_loss(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
     """MSE over the pixels that had to be reconstructed (all of them when ``mask`` is None), plus PSNR."""
     if pred.shape[-2:] != target.shape[-2:]:  # decoders work in powers of two; any image size is fine
         pred = torch.nn.functional.interpolate(pred.float(), size=target.shape[-2:], mode="bilinear", align_corners=False)

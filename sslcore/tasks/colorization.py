@@ -74,11 +74,11 @@ class Colorization(PretextTask):
         out = F.interpolate(out.float(), size=batch.inputs.shape[-2:], mode="bilinear", align_corners=False)
         if self.params.target == "bins":
             loss = F.cross_entropy(out, batch.targets)
-            return loss, {"accuracy": (out.argmax(1) == batch.targets).float().mean().item()}
+            return loss, {"accuracy": (out.argmax(1) == batch.targets).float().mean()}
         loss = F.mse_loss(out, batch.targets)
         # accuracy for regression: share of pixels whose colour lands in the right 10×10 bin
         hit = ab_to_bins(out.detach() * AB_RANGE, 10) == ab_to_bins(batch.targets * AB_RANGE, 10)
-        return loss, {"accuracy": hit.float().mean().item()}
+        return loss, {"accuracy": hit.float().mean()}
 
     def target_colours(self, batch: PretextBatch) -> Tensor:
         """The colour the network must produce, put back on the true lightness (as a person sees it)."""

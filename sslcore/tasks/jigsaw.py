@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sslcore.augment import crop_squares, randint
+from sslcore.augment import crop_squares, randint, to_device
 from sslcore.errors import ConfigError
 from sslcore.models.heads import MLP
 from sslcore.tasks.base import (
@@ -128,7 +128,7 @@ class Jigsaw(PretextTask):
         else:
             offsets = torch.full((b, tiles_n, 2), self.params.gap // 2, device=x.device)
         tiles = cut_tiles(x, self.params.grid, tile, offsets)
-        perms = torch.as_tensor(self.perms(), device=x.device)
+        perms = to_device(torch.as_tensor(self.perms()), x.device)
         labels = randint(gen, len(perms), (b,), x.device)
         order = perms[labels]  # slot i shows the tile from position order[b, i]
         shuffled = tiles[torch.arange(b, device=x.device)[:, None], order]

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslcore.augment import to_device
 from sslcore.errors import ConfigError
 from sslcore.models.heads import ConvDecoder
 from sslcore.tasks.base import (
@@ -27,7 +28,7 @@ def random_patch_mask(b: int, grid: int, ratio: float, gen: torch.Generator, dev
     n = grid * grid
     hidden = round(ratio * n)
     ranks = torch.rand(b, n, generator=gen).argsort(1).argsort(1)
-    return (ranks < hidden).view(b, grid, grid).to(device)
+    return to_device((ranks < hidden).view(b, grid, grid), device)
 
 
 class MaskedImage(PretextTask):

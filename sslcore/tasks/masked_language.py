@@ -81,9 +81,9 @@ class MaskedLanguage(TextTask):
     def loss(self, out, batch):
         targets = batch.targets[batch.targets != IGNORE]
         if len(targets) == 0:  # a batch of very short sentences can draw no position at all
-            return out.sum() * 0, {"accuracy": 0.0}
+            return out.sum() * 0, {"accuracy": torch.zeros(())}
         loss = F.cross_entropy(out.float(), targets)
-        return loss, {"accuracy": (out.argmax(-1) == targets).float().mean().item()}
+        return loss, {"accuracy": (out.argmax(-1) == targets).float().mean()}
 
     def explain(self, batch):
         items = []

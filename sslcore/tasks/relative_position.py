@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from sslcore.augment import crop_squares, randint
+from sslcore.augment import crop_squares, randint, to_device
 from sslcore.errors import ConfigError
 from sslcore.models.heads import MLP
 from sslcore.tasks.base import (
@@ -68,7 +68,7 @@ class RelativePosition(PretextTask):
         b, device = len(x), x.device
         p, gap, jit = self.patch_size(x.shape[-1]), self.params.gap, self.params.jitter
         labels = randint(gen, 8, (b,), device)
-        steps = torch.tensor(NEIGHBOURS, device=device)[labels]  # (B, 2) row/col step
+        steps = to_device(torch.tensor(NEIGHBOURS), device)[labels]  # (B, 2) row/col step
         cells = torch.stack([torch.ones_like(steps), steps + 1], dim=1)  # (B, 2 patches, 2): centre, neighbour
         corners = jit + cells * (p + gap) + randint(gen, 2 * jit + 1, (b, 2, 2), device) - jit
         patches = crop_squares(x, corners, p)
@@ -110,7 +110,7 @@ def drop_colors(patches: Tensor, gen: torch.Generator) -> Tensor:
     b, n, c = patches.shape[:3]
     keep = randint(gen, c, (b, n), patches.device)
     kept = patches.gather(2, keep.view(b, n, 1, 1, 1).expand(-1, -1, 1, *patches.shape[3:]))
-    noise = torch.randn(patches.shape, generator=gen).to(patches.device) * kept.std(dim=(2, 3, 4), keepdim=True)
+    noise = to_device(torch.randn(patches.shape, generator=gen), patches.device) * kept.std(dim=(2, 3, 4), keepdim=True)
     mask = torch.nn.functional.one_hot(keep, c).bool().view(b, n, c, 1, 1)
     out = torch.where(mask, patches, (kept.mean(dim=(2, 3, 4), keepdim=True) + noise).clamp(0, 1))
     return out

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from sslcore.augment import randint
+from sslcore.augment import randint, to_device
 from sslcore.data.tokenizer import NUM_SPECIAL
 from sslcore.tasks.base import PretextBatch, Teaching, TextPreviewItem, param
 from sslcore.tasks.text import IGNORE, TextTask, choose_tokens
@@ -44,7 +44,7 @@ class ReplacedToken(TextTask):
         chosen = choose_tokens(x, self.params.replace_rate, gen)
         if self.params.sampler == "unigram":
             weights = self.table("unigram", "cpu")
-            fakes = torch.multinomial(weights, x.numel(), replacement=True, generator=gen).view(x.shape).to(x.device)
+            fakes = to_device(torch.multinomial(weights, x.numel(), replacement=True, generator=gen).view(x.shape), x.device)
         else:
             fakes = randint(gen, len(self.tokenizer) - NUM_SPECIAL, x.shape, x.device) + NUM_SPECIAL
         inputs = torch.where(chosen, fakes, x)
@@ -65,7 +65,7 @@ class ReplacedToken(TextTask):
         loss = F.binary_cross_entropy_with_logits(out.float(), targets)
         guess = out.detach() > 0
         recalls = [(guess[targets == c] == bool(c)).float().mean() for c in (0, 1) if (targets == c).any()]
-        return loss, {"accuracy": torch.stack(recalls).mean().item() if recalls else 0.0}
+        return loss, {"accuracy": torch.stack(recalls).mean() if recalls else torch.zeros(())}
 
     def explain(self, batch):
         items = []

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from sslcore.augment import randint
+from sslcore.augment import randint, to_device
 from sslcore.models.heads import MLP
 from sslcore.tasks.base import (
     PretextBatch,
@@ -68,7 +68,7 @@ class Rotation(PretextTask):
             for label, k in enumerate(turns):
                 chosen = (labels == label).nonzero().squeeze(1)
                 inputs.index_copy_(0, chosen, torch.rot90(x.index_select(0, chosen), k, dims=(2, 3)))
-        quarter = torch.tensor(turns, device=x.device)[labels]
+        quarter = to_device(torch.tensor(turns), x.device)[labels]
         return PretextBatch(inputs, labels, originals, {"quarter_turns": quarter})
 
     def head(self, backbone, image_size):

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from sslcore.augment import randint, uniform
+from sslcore.augment import randint, to_device, uniform
 from sslcore.tasks.base import PretextBatch, Teaching, TextPreviewItem, param
 from sslcore.tasks.text import TextTask
 
@@ -51,7 +51,7 @@ class SkipGram(TextTask):
         order = torch.argsort((~keep).long() * length + torch.arange(length, device=x.device), dim=1)
         count = keep.sum(1, keepdim=True)
         reach = randint(gen, p.window, (n, length), x.device) + 1  # per centre word, 1..window
-        offsets = torch.tensor([o for o in range(-p.window, p.window + 1) if o], device=x.device)
+        offsets = to_device(torch.tensor([o for o in range(-p.window, p.window + 1) if o]), x.device)
         slot = torch.arange(length, device=x.device)
         ctx_slot = slot[None, :, None] + offsets[None, None, :]  # (1, L, 2w)
         valid = (
@@ -62,14 +62,14 @@ class SkipGram(TextTask):
         )
         row, centre_slot, k = valid.nonzero(as_tuple=True)
         if len(row) > p.max_pairs:
-            pick = torch.randperm(len(row), generator=gen)[: p.max_pairs].sort().values.to(x.device)
+            pick = to_device(torch.randperm(len(row), generator=gen)[: p.max_pairs].sort().values, x.device)
             row, centre_slot, k = row[pick], centre_slot[pick], k[pick]
         centre_pos = order[row, centre_slot]
         context_pos = order[row, centre_slot + offsets[k]]
         centres, contexts = x[row, centre_pos], x[row, context_pos]
         weights = self.table("unigram_0.75", "cpu")
         draws = torch.multinomial(weights, max(1, len(row) * p.negatives), replacement=True, generator=gen)
-        negatives = draws[: len(row) * p.negatives].view(len(row), p.negatives).to(x.device)
+        negatives = to_device(draws[: len(row) * p.negatives].view(len(row), p.negatives), x.device)
         extra = {"row": row, "centre_pos": centre_pos, "context_pos": context_pos, "centres": centres}
         extra["negatives"] = negatives
         return PretextBatch(x, contexts, tokens, extra)
@@ -89,9 +89,9 @@ class SkipGram(TextTask):
     def loss(self, out, batch):
         true, fake = out
         if len(true) == 0:  # sentences of one word give no pairs
-            return true.sum() * 0, {"accuracy": 0.0}
+            return true.sum() * 0, {"accuracy": torch.zeros(())}
         loss = -F.logsigmoid(true.float()).mean() - F.logsigmoid(-fake.float()).sum(1).mean()
-        accuracy = (true[:, None] > fake).all(1).float().mean().item()
+        accuracy = (true[:, None] > fake).all(1).float().mean()
         return loss, {"accuracy": accuracy}
 
     def explain(self, batch):

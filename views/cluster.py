@@ -1,0 +1,39 @@
+"""Where runs go and where a person's next run stands in the shared queue (sidebar and Train page)."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from sslcore.paths import data_dir
+from sslcore.runs import RunStore
+from sslcore.runs.worker import EXECUTOR_ENV
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _target(path: str) -> str:
+    described = sorted({w["device"] for w in RunStore(path).live_workers() if w["device"]})
+    if described:  # what the live dispatchers say: "this machine (CPU)", "Ray cluster, 2 nodes, 4 GPUs, ..."
+        return " · ".join(described)
+    if os.environ.get(EXECUTOR_ENV) == "ray":
+        return "a Ray cluster (connecting…)"
+    from views.ui import runs_device
+
+    return f"this machine ({runs_device()})"
+
+
+def runs_target() -> str:
+    """Where runs go now, as the dispatcher describes its executor (checked at most every 10 s)."""
+    return _target(str(data_dir()))
+
+
+def show_queue_place(store: RunStore, owner: str | None) -> None:
+    """'Your next run is 3rd of 17 in the queue': the queue is fair (one run per person per round)."""
+    place = store.queue_position(owner)
+    if place is not None:
+        position, total = place
+        st.caption(
+            f"Your next run is **{position} of {total}** waiting. Runs start in turn, one per person at a time, "
+            "so everyone's first runs go before anyone's tenth."
+        )
