@@ -8,6 +8,7 @@ import getpass
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -284,6 +285,7 @@ def _train(args) -> int:
 
 def _compare(args) -> int:
     from sslcore.experiment import random_init_baseline, run_experiment
+    from sslcore.fewlabel import LABELS_PER_CLASS
     from sslcore.train import RUN_KINDS, SUPERVISED, TrainConfig, load_run_data
 
     if args.quick:  # the Home page's quick comparison: its tasks, and its fixed compute
@@ -302,25 +304,38 @@ def _compare(args) -> int:
         tasks.append(SUPERVISED)
     if args.dataset is None:  # the default data of the first task (shapes, or the corpus for text tasks)
         args.dataset = TrainConfig(task=tasks[0]).dataset
+    from sslcore.fewlabel import parse_labels_per_class
+
     if not 1 <= args.seeds <= MAX_SEEDS:
         raise ConfigError(f"--seeds must be from 1 to {MAX_SEEDS}, got {args.seeds}")
+    k = parse_labels_per_class(args.labels_per_class) if args.labels_per_class is not None else None
+    ks = sorted({*LABELS_PER_CLASS, k} - {None})
     configs = [config_from_args(args, t) for t in tasks]  # every setting checked before measuring the speed
     budget_from_seconds(args, configs[0].backbone)
-    rows, baselines = [], []
-    for seed in range(args.seed, args.seed + args.seeds):  # each seed: its own data draw, baseline and runs
-        configs = [dataclasses.replace(config_from_args(args, t), seed=seed).validate() for t in tasks]
-        data = load_run_data(configs[0])  # one dataset for all tasks of a seed: a fair comparison
-        baselines.append(random_init_baseline(configs[0], data))
-        for config in configs:
-            out = Path(args.out) / config.task if args.out else None
-            if out is not None and args.seeds > 1:
-                out = out / f"seed{seed}"
-            printer = None if args.json else ProgressPrinter(f"{config.task} seed {seed}" if args.seeds > 1 else config.task)
-            rows.append(run_experiment(config, out, on_event=printer, data=data))
+    rows, baselines, few = [], [], None
+    with tempfile.TemporaryDirectory(prefix="pretext-lab-compare-") as scratch:
+        root = Path(args.out or scratch)  # fine-tunes start from the runs' saved weights
+        for seed in range(args.seed, args.seed + args.seeds):  # each seed: its own data draw, baseline and runs
+            configs = [dataclasses.replace(config_from_args(args, t), seed=seed).validate() for t in tasks]
+            data = load_run_data(configs[0])  # one dataset for all tasks of a seed: a fair comparison
+            baselines.append(random_init_baseline(configs[0], data))
+            first = len(rows)
+            for config in configs:
+                keep = args.out or (args.labels_per_class is not None and seed == args.seed)
+                out = root / config.task if keep else None
+                if out is not None and args.seeds > 1:
+                    out = out / f"seed{seed}"
+                label = f"{config.task} seed {seed}" if args.seeds > 1 else config.task
+                printer = None if args.json else ProgressPrinter(label)
+                rows.append(run_experiment(config, out, on_event=printer, data=data, label_ks=ks))
+            if args.labels_per_class is not None and seed == args.seed:  # the few-label table: the first seed
+                folders = {c.task: root / c.task / (f"seed{seed}" if args.seeds > 1 else "") for c in configs}
+                few = few_label_rows(args, configs, rows[first:], data, k, ks, folders)
     if args.json:
         summary = {t: _task_spread([r for r in rows if r["task"] == t]) for t in tasks}
         seeded = [{**b, "seed": args.seed + i} for i, b in enumerate(baselines)]
-        print(json.dumps({"baseline": baselines[0], "baselines": seeded, "runs": rows, "spread": summary}, indent=2))
+        extra = {"few_labels": few} if few else {}
+        print(json.dumps({"baseline": baselines[0], "baselines": seeded, "runs": rows, "spread": summary, **extra}, indent=2))
         return 0
     from sslcore.flops import format_flops
     from sslcore.uploads import dataset_label
@@ -350,7 +365,85 @@ def _compare(args) -> int:
     for r in rows:
         for warning in flags(r, r.get("config") or {}):
             print(f"  ! {r['task']} (seed {r['config']['seed']}): {warning}")
+    if few:
+        print_few_labels(few, args.labels_per_class)
     return 0
+
+
+def few_label_rows(args, configs, rows, data, k, ks, folders: dict[str, Path]) -> list[dict]:
+    """Probe@k (median of the curve's draws), kNN@k and fine-tune@k of every compared run, and the
+    supervised-from-scratch reference: the same fine-tune recipe started from random init."""
+    from sslcore.experiment import run_experiment
+    from sslcore.fewlabel import ALL
+    from sslcore.finetune import SCRATCH, finetune_config, load_source
+    from sslcore.train import RANDOM_INIT, SUPERVISED
+
+    few = []
+    budget = dict(budget=None, epochs=args.finetune_epochs) if args.finetune_epochs else dict(budget=args.finetune_budget)
+    sources = [(c, r) for c, r in zip(configs, rows) if c.task not in (SUPERVISED, RANDOM_INIT)]
+    for config, result in [(configs[0], None), *sources]:
+        source = None if result is None else load_source(folders[config.task], config.task)
+        init_from = None if result is None else f"{len(few):012x}"  # not stored: an id for the recipe only
+        tuned = finetune_config(config.to_dict(), init_from, k, **budget)
+        name = SCRATCH if result is None else config.task
+        printer = None if args.json else ProgressPrinter(f"fine-tune {name}")
+        done = run_experiment(tuned, None, on_event=printer, data=data, source=source, label_ks=ks, embed="pca")
+        point = next(p for p in (result or done)["label_curve"]["points"] if p["k"] == (k or ALL))
+        few.append(
+            {
+                "run": name,
+                "labels_per_class": k or ALL,
+                "linear_probe": None if result is None else point["linear_probe"]["median"],
+                "linear_probe_spread": None if result is None else point["linear_probe"]["std"],
+                "knn": None if result is None else point["knn"]["median"],
+                "finetune": done["finetune"]["accuracy"],
+                "finetune_steps": done["steps"],
+                "test_size": done["finetune"]["test_size"],
+            }
+        )
+    return few
+
+
+def print_few_labels(few: list[dict], k) -> None:
+    print(f"\nwith {k} labels per class (probe: median of the draws; fine-tune: one recipe, {few[0]['finetune_steps']} steps)")
+    print(f"{'run':<26}{'linear probe':>14}{'kNN':>9}{'fine-tune':>11}")
+    for r in few:
+        print(f"{r['run']:<26}{_pct(r['linear_probe']):>14}{_pct(r['knn']):>9}{_pct(r['finetune']):>11}")
+    print(f"test set: {few[0]['test_size']} examples")
+
+
+def _finetune(args) -> int:
+    from sslcore.experiment import run_experiment
+    from sslcore.runs import RunStore
+
+    config = finetune_from_store(RunStore(args.data_dir), args)
+    printer = None if args.json else ProgressPrinter(f"fine-tune {args.run_id}")
+    results = run_experiment(config, args.out, on_event=printer, data_dir=RunStore(args.data_dir).root)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    tuned = results["finetune"]
+    print(
+        f"fine-tuned {tuned['source_task']} run {args.run_id} on {tuned['labels']} labels "
+        f"({args.labels_per_class} per class), {results['steps']} steps: test accuracy {_pct(tuned['accuracy'])} "
+        f"on {tuned['test_size']} examples"
+    )
+    if args.out:
+        print(f"  saved to {args.out}")
+    return 0
+
+
+def finetune_from_store(store, args) -> TrainConfig:
+    """The fine-tune config of a stored run (its dataset, split and backbone), from --labels-per-class and budget."""
+    from sslcore.fewlabel import parse_labels_per_class
+    from sslcore.finetune import finetune_config
+
+    source = store.get(args.run_id)
+    if source.status != "succeeded":
+        raise ConfigError(f"run {args.run_id} is {source.status}: only a finished run can be fine-tuned")
+    k = parse_labels_per_class(args.labels_per_class)
+    budget = dict(budget=None, epochs=args.epochs) if args.epochs is not None else dict(budget=args.budget)
+    return finetune_config(source.config, source.id, k, **budget)
 
 
 def _task_spread(rows: list[dict]) -> dict:
@@ -365,10 +458,26 @@ def _spread_text(stats: dict) -> str:
 
 
 def _submit(args) -> int:
+    from sslcore.fewlabel import parse_labels_per_class
     from sslcore.runs import RunStore
 
+    if not args.task and not args.finetune:
+        raise ConfigError("submit needs --task NAME, or --finetune RUN_ID")
     store = RunStore(args.data_dir)
-    run_id = store.submit(config_from_args(args, args.task), owner=args.owner)
+    if args.finetune:
+        args.run_id = args.finetune
+        config = finetune_from_store(store, args)
+    elif args.task == "finetune":  # from random init: supervised from scratch with the fine-tune recipe
+        from sslcore.finetune import finetune_config
+
+        base = config_from_args(args, "supervised").to_dict()
+        config = finetune_config(base, None, parse_labels_per_class(args.labels_per_class), budget=base["budget"], epochs=base["epochs"])
+    else:
+        config = config_from_args(args, args.task)
+        if args.labels_per_class is not None:
+            config.labels_per_class = parse_labels_per_class(args.labels_per_class)
+            config.validate()
+    run_id = store.submit(config, owner=args.owner)
     if not args.no_worker:
         from sslcore.runs import ensure_worker
 
@@ -385,6 +494,9 @@ def _run_line(run) -> str:
         progress = f"{100 * run.progress['progress']:.0f}% loss {run.progress['loss']:.3f}"
     elif run.status == "succeeded" and run.results:
         progress = f"probe {_pct(run.results['linear_probe'])} kNN {_pct(run.results['knn'])}"
+        if "finetune" in run.results:
+            tuned = run.results["finetune"]
+            progress = f"fine-tuned {_pct(tuned['accuracy'])} on {tuned['labels']} labels · " + progress
     elif run.error:
         progress = run.error
     dataset = dataset_label(run.config.get("dataset"))
@@ -515,13 +627,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--wall-clock", action="store_true", help="give each run --budget seconds instead of converting them to compute"
     )
     p.add_argument(
+        "--labels-per-class",
+        metavar="K",
+        help="also report probe@K, kNN@K and fine-tune@K of every run, and supervised from scratch@K (K or 'all')",
+    )
+    p.add_argument("--finetune-budget", type=float, default=20.0, help="seconds per fine-tune (with --labels-per-class)")
+    p.add_argument("--finetune-epochs", type=float, help="epochs per fine-tune instead of --finetune-budget")
+    p.add_argument(
         "--seeds", type=int, default=1, help=f"repeat every run with seeds SEED, SEED+1, … (1-{MAX_SEEDS}): shows the spread"
     )
     add_run_options(p)
     p.set_defaults(func=_compare)
 
+    p = sub.add_parser("finetune", help="fine-tune a finished run's backbone + a linear head on K labels per class")
+    p.add_argument("run_id", help="id of a finished run (see `runs`)")
+    p.add_argument("--labels-per-class", required=True, metavar="K", help="labelled examples per class, or 'all'")
+    p.add_argument("--budget", type=float, default=20.0, help="training seconds")
+    p.add_argument("--epochs", type=float, help="train for this many epochs (of the K-per-class set) instead")
+    p.add_argument("--out", help="folder for the fine-tuned run's files")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_data_dir(p)
+    p.set_defaults(func=_finetune)
+
     p = sub.add_parser("submit", help="queue a run for the background worker; prints its id")
-    p.add_argument("--task", required=True, help="a task name, supervised, or random_init")
+    p.add_argument("--task", help="a task name, supervised, random_init, or finetune (from random init)")
+    p.add_argument("--finetune", metavar="RUN_ID", help="queue a fine-tune of this finished run instead of --task")
+    p.add_argument("--labels-per-class", metavar="K", help="supervised and finetune runs: K labels per class")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="task parameter, repeatable")
     p.add_argument("--no-worker", action="store_true", help="do not start a worker if none is running")
     add_owner(p, "who the run belongs to: only they (or the teacher) may cancel or delete it")

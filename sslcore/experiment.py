@@ -18,14 +18,18 @@ from sslcore import artifacts
 from sslcore.context import loss_trend
 from sslcore.data import DATASETS, ImageDataset, TextDataset
 from sslcore.evaluate import embed_2d, evaluate_features, extract_features, nearest_neighbours
+from sslcore.factors import factor_table, raw_pixels
+from sslcore.fewlabel import LABELS_PER_CLASS, label_curve
+from sslcore.finetune import load_source, source_dir
 from sslcore.paths import data_dir as default_data_dir
-from sslcore.train import RANDOM_INIT, TrainConfig, Trainer, device_name
+from sslcore.train import FINETUNE, RANDOM_INIT, TrainConfig, Trainer, device_name
 
-BASELINE_VERSION = 1  # bump when evaluation changes, so stale cached baselines are recomputed
+BASELINE_VERSION = 2  # bump when evaluation changes, so stale cached baselines are recomputed
 WORD_MAP_WORDS = 400
+BASELINE_OVERRIDES = {"task": RANDOM_INIT, "params": {}, "init_from": None, "labels_per_class": None}
 
 
-def evaluate_trainer(trainer: Trainer, embed: str = "tsne") -> dict:
+def evaluate_trainer(trainer: Trainer, embed: str = "tsne", label_ks=LABELS_PER_CLASS) -> dict:
     """Linear probe, kNN, 2-D map and neighbours of the test split, from the frozen backbone's features."""
     data, device = trainer.data, trainer.device
     tick = time.perf_counter()
@@ -42,7 +46,39 @@ def evaluate_trainer(trainer: Trainer, embed: str = "tsne") -> dict:
     )
     out.setdefault("timings", {})["features"] = extract_s
     out["test_features"] = feats[trainer.test_idx].numpy()
+    out.update(what_it_kept(feats, trainer, out, label_ks))
+    out["timings"]["label_curve"] = out["label_curve"]["seconds"]
+    if "factors" in out:
+        out["timings"]["factors"] = out["factors"]["seconds"]
     return out
+
+
+def what_it_kept(feats, trainer: Trainer, full: dict | None = None, ks=LABELS_PER_CLASS) -> dict:
+    """The few-label curve and, when the dataset records factors, the factor probes, of these features."""
+    data, cfg = trainer.data, trainer.config
+    split = (data.labels, trainer.train_idx, trainer.test_idx)
+    curve = label_curve(feats, *split, seed=cfg.seed, ks=ks, class_names=data.class_names, full=full)
+    out = {"label_curve": curve}
+    if getattr(data, "factors", None):
+        out["factors"] = factor_table(feats, *split[:1], data.factors, *split[1:], data.class_names)
+    return out
+
+
+def finetune_summary(trainer: Trainer, source: dict | None) -> dict:
+    """Test accuracy of the fine-tuned network itself (backbone + its linear head) and what it rests on."""
+    feats = extract_features(trainer.backbone, trainer.data.inputs[trainer.test_idx], trainer.device)
+    head = trainer.head.eval().cpu()
+    with torch.no_grad():
+        predicted = head(feats).argmax(1)
+    correct = (predicted == trainer.data.labels[trainer.test_idx]).float().mean()
+    return {
+        "accuracy": float(correct),
+        "labels_per_class": trainer.config.labels_per_class,
+        "labels": len(trainer.fit_idx),
+        "test_size": len(trainer.test_idx),
+        "source_task": source["task"] if source else None,
+        "init_from": trainer.config.init_from,
+    }
 
 
 def word_map(backbone, tokenizer, count: int = WORD_MAP_WORDS, skip_top: int = 40, seed: int = 0) -> dict:
@@ -75,7 +111,7 @@ def _baseline_key(config: TrainConfig) -> str | None:
 
 def random_init_baseline(config: TrainConfig, data: ImageDataset | TextDataset | None = None, data_dir=None) -> dict:
     """Probe and kNN accuracy of the same backbone, untrained, evaluated the same way. Cached on disk."""
-    base = TrainConfig(**{**config.to_dict(), "task": RANDOM_INIT, "params": {}})
+    base = TrainConfig(**{**config.to_dict(), **BASELINE_OVERRIDES})
     key = _baseline_key(base)
     cache = default_data_dir(data_dir) / "cache" / "baselines" / f"{key}.json" if key else None
     if cache is not None and cache.is_file():
@@ -85,7 +121,9 @@ def random_init_baseline(config: TrainConfig, data: ImageDataset | TextDataset |
             pass  # damaged cache: recompute
     trainer = Trainer(base, data)
     evaluation = evaluate_trainer(trainer, embed="pca")
-    result = {"linear_probe": evaluation["linear_probe"], "knn": evaluation["knn"]}
+    result = {key: evaluation[key] for key in ("linear_probe", "knn", "label_curve", "factors") if key in evaluation}
+    if trainer.data.modality == "image":  # the other reference: a linear read-out of the pixels themselves
+        result["raw_pixels"] = what_it_kept(raw_pixels(trainer.data.images), trainer)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         artifacts.write_json(cache, result)
@@ -101,13 +139,20 @@ def run_experiment(
     data: ImageDataset | TextDataset | None = None,
     data_dir=None,
     embed: str = "tsne",
+    source: tuple[dict, dict] | None = None,
+    label_ks=LABELS_PER_CLASS,
 ) -> dict:
     """Train (unless random init), evaluate, attach the baseline, and write the run folder if asked.
 
     Returns the results dict (JSON-ready). A cancelled run returns status "cancelled" and saves nothing.
+    A fine-tune (``config.init_from``) reads its source run's folder in the data dir, unless ``source``
+    gives its (config, backbone state) directly. ``label_ks``: the labels per class of the few-label curve.
     """
     started = time.time()
-    trainer = Trainer(config, data, cache_dir=default_data_dir(data_dir) / "cache")
+    if config.init_from is not None and source is None:
+        source = load_source(source_dir(default_data_dir(data_dir), config.init_from), config.init_from)
+    source_config, init_state = source if config.init_from is not None else (None, None)
+    trainer = Trainer(config, data, cache_dir=default_data_dir(data_dir) / "cache", init_state=init_state)
     for event in trainer.events(should_stop):
         if on_event is not None:
             on_event(event)
@@ -127,9 +172,9 @@ def run_experiment(
         return {"status": "cancelled", **base_info}
     if on_event is not None:
         on_event({"kind": "evaluating"})
-    evaluation = evaluate_trainer(trainer, embed)
+    evaluation = evaluate_trainer(trainer, embed, label_ks)
     if config.task == RANDOM_INIT:
-        baseline = {"linear_probe": evaluation["linear_probe"], "knn": evaluation["knn"]}
+        baseline = {key: evaluation[key] for key in ("linear_probe", "knn", "label_curve", "factors") if key in evaluation}
     else:
         baseline = random_init_baseline(config, trainer.data, data_dir)
     task = trainer.task
@@ -144,8 +189,13 @@ def run_experiment(
         "loss_trend": loss_trend([e["loss"] for e in trainer.history]),
         "baseline": baseline,
         "class_names": trainer.data.class_names,
+        "label_curve": evaluation["label_curve"],
         "timings": {**evaluation.get("timings", {}), "total": time.time() - started},
     }
+    if "factors" in evaluation:
+        results["factors"] = evaluation["factors"]
+    if config.task == FINETUNE:
+        results["finetune"] = finetune_summary(trainer, source_config)
     if out_dir is not None:
         test_idx = trainer.test_idx.numpy()
         embedding = {

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 RANDOM_INIT = "random_init"
 SUPERVISED = "supervised"
-REFERENCE_KINDS = (SUPERVISED, RANDOM_INIT)  # runs that are not a pretext task
+FINETUNE = "finetune"  # supervised training that starts from a finished run's backbone (sslcore/finetune.py)
+REFERENCE_KINDS = (SUPERVISED, RANDOM_INIT, FINETUNE)  # runs that are not a pretext task
 
 
 def kind_of(task: str) -> str:

@@ -11,6 +11,7 @@ from sslcore.context import context_line, flags, images_seen
 from sslcore.errors import ConfigError
 from sslcore.runs.store import Run, display_owner
 from sslcore.tasks.custom import CUSTOM, parse_definition
+from sslcore.train import FINETUNE
 from sslcore.uploads import dataset_label
 
 COLUMNS = (
@@ -54,13 +55,18 @@ CLASS_COLOURS = [
 
 
 def task_title(run: Run) -> str:
-    """The task as a person names it: a custom task by its design's name ("custom: Predict the flip")."""
+    """The task as a person names it: a custom task by its design's name ("custom: Predict the flip"), a
+    fine-tune by what it starts from and on how many labels ("fine-tune of 3fa2c1 @ 10/class")."""
     if run.task == CUSTOM:
         try:
             return f"{CUSTOM}: {parse_definition(run.config.get('params', {}).get('definition', '')).name}"
         except ConfigError:
             return CUSTOM
-    return run.task
+    if run.task != FINETUNE:
+        return run.task
+    k = run.config.get("labels_per_class") or "all"
+    source = run.config.get("init_from")
+    return f"fine-tune of {source[:6]} @ {k}/class" if source else f"supervised from scratch @ {k}/class"
 
 
 def run_label(run: Run) -> str:

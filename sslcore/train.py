@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,14 +27,15 @@ from sslcore.budget import Budget, StepClock
 from sslcore.data import DEFAULT_SEQ_LEN, ImageDataset, TextDataset, dataset_modality, load_dataset
 from sslcore.errors import ConfigError, PretextLabError
 from sslcore.evaluate import extract_features, knn_accuracy, split_indices
+from sslcore.fewlabel import draw_per_class
 from sslcore.flops import count_step_flops, step_flops, step_key
-from sslcore.kinds import RANDOM_INIT, SUPERVISED
+from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED
 from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, make_backbone
 from sslcore.tasks import TASKS, get_task, make_params
 from sslcore.tasks.custom import CUSTOM, CustomTask
 from sslcore.tasks.supervised import Supervised
 
-RUN_KINDS = (*TASKS, CUSTOM, SUPERVISED, RANDOM_INIT)
+RUN_KINDS = (*TASKS, CUSTOM, SUPERVISED, RANDOM_INIT, FINETUNE)
 OPTIMIZERS = {"adamw": (2e-3, 0.05), "sgd": (0.05, 5e-4)}  # default (lr, weight decay)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_BATCH = 4096
@@ -77,6 +79,9 @@ class TrainConfig:
     probe_points: int = 8  # a compute or epoch budget is probed at 1/k, 2/k, ... of the run (0: start and end only)
     probe_size: int = 1000  # labelled train images in the probe's memory bank (half as many queries)
     test_fraction: float = 0.25
+    init_from: str | None = None  # a finished run's id: start from its backbone (fine-tuning)
+    labels_per_class: int | None = None  # train on k labelled examples per class (None: the whole train split)
+    backbone_lr_scale: float = 1.0  # the backbone's learning rate relative to the head's
 
     def __post_init__(self):
         if self.dataset is None:
@@ -149,6 +154,15 @@ class TrainConfig:
             raise ConfigError(f"test fraction must be between 0.05 and 0.5, got {self.test_fraction}")
         if self.probe_every <= 0 or self.probe_size < 10 or not 0 <= self.probe_points <= 100:
             raise ConfigError("probe_every must be positive, probe_size at least 10, probe_points 0 to 100")
+        if self.init_from is not None and (self.task != FINETUNE or not re.fullmatch(r"[0-9a-f]{12}", self.init_from)):
+            raise ConfigError(f"init_from is for finetune runs and must be a run id (12 hex digits), got {self.init_from!r}")
+        if self.labels_per_class is not None:
+            if self.task not in (SUPERVISED, FINETUNE):
+                raise ConfigError("labels per class limits the labels of supervised and finetune runs only")
+            if not isinstance(self.labels_per_class, int) or not 1 <= self.labels_per_class <= 100_000:
+                raise ConfigError(f"labels per class must be a whole number from 1 to 100000, got {self.labels_per_class!r}")
+        if not 0 < self.backbone_lr_scale <= 1:
+            raise ConfigError(f"backbone_lr_scale must be in (0, 1], got {self.backbone_lr_scale}")
         objective = make_objective(self, num_classes=2)
         if objective is not None and self.modality == "image":
             objective.check(self.image_size)
@@ -168,7 +182,7 @@ def make_objective(config: TrainConfig, num_classes: int):
         if config.params:
             raise ConfigError("random_init takes no parameters")
         return None
-    if config.task == SUPERVISED:
+    if config.task in (SUPERVISED, FINETUNE):
         return Supervised(make_params(Supervised.Params, config.params), num_classes=num_classes)
     return get_task(config.task, config.params)
 
@@ -274,11 +288,25 @@ class Trainer:
     ``make_optimizer`` (parameter groups, each with its own ``base_lr``), ``plan_budget`` (what it spends).
     """
 
-    def __init__(self, config: TrainConfig, data: ImageDataset | TextDataset | None = None, cache_dir=None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: ImageDataset | TextDataset | None = None,
+        cache_dir=None,
+        init_state: dict | None = None,
+    ):
+        """``init_state``: backbone weights to start from (a fine-tune's source run); required with init_from."""
         self.config = config.validate()
         self.device = resolve_device(config.device)
         self.data = load_run_data(config, data)
         self.train_idx, self.test_idx = split_indices(self.data.labels, config.seed, config.test_fraction)
+        self.fit_idx = self.train_idx  # the examples whose labels training may use
+        if config.labels_per_class is not None:
+            k = config.labels_per_class
+            self.fit_idx = draw_per_class(self.data.labels, self.train_idx, k, config.seed, self.data.class_names)
+        if (init_state is None) != (config.init_from is None):
+            raise ConfigError("a fine-tune needs its source run's weights (init_from and init_state go together)")
+        self.init_state = init_state
         self.cache_dir = cache_dir  # where counted step FLOPs are kept (None: this process only)
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
         self.sync_free = self.device.type == "cpu"  # reading a CPU tensor costs nothing: report every step
@@ -295,13 +323,20 @@ class Trainer:
     # -- setup -----------------------------------------------------------------------------------------
     @property
     def batch_size(self) -> int:
-        return min(self.config.batch_size, len(self.train_idx))
+        return min(self.config.batch_size, len(self.fit_idx))
 
     def build_model(self):
         """(backbone, task, head), seeded: the same seed gives the same initial weights."""
         cfg = self.config
         torch.manual_seed(cfg.seed)
         backbone = build_backbone(cfg.backbone, self.data).to(self.device)
+        if self.init_state is not None:
+            try:
+                backbone.load_state_dict(self.init_state)
+            except RuntimeError:
+                raise ConfigError(
+                    f"the weights of run {cfg.init_from} do not fit a {cfg.backbone} for this dataset"
+                ) from None
         task = make_objective(cfg, len(self.data.class_names))
         if task is not None:
             task.setup(self.data)
@@ -314,7 +349,10 @@ class Trainer:
         lr0, wd = OPTIMIZERS[cfg.optimizer]
         lr0 = cfg.lr if cfg.lr is not None else lr0
         wd = cfg.weight_decay if cfg.weight_decay is not None else wd
-        groups = [{"params": [*self.backbone.parameters(), *self.head.parameters()], "base_lr": lr0}]
+        groups = [  # the backbone may learn slower than the head (fine-tuning)
+            {"params": list(self.backbone.parameters()), "base_lr": lr0 * cfg.backbone_lr_scale},
+            {"params": list(self.head.parameters()), "base_lr": lr0},
+        ]
         if cfg.optimizer == "sgd":
             return torch.optim.SGD(groups, lr=lr0, momentum=0.9, weight_decay=wd, nesterov=True)
         return torch.optim.AdamW(groups, lr=lr0, weight_decay=wd)
@@ -323,14 +361,14 @@ class Trainer:
         """FLOPs of this run's training step, counted once per task/backbone/shape/batch (0 for random init)."""
         if self.task is None:
             return 0.0
-        rows = self.train_idx[: self.batch_size]
+        rows = self.fit_idx[: self.batch_size]
         inputs, labels = self.data.inputs[rows].to(self.device), self.data.labels[rows].to(self.device)
         vocab = len(self.data.tokenizer) if self.data.modality == "text" else None
         key = step_key(self.config, len(self.data.class_names), vocab)
         return step_flops(key, lambda: count_step_flops(self.task, self.backbone, self.head, inputs, labels), self.cache_dir)
 
     def plan_budget(self) -> Budget:
-        return Budget.plan(self.config, len(self.train_idx) // self.batch_size, self.step_flops())
+        return Budget.plan(self.config, len(self.fit_idx) // self.batch_size, self.step_flops())
 
     # -- the downstream signal during training ------------------------------------------------------
     def _probe_sets(self):
@@ -373,9 +411,9 @@ class Trainer:
             "kind": "start",
             "device": device_name(self.device),
             "task": self.config.task,
-            "train_images": len(self.train_idx),
+            "train_images": len(self.fit_idx),
             "test_images": len(self.test_idx),
-            "steps_per_epoch": len(self.train_idx) // self.batch_size,
+            "steps_per_epoch": len(self.fit_idx) // self.batch_size,
             "budget": budget.kind,
             "planned_steps": budget.total_steps,
             "step_flops": budget.step_flops,
@@ -404,14 +442,14 @@ class Trainer:
     def _train(self, should_stop: Callable[[], bool]) -> Iterator[dict]:
         budget, device = self.budget, self.device
         optimizer = self.make_optimizer()
-        images = self.data.inputs[self.train_idx].to(device)  # resident on the device for the whole run
-        labels = self.data.labels[self.train_idx].to(device)
+        images = self.data.inputs[self.fit_idx].to(device)  # resident on the device for the whole run
+        labels = self.data.labels[self.fit_idx].to(device)
         gen = torch.Generator().manual_seed(self.config.seed)
         clock, tally = StepClock(device), Tally()
         self.backbone.train()
         self.head.train()
         next_probe, rate, last_report = budget.next_probe(0.0), None, time.perf_counter()
-        for idx in self._batches(len(self.train_idx), gen):
+        for idx in self._batches(len(self.fit_idx), gen):
             if should_stop():
                 self.status = "cancelled"
                 break
@@ -465,7 +503,7 @@ class Trainer:
             where = f"step {self.steps}" if steps == 1 else f"steps {first}-{self.steps}"
             raise TrainingError(
                 f"the loss became {loss} at {where}: training diverged. "
-                f"Lower the learning rate (now {optimizer.param_groups[0]['base_lr']:g})."
+                f"Lower the learning rate (now {optimizer.param_groups[-1]['base_lr']:g})."
             )
         window = self.train_seconds - (self.history[-1]["elapsed"] if self.history else 0.0)
         speed = images / max(window, 1e-9)
@@ -474,10 +512,10 @@ class Trainer:
         event = {
             "kind": "step",
             "step": self.steps,
-            "epoch": self.steps / (len(self.train_idx) // self.batch_size),
+            "epoch": self.steps / (len(self.fit_idx) // self.batch_size),
             "loss": loss,
             "metric": metric,
-            "lr": optimizer.param_groups[0]["lr"],
+            "lr": optimizer.param_groups[-1]["lr"],
             "images_per_s": rate,
             "elapsed": self.train_seconds,
             "flops": self.steps * budget.step_flops,

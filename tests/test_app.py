@@ -192,8 +192,15 @@ def test_quick_comparison_queues_a_group_and_opens_train():
     store = RunStore()
     runs = store.list()
     try:
-        assert sorted(r.task for r in runs) == ["jigsaw", "random_init", "rotation", "simclr", "supervised"]
+        expected = ["finetune"] * 4 + ["jigsaw", "random_init", "rotation", "simclr", "supervised"]
+        assert sorted(r.task for r in runs) == expected
         assert len({r.group_id for r in runs}) == 1
+        tuned = sorted(r.config["init_from"] or "" for r in runs if r.task == "finetune")
+        pretext = sorted(r.id for r in runs if r.task in ("rotation", "jigsaw", "simclr"))
+        assert tuned == ["", *pretext]  # each task fine-tuned on 10 labels, and supervised from scratch on 10
+        assert {r.config["labels_per_class"] for r in runs if r.task == "finetune"} == {10}
+        first_tune = min(r.created for r in runs if r.task == "finetune")
+        assert all(r.created < first_tune for r in runs if r.task != "finetune")  # sources run first
         assert any(m.value.startswith("🏋️ Train") or "Queue" in m.value for m in [*at.title, *at.subheader])
     finally:
         for run in runs:

@@ -5,12 +5,16 @@ import torch
 
 from sslcore.budget import QUICK_COMPUTE, QUICK_MAX_SECONDS, QUICK_TASKS
 from sslcore.errors import PretextLabError
+from sslcore.finetune import finetune_config
 from sslcore.preview import render_image, text_view_html
 from sslcore.tasks import get_task, list_tasks
 from sslcore.train import SUPERVISED, TrainConfig
 from views.budget import quick_label
 from views.owner import me
 from views.ui import builtin_corpus, builtin_images, run_store, start_worker
+
+QUICK_LABELS = 10  # the few-label view: each task fine-tuned on 10 labels per class, and supervised from scratch
+QUICK_FINETUNE_COMPUTE = QUICK_COMPUTE / 3  # the same budget rule as the runs: compute, whatever the load
 
 st.title("🧩 Pretext Lab")
 st.markdown(
@@ -35,12 +39,24 @@ network, train tasks against each other, and compare what they learned.
 
 left, right = st.columns(2)
 left.page_link("views/explore.py", label="Explore a pretext task on your own images or text →", icon="🔍")
-if right.button(f"⚡ Quick comparison: {', '.join(QUICK_TASKS)} and supervised, {quick_label(QUICK_COMPUTE)}", type="primary"):
+if right.button(
+    f"⚡ Quick comparison: {', '.join(QUICK_TASKS)} and supervised, {quick_label(QUICK_COMPUTE)}, then each "
+    f"fine-tuned on {QUICK_LABELS} labels per class",
+    type="primary",
+):
     configs = [
         TrainConfig(task=t, compute=QUICK_COMPUTE, max_seconds=QUICK_MAX_SECONDS) for t in [*QUICK_TASKS, SUPERVISED]
     ]
     try:
-        st.session_state.group, _ = run_store().submit_group(configs, owner=me())
+        store = run_store()
+        st.session_state.group, ids = store.submit_group(configs, owner=me())
+        # queued after their sources: the worker takes runs in order, so each source has finished by then
+        sources = [(c.to_dict(), i) for c, i in zip(configs, ids) if c.task in QUICK_TASKS]
+        for source, run_id in [*sources, (configs[0].to_dict(), None)]:
+            config = finetune_config(
+                source, run_id, QUICK_LABELS, compute=QUICK_FINETUNE_COMPUTE, max_seconds=QUICK_MAX_SECONDS
+            )
+            store.submit(config, st.session_state.group, owner=me())
         start_worker()
     except PretextLabError as err:
         st.error(f"Could not queue the runs: {err}", icon="🛑")

@@ -13,6 +13,7 @@ from sslcore.preview import to_pil
 from sslcore.report import CLASS_COLOURS, projector_tsv, result_row, results_csv, run_label
 from views.budget import spent_table
 from views.results_compare import accuracy_chart, pick_comparison, pretext_chart
+from views.results_learned import show_learned
 from views.results_predict import predictions_section
 from views.results_sweep import sweep_section
 from views.ui import builtin_corpus, builtin_images, store_or_stop
@@ -179,6 +180,8 @@ if word_runs:
             word = st.selectbox("Nearest words to", words, key=f"word-{run.id}")
             near = emb["word_neighbours"][words.index(word)]
             st.markdown(", ".join(f"`{words[j]}`" for j in near))
+
+show_learned(store, runs, finished)  # few labels, probe vs fine-tune, factor map (views/results_learned.py)
 
 # --- downloads -----------------------------------------------------------------------------------------
 st.subheader("Downloads")

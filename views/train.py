@@ -11,6 +11,7 @@ from sslcore.data.text import MAX_TEXT_BYTES, parse_text_file
 from sslcore.errors import PretextLabError
 from sslcore.flops import format_flops
 from sslcore.models import backbone_modality
+from sslcore.report import task_title
 from sslcore.runs import FINISHED, NotAllowed
 from sslcore.tasks import TASKS, list_tasks
 from sslcore.train import BACKBONES, OPTIMIZERS, SUPERVISED, TrainConfig
@@ -168,7 +169,7 @@ def run_card(run, charts: bool) -> None:
     with st.container(border=True):
         head, actions = st.columns([5, 1])
         head.markdown(
-            f"{STATUS_ICON[run.status]} **{run.task}** on {dataset_label(run.config['dataset'])} · seed "
+            f"{STATUS_ICON[run.status]} **{task_title(run)}** on {dataset_label(run.config['dataset'])} · seed "
             f"{run.config.get('seed')} · `{run.id}` · {run.status} · by {owner_words(run.owner)}"
         )
         if can_change(run):  # everyone may look; only the owner or the teacher gets the buttons (the store checks too)

@@ -116,7 +116,7 @@ def _resize(dataset: ImageDataset, size: int) -> ImageDataset:
 
     images = F.interpolate(dataset.images.float(), size=(size, size), mode="bilinear", antialias=True)
     images = images.round().clamp(0, 255).to(torch.uint8)
-    return ImageDataset(dataset.name, images, dataset.labels, dataset.class_names, dataset.names)
+    return ImageDataset(dataset.name, images, dataset.labels, dataset.class_names, dataset.names, dataset.factors)
 
 
 __all__ = [

@@ -7,13 +7,16 @@ vary per image; they are nuisances that make raw pixels (and a random network) a
 features that capture shape do well. That gap is what the app's comparisons are meant to show.
 
 Image ``i`` depends only on ``(seed, i)``, so ``make_shapes(100)`` is a prefix of ``make_shapes(1000)``.
+The dataset records every factor it drew per image (``factors``): class aside, shape and background
+colour, texture, position, scale and tilt, so probes can measure which of them a representation keeps,
+and ``render_shape`` redraws any image from its record alone.
 """
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from sslcore.data.dataset import ImageDataset
+from sslcore.data.dataset import Factor, ImageDataset
 from sslcore.errors import ConfigError
 
 MIN_SIZE = 16
@@ -139,42 +142,119 @@ def _colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return (dark, 1 - dark) if rng.random() < 0.5 else (1 - dark, dark)
 
 
-def _texture(rng: np.random.Generator, kind: str, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
-    """A pattern in -0.5..0.5 over the image grid (pixel coordinates yy, xx)."""
-    size = yy.shape[0]
+def _draw_texture(rng: np.random.Generator, kind: str) -> list[float]:
+    """The random numbers one texture needs, as 4 floats (phase angle, then per-kind values; 0 unused).
+
+    stripes: period (in 32-px units) and phase; checker: cell (32-px units) and offsets (px); noise: the
+    seed of its noise field; gradient: the direction only.
+    """
     if kind == "flat":
-        return np.zeros_like(yy)
+        return [0.0, 0.0, 0.0, 0.0]
     phi = rng.uniform(0, np.pi)
     if kind == "stripes":
-        period = rng.uniform(3, 9) * size / 32
-        return 0.5 * np.sin(2 * np.pi * (xx * np.cos(phi) + yy * np.sin(phi)) / period + rng.uniform(0, 2 * np.pi))
+        period = rng.uniform(3, 9)
+        return [phi, period, rng.uniform(0, 2 * np.pi), 0.0]
     if kind == "checker":
-        cell = rng.uniform(2.5, 7) * size / 32
-        ox, oy = rng.uniform(0, 2 * cell, 2)
+        cell = rng.uniform(2.5, 7)
+        return [phi, cell, *rng.uniform(0, 2 * cell, 2)]  # offsets for a 32-px image; scaled with the size
+    if kind == "noise":
+        return [phi, float(rng.integers(2**31)), 0.0, 0.0]
+    return [phi, 0.0, 0.0, 0.0]
+
+
+def _texture(kind: str, params, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+    """A pattern in -0.5..0.5 over the image grid (pixel coordinates yy, xx), from ``_draw_texture``'s numbers."""
+    size = yy.shape[0]
+    phi, a, b, c = params
+    if kind == "flat":
+        return np.zeros_like(yy)
+    if kind == "stripes":
+        period = a * size / 32
+        return 0.5 * np.sin(2 * np.pi * (xx * np.cos(phi) + yy * np.sin(phi)) / period + b)
+    if kind == "checker":
+        cell, ox, oy = a * size / 32, b * size / 32, c * size / 32
         return (((xx + ox) // cell + (yy + oy) // cell) % 2) - 0.5
     if kind == "noise":
-        return (rng.random(yy.shape, dtype=np.float32) - 0.5).astype(yy.dtype)
+        noise = np.random.default_rng(int(a)).random(yy.shape, dtype=np.float32)
+        return (noise - 0.5).astype(yy.dtype)
     ramp = (xx * np.cos(2 * phi) + yy * np.sin(2 * phi)) / size  # gradient in any direction
     return ramp - ramp.mean()
 
 
-def _render(seed: int, index: int, size: int, grid: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, int]:
+def draw_factors(seed: int, index: int, size: int) -> dict:
+    """Every random choice behind image ``index``: class, pose, colours and textures (plain numbers).
+
+    ``render_shape(draw_factors(...), size)`` is the image; make_shapes records these per image.
+    """
     rng = np.random.default_rng([seed, index])
     label = int(rng.integers(len(CLASS_NAMES)))
     angle = rng.uniform(-MAX_TILT_DEGREES, MAX_TILT_DEGREES)
     scale = rng.uniform(0.45, 0.92)
     ext = _rotated_extent(label, angle) * scale * size / 2  # half-extents in pixels
     room = np.maximum(size / 2 - ext - 0.5, 0)
-    offset = rng.uniform(-room, room)
-    alpha = render_mask(label, size, angle, scale, offset)[None]
-
+    x, y = rng.uniform(-room, room)
     fg, bg = _colours(rng)
-    yy, xx = grid
     fg_amp, bg_amp = rng.uniform(0, 0.2), rng.uniform(0, 0.3)
-    fg_tex = _texture(rng, TEXTURES[rng.integers(len(TEXTURES))], yy, xx) * fg_amp
-    bg_tex = _texture(rng, TEXTURES[rng.integers(len(TEXTURES))], yy, xx) * bg_amp
+    fg_kind = int(rng.integers(len(TEXTURES)))
+    fg_tex = _draw_texture(rng, TEXTURES[fg_kind])
+    bg_kind = int(rng.integers(len(TEXTURES)))
+    bg_tex = _draw_texture(rng, TEXTURES[bg_kind])
+    return {
+        "label": label,
+        "tilt": angle,
+        "scale": scale,
+        "x": x,
+        "y": y,
+        "shape colour": fg,
+        "background colour": bg,
+        "texture amplitude": [fg_amp, bg_amp],
+        "shape texture": fg_kind,
+        "shape texture params": fg_tex,
+        "background texture": bg_kind,
+        "background texture params": bg_tex,
+    }
+
+
+def render_shape(f: dict, size: int, grid: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """The uint8 (3, size, size) image drawn from one image's factors (as ``draw_factors`` gives them)."""
+    if grid is None:
+        grid = tuple(g.astype(np.float32) for g in np.mgrid[0:size, 0:size])
+    alpha = render_mask(f["label"], size, f["tilt"], f["scale"], (f["x"], f["y"]))[None]
+    fg, bg = np.asarray(f["shape colour"]), np.asarray(f["background colour"])
+    yy, xx = grid
+    fg_amp, bg_amp = f["texture amplitude"]
+    fg_tex = _texture(TEXTURES[f["shape texture"]], f["shape texture params"], yy, xx) * fg_amp
+    bg_tex = _texture(TEXTURES[f["background texture"]], f["background texture params"], yy, xx) * bg_amp
     image = alpha * (fg[:, None, None] + fg_tex) + (1 - alpha) * (bg[:, None, None] + bg_tex)
-    return np.clip(image * 255 + 0.5, 0, 255).astype(np.uint8), label
+    return np.clip(image * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+# What a probe may try to read back from features (the rest is recorded only to redraw the image).
+PROBED = {"shape colour", "background colour", "background texture", "x", "y", "scale", "tilt"}
+CATEGORICAL = {"shape texture": TEXTURES, "background texture": TEXTURES}
+
+
+def factors_of(records: list[dict]) -> dict[str, Factor]:
+    """Columns of per-image factor records, as the dataset's generic ``factors`` (float64: exact redraws)."""
+    out = {}
+    for name in records[0] if records else []:
+        if name == "label":
+            continue
+        column = [r[name] for r in records]
+        if name in CATEGORICAL:
+            out[name] = Factor(torch.tensor(column, dtype=torch.long), list(CATEGORICAL[name]), name in PROBED)
+        else:
+            out[name] = Factor(torch.tensor(np.asarray(column, dtype=np.float64)), None, name in PROBED)
+    return out
+
+
+def factor_record(labels: torch.Tensor, factors: dict[str, Factor], i: int) -> dict:
+    """One image's factors back from the dataset's columns (what ``render_shape`` needs)."""
+    record = {"label": int(labels[i])}
+    for name, f in factors.items():
+        value = f.values[i]
+        record[name] = int(value) if f.categorical else (value.tolist() if value.ndim else float(value))
+    return record
 
 
 def make_shapes(n: int, size: int = 32, seed: int = 0) -> ImageDataset:
@@ -185,8 +265,11 @@ def make_shapes(n: int, size: int = 32, seed: int = 0) -> ImageDataset:
         raise ConfigError(f"shapes: size must be at least {MIN_SIZE} pixels, got {size}")
     grid = tuple(g.astype(np.float32) for g in np.mgrid[0:size, 0:size])
     images = np.empty((n, 3, size, size), dtype=np.uint8)
-    labels = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        images[i], labels[i] = _render(seed, i, size, grid)
+    records = [draw_factors(seed, i, size) for i in range(n)]
+    for i, record in enumerate(records):
+        images[i] = render_shape(record, size, grid)
+    labels = np.array([r["label"] for r in records], dtype=np.int64)
     names = [f"shapes #{i} ({CLASS_NAMES[k]})" for i, k in enumerate(labels.tolist())]
-    return ImageDataset("shapes", torch.from_numpy(images), torch.from_numpy(labels), list(CLASS_NAMES), names)
+    return ImageDataset(
+        "shapes", torch.from_numpy(images), torch.from_numpy(labels), list(CLASS_NAMES), names, factors_of(records)
+    )

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import torch
 
-from sslcore.data.dataset import UNLABELLED
+from sslcore.data.dataset import UNLABELLED, Factor
 from sslcore.data.tokenizer import PAD, Tokenizer
 from sslcore.errors import ConfigError, TextDecodeError
 
@@ -52,6 +52,7 @@ class TextDataset:
     names: list[str]
     tokenizer: Tokenizer
     notes: list[str] = field(default_factory=list)
+    factors: dict[str, Factor] = field(default_factory=dict)  # surface factors per sentence (text_factors)
     modality: ClassVar[str] = "text"
 
     def __len__(self) -> int:
@@ -151,17 +152,19 @@ def build_text_dataset(
     if not 8 <= seq_len <= 256:
         raise ConfigError(f"sequence length must be between 8 and 256 tokens, got {seq_len}")
     notes = []
-    sentences, successors, label_names = [], [], []
+    sentences, successors, label_names, positions = [], [], [], []
     for para in paragraphs:
         for i, sentence in enumerate(para.sentences):
             sentences.append(sentence)
             successors.append(para.sentences[i + 1] if i + 1 < len(para.sentences) else None)
             label_names.append(para.label)
+            positions.append(i)
     limit = min(n or MAX_SENTENCES, MAX_SENTENCES)
     if len(sentences) > limit:
         if n is None:
             notes.append(f"only the first {limit:,} of {len(sentences):,} sentences are used")
         sentences, successors, label_names = sentences[:limit], successors[:limit], label_names[:limit]
+        positions = positions[:limit]
     if not sentences:
         raise ConfigError(f"{name} has no sentences")
     tokenizer = Tokenizer.train(sentences)
@@ -177,7 +180,30 @@ def build_text_dataset(
         if any(label is not None for label in label_names):
             notes.append("some rows have no label, so the whole set is treated as unlabelled")
         class_names, labels = [], torch.full((len(sentences),), UNLABELLED, dtype=torch.long)
-    return TextDataset(name, torch.stack([first, second], dim=1), labels, class_names, sentences, tokenizer, notes)
+    tokens = torch.stack([first, second], dim=1)
+    factors = text_factors(sentences, positions)
+    return TextDataset(name, tokens, labels, class_names, sentences, tokenizer, notes, factors)
+
+
+RARE_COUNT = 3  # a word seen at most this often in the whole text counts as rare
+
+
+def text_factors(sentences: list[str], positions: list[int]) -> dict[str, Factor]:
+    """Surface factors of each sentence, to set against its topic in the factor probes.
+
+    length: words in the sentence; position: its index in its paragraph (0 = opening sentence);
+    rare words: the share of its words seen at most RARE_COUNT times in the whole text (vocabulary, not
+    topic: a representation that keeps it has learned word statistics rather than meaning).
+    """
+    words = [re.findall(r"\w+", s.lower()) for s in sentences]
+    counts: dict[str, int] = {}
+    for ws in words:
+        for w in ws:
+            counts[w] = counts.get(w, 0) + 1
+    rare = [sum(counts[w] <= RARE_COUNT for w in ws) / max(len(ws), 1) for ws in words]
+    lengths = [float(len(ws)) for ws in words]
+    columns = {"length": lengths, "position": [float(p) for p in positions], "rare words": rare}
+    return {name: Factor(torch.tensor(values, dtype=torch.float64)) for name, values in columns.items()}
 
 
 def corpus_paragraphs() -> list[Paragraph]:

@@ -320,10 +320,11 @@ class RunStore:
         for config in configs:
             config.validate()
         have = {c.seed for c in configs if c.task == RANDOM_INIT}
+        overrides = {"task": RANDOM_INIT, "params": {}, "init_from": None, "labels_per_class": None}
         for seed in dict.fromkeys(c.seed for c in configs):
             if seed not in have:
                 base = next(c for c in configs if c.seed == seed).to_dict()
-                configs = [*configs, type(configs[0]).from_dict({**base, "task": RANDOM_INIT, "params": {}})]
+                configs = [*configs, type(configs[0]).from_dict({**base, **overrides})]
         group_id = uuid.uuid4().hex[:12]
         return group_id, self._queue(configs, group_id, owner)
 

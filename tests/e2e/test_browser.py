@@ -94,3 +94,13 @@ def test_train_two_tasks_then_results(page, server):
     for name in ("random init (baseline)", "rotation", "jigsaw"):
         assert name in text, text
     page.screenshot(path=str(SHOTS / "results.png"), full_page=True)
+
+    # "What did it learn?": the few-label curve and the factor map render from these runs' results
+    section = page.get_by_text("What did it learn?", exact=True)
+    section.scroll_into_view_if_needed()
+    page.get_by_text("labels per class (log)").first.wait_for()
+    page.get_by_text("raw pixels").first.wait_for()  # the factor map's reference row
+    page.get_by_text("No fine-tunes at k = 10 yet").first.wait_for()
+    page.get_by_role("button", name="What did it learn? (CSV)").wait_for()
+    section.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "results-learned.png"), full_page=True)

@@ -1,0 +1,223 @@
+"""Plain data for "What did it learn?": the few-label curve, probe vs fine-tune at k, the factor map.
+
+The Results page draws these rows and the CSV export writes the same rows, so what a person downloads is
+what they saw. No Streamlit here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sslcore.fewlabel import ALL
+from sslcore.finetune import SCRATCH
+from sslcore.runs.store import Run
+from sslcore.train import FINETUNE, RANDOM_INIT, SUPERVISED
+
+CSV_COLUMNS = ("chart", "run", "id", "task", "labels_per_class", "metric", "value", "spread", "reference", "steps", "test_size")
+
+
+def _short(run: Run) -> str:
+    return f"{run.task} · {run.id[:6]}"
+
+
+def is_source(run: Run) -> bool:
+    """Runs whose features the few-label view reads (pretext tasks and the supervised ceiling)."""
+    return run.task not in (FINETUNE, RANDOM_INIT)
+
+
+def finetunes_of(run_id: str | None, everything: list[Run]) -> dict:
+    """{k or "all": the newest finished fine-tune of ``run_id`` (None: supervised from scratch) at that k}."""
+    out = {}
+    for run in sorted(everything, key=lambda r: r.created):
+        if run.task == FINETUNE and run.status == "succeeded" and run.config.get("init_from") == run_id:
+            out[run.config.get("labels_per_class") or ALL] = run
+    return out
+
+
+def scratch_runs(runs: list[Run], everything: list[Run]) -> dict:
+    """Supervised-from-scratch fine-tunes on the same data, split and backbone as the compared runs."""
+    keys = {_data_key(r.config) for r in runs}
+    return {k: r for k, r in finetunes_of(None, everything).items() if _data_key(r.config) in keys}
+
+
+def _data_key(config: dict) -> tuple:
+    return tuple(config.get(k) for k in ("dataset", "n", "image_size", "seq_len", "backbone", "seed", "test_fraction"))
+
+
+def curve_rows(runs: list[Run], everything: list[Run], metric: str = "linear_probe") -> list[dict]:
+    """Accuracy against labels per class: one row per (run, k), random init, and supervised from scratch."""
+    rows, seen_baseline = [], False
+    for run in runs:
+        if not is_source(run) or "label_curve" not in (run.results or {}):
+            continue
+        curve = run.results["label_curve"]
+        for point in curve["points"]:
+            rows.append(_curve_row(_short(run), run, point, metric, curve, run.results.get("steps")))
+        base = (run.results.get("baseline") or {}).get("label_curve")
+        if base and not seen_baseline:
+            seen_baseline = True
+            for point in base["points"]:
+                rows.append(_curve_row("random init", None, point, metric, base, 0, task=RANDOM_INIT))
+    for k, run in scratch_runs(runs, everything).items():
+        tuned = run.results["finetune"]
+        rows.append(
+            {
+                "chart": "labels per class",
+                "run": SCRATCH,
+                "id": run.id,
+                "task": SCRATCH,
+                "labels_per_class": k,
+                "labels": tuned["labels"],
+                "metric": "fine-tuned accuracy",
+                "value": tuned["accuracy"],
+                "spread": None,
+                "low": None,
+                "high": None,
+                "reference": "same recipe as fine-tuning, from random init",
+                "steps": run.results.get("steps"),
+                "test_size": tuned["test_size"],
+            }
+        )
+    return rows
+
+
+def _curve_row(name, run, point, metric, curve, steps, task=None) -> dict:
+    s = point[metric]
+    return {
+        "chart": "labels per class",
+        "run": name,
+        "id": run.id if run else "",
+        "task": task or run.task,
+        "labels_per_class": point["k"],
+        "labels": point["labels"],
+        "metric": "linear probe" if metric == "linear_probe" else "kNN",
+        "value": s["median"],
+        "spread": s["std"],
+        "low": s["min"],
+        "high": s["max"],
+        "reference": f"median of {point['draws']} draws",
+        "steps": steps,
+        "test_size": curve["test_size"],
+    }
+
+
+def ceiling(runs: list[Run]) -> dict | None:
+    """The supervised-on-all-labels run among the compared ones (the ceiling line), if any."""
+    run = next((r for r in runs if r.task == SUPERVISED and r.config.get("labels_per_class") is None), None)
+    return None if run is None else {"run": _short(run), "value": run.results["linear_probe"], "steps": run.results["steps"]}
+
+
+def finetune_ks(runs: list[Run], everything: list[Run]) -> list:
+    """The k at which at least one compared run (or supervised from scratch) has been fine-tuned."""
+    ks = set(scratch_runs(runs, everything))
+    for run in runs:
+        ks |= set(finetunes_of(run.id, everything))
+    return sorted(ks, key=lambda k: float("inf") if k == ALL else k)
+
+
+def bar_rows(runs: list[Run], everything: list[Run], k) -> list[dict]:
+    """Probe@k (median of draws) beside fine-tune@k for every compared run, and supervised from scratch@k."""
+    rows = []
+    for run in runs:
+        if not is_source(run) or run.task == SUPERVISED:
+            continue
+        point = next((p for p in run.results.get("label_curve", {}).get("points", []) if p["k"] == k), None)
+        tuned = finetunes_of(run.id, everything).get(k)
+        rows.append(
+            {
+                "chart": "probe vs fine-tune",
+                "run": _short(run),
+                "id": run.id,
+                "task": run.task,
+                "labels_per_class": k,
+                "probe": point["linear_probe"]["median"] if point else None,
+                "probe_spread": point["linear_probe"]["std"] if point else None,
+                "finetune": tuned.results["finetune"]["accuracy"] if tuned else None,
+                "finetune_id": tuned.id if tuned else None,
+                "steps": tuned.results.get("steps") if tuned else None,
+                "test_size": run.results.get("label_curve", {}).get("test_size"),
+            }
+        )
+    scratch = scratch_runs(runs, everything).get(k)
+    if scratch is not None:
+        rows.append(
+            {
+                "chart": "probe vs fine-tune",
+                "run": SCRATCH,
+                "id": scratch.id,
+                "task": SCRATCH,
+                "labels_per_class": k,
+                "probe": None,
+                "probe_spread": None,
+                "finetune": scratch.results["finetune"]["accuracy"],
+                "finetune_id": scratch.id,
+                "steps": scratch.results.get("steps"),
+                "test_size": scratch.results["finetune"]["test_size"],
+            }
+        )
+    return rows
+
+
+def factor_rows(runs: list[Run]) -> tuple[list[str], list[dict]]:
+    """(factor names, rows): each compared run's factor scores, absolute and relative to random init,
+    with random init and raw pixels as reference rows."""
+    rows, names = [], []
+    references_done = False
+    for run in runs:
+        table = (run.results or {}).get("factors", {}).get("factors")
+        base = (run.results or {}).get("baseline") or {}
+        ref = base.get("factors", {}).get("factors")
+        if not table or not ref or run.task == RANDOM_INIT:
+            continue
+        names = names or list(ref)
+        if not references_done:
+            references_done = True
+            rows.append(_factor_row("random init", "", RANDOM_INIT, ref, ref))
+            raw = base.get("raw_pixels", {}).get("factors", {}).get("factors")
+            if raw:
+                rows.append(_factor_row("raw pixels", "", "raw pixels", raw, ref))
+        rows.append(_factor_row(_short(run), run.id, run.task, table, ref))
+    return names, rows
+
+
+def _factor_row(name, run_id, task, table, ref) -> dict:
+    return {
+        "run": name,
+        "id": run_id,
+        "task": task,
+        "scores": {n: v["score"] for n, v in table.items()},
+        "relative": {n: table[n]["score"] - ref[n]["score"] for n in table if n in ref},
+        "metrics": {n: v["metric"] for n, v in table.items()},
+    }
+
+
+def learned_csv(runs: list[Run], everything: list[Run], k=None) -> str:
+    """Every number of the three charts as long-format CSV rows (chart, run, k, metric, value...)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(curve_rows(runs, everything))
+    writer.writerows(r for r in curve_rows(runs, everything, "knn") if r["task"] != SCRATCH)
+    for kk in [k] if k is not None else finetune_ks(runs, everything):
+        for row in bar_rows(runs, everything, kk):
+            for metric in ("probe", "finetune"):
+                if row[metric] is not None:
+                    spread = row["probe_spread"] if metric == "probe" else None
+                    writer.writerow({**row, "metric": metric, "value": row[metric], "spread": spread})
+    names, rows = factor_rows(runs)
+    for row in rows:
+        for n in names:
+            if n in row["scores"]:
+                writer.writerow(
+                    {
+                        "chart": "factors",
+                        "run": row["run"],
+                        "id": row["id"],
+                        "task": row["task"],
+                        "metric": f"{n} ({row['metrics'][n]})",
+                        "value": row["scores"][n],
+                        "reference": f"{row['relative'][n]:+.4f} vs random init",
+                    }
+                )
+    return out.getvalue()
