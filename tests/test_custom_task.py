@@ -265,3 +265,21 @@ def test_results_name_a_custom_run_by_its_design():
     )  # fmt: skip
     assert result_row(run)["task"] == "custom: Predict the horizontal flip"
     assert run_label(run).startswith("custom: Predict the horizontal flip · shapes")
+
+
+def test_a_custom_run_gets_factor_probes_and_is_named_by_its_design_in_the_factor_map():
+    from sslcore.experiment import run_experiment
+    from sslcore.learned import factor_rows
+    from sslcore.runs.store import Run
+
+    colour = parse_definition('{"name": "Predict the colour shift", "target": "which", "transforms": ["hue"]}')
+    config = TrainConfig(task="custom", params={"definition": colour.to_json()}, epochs=1, n=200, batch_size=32)
+    results = run_experiment(config, embed="pca")
+    assert {"class", "shape colour", "background colour"} <= set(results["factors"]["factors"])
+    run = Run(
+        id="0123456789ab", group_id="g", kind="task", task="custom", config=config.to_dict(), status="succeeded",
+        created=1, started=1, finished=2, worker_id="w", heartbeat=2, progress=None, error=None,
+        cancel_requested=False, results=results,
+    )  # fmt: skip
+    names, rows = factor_rows([run])
+    assert rows[-1]["run"].startswith("custom: Predict the colour shift") and set(rows[-1]["scores"]) == set(names)
