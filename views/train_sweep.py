@@ -61,7 +61,7 @@ def sweep_form(store, modality: str, submit_group, start_worker) -> None:
         )
         if (chosen := st.session_state.get("sweep.preset")) in PRESETS:
             p = PRESETS[chosen]
-            st.caption(f"**Paper:** {p.finding} — *{p.reference}*")
+            st.caption(f"**Paper:** {p.finding} — *{p.reference}*  \n**We measured:** {p.measured}")
         names = [t.name for t in list_tasks(modality)]
         if st.session_state.get("sweep.task") not in names:
             st.session_state["sweep.task"] = names[0]
