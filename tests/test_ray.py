@@ -232,3 +232,24 @@ def test_a_fractional_gpu_lets_two_runs_share_the_declared_gpu(cluster, tmp_path
         wait_for(lambda: all(store.get(i).done for i in ids), 60, "both to stop")
     assert [store.get(i).status for i in ids] == ["cancelled", "cancelled"]
     assert len({events(store, i, "placed")[0]["pid"] for i in ids}) == 2  # two Ray workers, side by side
+
+
+def test_a_finetune_on_ray_gets_its_source_run_through_ray(cluster, tmp_path):
+    """No shared filesystem: the source run's weights travel with the fine-tune to the node."""
+    import dataclasses
+
+    from sslcore.finetune import finetune_config
+
+    store = RunStore(tmp_path)
+    source_id = store.submit(config(epochs=1, budget=None))
+    with Dispatcher(store):
+        wait_for(lambda: store.get(source_id).done, 300, "the source run")
+        assert store.get(source_id).status == "succeeded", store.get(source_id).error
+        tune = finetune_config(store.get(source_id).config, source_id, 1, epochs=1)
+        tune_id = store.submit(dataclasses.replace(tune, probe_size=20))
+        wait_for(lambda: store.get(tune_id).done, 300, "the fine-tune")
+    run = store.get(tune_id)
+    assert run.status == "succeeded", run.error
+    assert run.results["finetune"]["labels_per_class"] == 1
+    assert run.results["finetune"]["source_task"] == "rotation"
+

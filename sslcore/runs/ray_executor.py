@@ -84,7 +84,23 @@ def _dataset_to_ship(dataset: str | None) -> tuple[str, bytes] | None:
     return f"dataset{path.suffix.lower()}", path.read_bytes()
 
 
-def run_on_node(run_id: str, config: dict, dataset: tuple[str, bytes] | None, board, device: str):
+SOURCE_FILES = ("config.json", "results.json", "weights.safetensors")  # what a fine-tune reads of its source
+
+
+def _source_to_ship(init_from: str | None, data_dir: Path) -> dict[str, bytes] | None:
+    """A fine-tune's source run travels with it (its id was checked when the run was queued: 12 hex digits)."""
+    if not init_from:
+        return None
+    folder = Path(data_dir) / "runs" / init_from
+    try:
+        return {name: (folder / name).read_bytes() for name in SOURCE_FILES}
+    except FileNotFoundError:
+        raise ConfigError(f"run {init_from} cannot be fine-tuned: it has not finished or its files are gone") from None
+
+
+def run_on_node(
+    run_id: str, config: dict, dataset: tuple[str, bytes] | None, board, device: str, source: dict | None = None
+):
     """The body of a run's Ray task: yields {"kind": "placed"}, the trainer's events, then its Outcome."""
     from sslcore import artifacts
     from sslcore.runs.local import execute  # imports torch: on the node only
@@ -110,6 +126,11 @@ def run_on_node(run_id: str, config: dict, dataset: tuple[str, bytes] | None, bo
                     (Path(tmp) / dataset[0]).write_bytes(dataset[1])
                     settings["dataset"] = str(Path(tmp) / dataset[0])
                 NODE_DATA.mkdir(parents=True, exist_ok=True)
+                if source is not None:  # where run_experiment looks for a fine-tune's source run
+                    folder = NODE_DATA / "runs" / config["init_from"]
+                    folder.mkdir(parents=True, exist_ok=True)
+                    for name, data in source.items():
+                        (folder / name).write_bytes(data)
                 throttle = Throttle(lambda event, _progress: inbox.put(event))
                 outcome = execute(settings, Path(tmp) / "run", NODE_DATA, should_stop, throttle, device)
                 throttle.flush()
@@ -226,8 +247,9 @@ class RayExecutor:
 
     def submit(self, run: Run, run_dir: Path, data_dir: Path) -> None:
         dataset = _dataset_to_ship(run.config.get("dataset"))
+        source = _source_to_ship(run.config.get("init_from"), data_dir)
         stream = self.task.options(name=f"pretext-lab-{run.task}-{run.id}").remote(
-            run.id, run.config, dataset, self.board, self.device
+            run.id, run.config, dataset, self.board, self.device, source
         )
         self.flights[run.id] = Flight(stream)
 
