@@ -136,6 +136,8 @@ PRESETS: dict[str, Preset] = {
             "A high mask ratio (75%) worked best: hiding little leaves a task solvable by interpolating "
             "neighbouring pixels.",
             "He, Chen, Xie, Li, Dollár & Girshick. Masked Autoencoders Are Scalable Vision Learners. CVPR 2022.",
+            measured="Not decided at our budget: on shapes at 1.5 TFLOP per run (96 steps) ratios 0.25 and 0.9 both stay "
+            "at random init (21.2%, 20.6% vs 20.0%); 0.9 keeps less colour in the features (2026-11-30, 2-core CPU).",
         ),
         Preset(
             "mlm_rate",
