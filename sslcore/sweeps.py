@@ -252,6 +252,12 @@ def reading(points: list[dict], knob: str) -> str:
                 f"The puzzle itself is barely solved at any value (at best {100 * easiest['pretext_score']:.0f}% of the way "
                 "from chance to perfect), so no shortcut can show yet."
             )
+        elif max(p["pretext_score"] for p in scored) - min(p["pretext_score"] for p in scored) < 2.5 * LEARNED:
+            second = (
+                f"The puzzle is solved about equally at every value ({100 * min(p['pretext_score'] for p in scored):.0f}–"
+                f"{100 * easiest['pretext_score']:.0f}% of the way from chance to perfect), so the difference comes from "
+                f"what {knob} changes in the inputs, not from how hard the puzzle is."
+            )
         elif easiest["value"] != best["value"] and easiest["linear_probe"] < best["linear_probe"] - LEARNED:
             second = (
                 f"The puzzle is solved best at {knob}={easiest['value']} ({100 * easiest['pretext_score']:.0f}% of the way "

@@ -165,3 +165,9 @@ def test_the_reading_says_when_nothing_has_been_learned_yet():
     text = reading(sweep_points(runs, "angles"), "angles")
     assert "No value of angles beats random init yet" in text and "138 steps" in text
     assert "barely solved" in text
+
+
+def test_the_reading_does_not_call_a_shortcut_when_the_puzzle_is_solved_equally():
+    runs = [run("simclr", {"crop_min": 0.2}, 0.24, 0.998, steps=128), run("simclr", {"crop_min": 1.0}, 0.284, 0.995)]
+    text = reading(sweep_points(runs, "crop_min"), "crop_min")
+    assert "solved about equally" in text and "shortcut" not in text
