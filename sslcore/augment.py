@@ -149,13 +149,20 @@ def random_grayscale(x: Tensor, gen: torch.Generator, p: float) -> Tensor:
 
 
 def random_blur(x: Tensor, gen: torch.Generator, p: float, sigma=(0.1, 2.0)) -> Tensor:
-    """Gaussian blur with a per-image sigma: separable grouped convolutions, one kernel per image."""
+    """Gaussian blur with a per-image sigma drawn from ``sigma``, applied with probability ``p``."""
     if p <= 0:
         return x
+    s = uniform(gen, len(x), sigma[0], sigma[1], x.device)
+    on = bernoulli(gen, len(x), p, x.device).view(-1, 1, 1, 1)
+    return torch.where(on, gaussian_blur(x, s), x)
+
+
+def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
+    """Blur each image with its own ``sigma`` (B,) in pixels: separable grouped convolutions, one kernel per image."""
     b, c, h, w = x.shape
     device = x.device
     size = max(3, (min(h, w) // 10) | 1)
-    s = uniform(gen, b, sigma[0], sigma[1], device).view(b, 1)
+    s = sigma.to(device=device, dtype=x.dtype).clamp(min=1e-3).view(b, 1)
     offsets = torch.arange(size, device=device, dtype=x.dtype) - size // 2
     kernel = torch.exp(-(offsets.view(1, -1) ** 2) / (2 * s**2))
     kernel = (kernel / kernel.sum(1, keepdim=True)).repeat_interleave(c, dim=0)  # (B*C, size)
@@ -163,5 +170,4 @@ def random_blur(x: Tensor, gen: torch.Generator, p: float, sigma=(0.1, 2.0)) -> 
     pad = size // 2
     flat = F.conv2d(F.pad(flat, (pad, pad, 0, 0), mode="reflect"), kernel.view(b * c, 1, 1, size), groups=b * c)
     flat = F.conv2d(F.pad(flat, (0, 0, pad, pad), mode="reflect"), kernel.view(b * c, 1, size, 1), groups=b * c)
-    on = bernoulli(gen, b, p, device).view(b, 1, 1, 1)
-    return torch.where(on, flat.view(b, c, h, w), x)
+    return flat.view(b, c, h, w)

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sslcore.cli_design import add_commands, add_custom_option
 from sslcore.context import chance_points, flags, spread
 from sslcore.errors import ConfigError, ImageDecodeError, PretextLabError, TextDecodeError
 
@@ -36,6 +37,9 @@ def _tasks(args) -> int:
         for p in t["params"]:
             allowed = f"one of {', '.join(map(str, p['choices']))}" if p["choices"] else _range_text(p)
             print(f"    {p['name']}={p['default']!s:<8} {allowed:<22} {p['help']}")
+    from sslcore.cli_design import print_custom_section
+
+    print_custom_section(args.data_dir, args.owner)
     return 0
 
 
@@ -127,12 +131,13 @@ def _preview_text(task, args) -> int:
 def _preview(args) -> int:
     import torch
 
+    from sslcore.cli_design import task_params
     from sslcore.data import load_dataset
     from sslcore.preview import render_preview
     from sslcore.tasks import get_task
     from sslcore.tasks.base import parse_param_args
 
-    task = get_task(args.task, parse_param_args(args.param))
+    task = get_task(args.task, task_params(args, args.task, parse_param_args(args.param)))
     if not 1 <= args.n <= MAX_PREVIEW_IMAGES:
         raise ConfigError(f"-n must be between 1 and {MAX_PREVIEW_IMAGES}, got {args.n}")
     if task.modality == "text":
@@ -196,6 +201,7 @@ class ProgressPrinter:
 
 
 def config_from_args(args, task: str) -> TrainConfig:
+    from sslcore.cli_design import task_params
     from sslcore.tasks.base import parse_param_args
     from sslcore.train import TrainConfig
 
@@ -215,7 +221,7 @@ def config_from_args(args, task: str) -> TrainConfig:
         lr=args.lr,
         device=args.device,
         seed=args.seed,
-        params=parse_param_args(getattr(args, "param", None)),
+        params=task_params(args, task, parse_param_args(getattr(args, "param", None))),
     ).validate()
 
 
@@ -574,14 +580,17 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="learning rate (default: adamw 2e-3, sgd 0.05)")
     p.add_argument("--out", help="folder for the run's files (weights, metrics, results, embedding)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_custom_option(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sslcore", description="Pretext Lab: self-supervised pretext tasks.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("tasks", help="list the pretext tasks and their parameters")
+    p = sub.add_parser("tasks", help="list the pretext tasks and their parameters (and your custom tasks)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_owner(p, "also list this person's custom tasks (published ones are always listed)")
+    add_data_dir(p)
     p.set_defaults(func=_tasks)
 
     p = sub.add_parser("datasets", help="list the built-in datasets")
@@ -598,6 +607,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="shapes", help="built-in samples when no files are given (text: corpus)")
     p.add_argument("-n", type=int, default=PREVIEW_IMAGES, help="number of built-in samples (images or sentences)")
     p.add_argument("--size", type=int, default=64, help="image side in pixels")
+    add_custom_option(p)
+    add_data_dir(p)
     p.set_defaults(func=_preview)
 
     p = sub.add_parser("train", help="train one task for a time budget and evaluate it against random init")
@@ -666,6 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_executor_options(p)
     add_data_dir(p)
     p.set_defaults(func=_worker)
+    add_commands(sub, add_run_options, add_data_dir, add_owner)
     return parser
 
 

@@ -11,6 +11,7 @@ import io
 
 from sslcore.fewlabel import ALL
 from sslcore.finetune import SCRATCH
+from sslcore.report import task_title
 from sslcore.runs.store import Run
 from sslcore.train import FINETUNE, RANDOM_INIT, SUPERVISED
 
@@ -18,7 +19,7 @@ CSV_COLUMNS = ("chart", "run", "id", "task", "labels_per_class", "metric", "valu
 
 
 def _short(run: Run) -> str:
-    return f"{run.task} · {run.id[:6]}"
+    return f"{task_title(run)} · {run.id[:6]}"  # a custom task by its design's name
 
 
 def is_source(run: Run) -> bool:

@@ -8,7 +8,9 @@ import io
 import numpy as np
 
 from sslcore.context import context_line, flags, images_seen
+from sslcore.errors import ConfigError
 from sslcore.runs.store import Run, display_owner
+from sslcore.tasks.custom import CUSTOM, parse_definition
 from sslcore.train import FINETUNE
 from sslcore.uploads import dataset_label
 
@@ -53,7 +55,13 @@ CLASS_COLOURS = [
 
 
 def task_title(run: Run) -> str:
-    """The task, or for a fine-tune what it starts from and on how many labels ("fine-tune of 3fa2c1 @ 10/class")."""
+    """The task as a person names it: a custom task by its design's name ("custom: Predict the flip"), a
+    fine-tune by what it starts from and on how many labels ("fine-tune of 3fa2c1 @ 10/class")."""
+    if run.task == CUSTOM:
+        try:
+            return f"{CUSTOM}: {parse_definition(run.config.get('params', {}).get('definition', '')).name}"
+        except ConfigError:
+            return CUSTOM
     if run.task != FINETUNE:
         return run.task
     k = run.config.get("labels_per_class") or "all"
@@ -72,7 +80,7 @@ def result_row(run: Run) -> dict:
     return {
         "id": run.id,
         "group": run.group_id or "",
-        "task": run.task,
+        "task": task_title(run),
         "dataset": dataset_label(run.config.get("dataset")),
         "status": run.status,
         "linear_probe": r.get("linear_probe"),

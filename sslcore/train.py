@@ -32,9 +32,10 @@ from sslcore.flops import count_step_flops, step_flops, step_key
 from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED
 from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, make_backbone
 from sslcore.tasks import TASKS, get_task, make_params
+from sslcore.tasks.custom import CUSTOM, CustomTask
 from sslcore.tasks.supervised import Supervised
 
-RUN_KINDS = (*TASKS, SUPERVISED, RANDOM_INIT, FINETUNE)
+RUN_KINDS = (*TASKS, CUSTOM, SUPERVISED, RANDOM_INIT, FINETUNE)
 OPTIMIZERS = {"adamw": (2e-3, 0.05), "sgd": (0.05, 5e-4)}  # default (lr, weight decay)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_BATCH = 4096
@@ -170,6 +171,8 @@ class TrainConfig:
 
 def task_modality(task: str) -> str:
     """ "image" or "text" for pretext tasks; "any" for the supervised reference and random init."""
+    if task == CUSTOM:
+        return CustomTask.modality
     return TASKS[task].modality if task in TASKS else "any"
 
 

@@ -5,8 +5,11 @@ import torch
 
 from sslcore.errors import PretextLabError
 from sslcore.tasks import TASKS, get_task, param_specs
+from sslcore.tasks.custom import CUSTOM, CustomTask, parse_definition
+from views.custom_query import custom_query, settings_from_custom_query
 from views.owner import url_params
-from views.query import MAX_COUNT, MAX_SEED, SIZES, query_from_settings, settings_from_query, sources_for
+from views.query import MAX_COUNT, MAX_SEED, SIZES, query_from_settings, sources_for
+from views.task_builder import builder_sidebar
 from views.ui import (
     MAX_PASTE_CHARS,
     TEXT_LIMITS,
@@ -34,7 +37,7 @@ def settings_from_url() -> list[str]:
     if st.session_state.get("_url_read"):
         return []
     st.session_state._url_read = True
-    settings, notes = settings_from_query(st.query_params)
+    settings, notes = settings_from_custom_query(st.query_params)
     st.session_state.update(settings)
     return notes
 
@@ -49,15 +52,20 @@ def new_draw() -> None:
 
 
 with st.sidebar:
+    tasks = {**TASKS, CUSTOM: CustomTask}
     name = st.selectbox(
-        "Pretext task", list(TASKS), format_func=lambda n: f"{MODALITY_ICON[TASKS[n].modality]} {TASKS[n].title}", key="task"
+        "Pretext task", list(tasks), format_func=lambda n: f"{MODALITY_ICON[tasks[n].modality]} {tasks[n].title}", key="task"
     )
-    cls = TASKS[name]
+    cls = tasks[name]
     text_task = cls.modality == "text"
     st.caption(cls.summary)
-    st.markdown("**Knobs**")
-    specs = param_specs(cls.Params)
-    values = {spec.name: param_widget(spec, f"{name}.{spec.name}") for spec in specs}
+    if name == CUSTOM:
+        st.markdown("**Your design**")
+        values = builder_sidebar()
+    else:
+        st.markdown("**Knobs**")
+        specs = param_specs(cls.Params)
+        values = {spec.name: param_widget(spec, f"{name}.{spec.name}") for spec in specs}
     st.divider()
     sources = sources_for(name)
     source = st.radio(
@@ -77,7 +85,12 @@ with st.sidebar:
 for note in url_notes:
     st.warning(note, icon="🔗")
 seed = int(st.session_state.seed)
-st.query_params.from_dict({**query_from_settings(name, source, size, count, seed, values), **url_params()})
+if name != CUSTOM:
+    st.query_params.from_dict({**query_from_settings(name, source, size, count, seed, values), **url_params()})
+elif values is None:  # the design has an error (shown in the sidebar): nothing to preview
+    st.stop()
+else:
+    st.query_params.from_dict({**custom_query(parse_definition(values["definition"]), source, size, count, seed), **url_params()})
 
 
 def text_rows():
@@ -149,8 +162,8 @@ except PretextLabError as err:
     st.error(str(err), icon="⚠️")
     st.stop()
 
-lesson = task.lesson()
-with st.expander(f"What {cls.title} teaches", expanded=True):
+lesson = task.lesson()  # a custom task's lesson is written from its design
+with st.expander(f"What {task.title} teaches", expanded=True):
     st.markdown(
         f"**Predicts:** {lesson.predicts}\n\n**Why it helps:** {lesson.why}\n\n"
         f"**Shortcuts:** {lesson.shortcuts}\n\n**The guard:** {lesson.guard}\n\n*{lesson.paper}*"

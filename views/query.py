@@ -32,7 +32,8 @@ RESERVED = ("task", "source", *ALLOWED)  # no task knob may use these names (tes
 
 
 def sources_for(task: str) -> dict[str, str]:
-    return TEXT_SOURCES if TASKS[task].modality == "text" else IMAGE_SOURCES
+    """Data sources for a task: text ones for text tasks, image ones for image tasks (custom tasks included)."""
+    return TEXT_SOURCES if task in TASKS and TASKS[task].modality == "text" else IMAGE_SOURCES
 
 
 def settings_from_query(query: Mapping[str, str]) -> tuple[dict, list[str]]:

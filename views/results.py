@@ -15,6 +15,7 @@ from views.budget import spent_table
 from views.results_compare import accuracy_chart, pick_comparison, pretext_chart
 from views.results_learned import show_learned
 from views.results_predict import predictions_section
+from views.results_sweep import sweep_section
 from views.ui import builtin_corpus, builtin_images, store_or_stop
 
 st.title("📊 Results")
@@ -52,6 +53,7 @@ if len({r.config.get("dataset") for r in runs}) > 1:
 st.subheader("Downstream accuracy of the frozen features")
 accuracy_chart(runs, rows)
 spent_table(runs)  # what each number rests on: steps, images seen, compute, time, test size, under budget
+sweep_section(runs)  # one task over one knob: the sweep chart and its reading
 
 left, right = st.columns(2)
 curve = go.Figure()

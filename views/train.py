@@ -19,6 +19,8 @@ from sslcore.uploads import dataset_label
 from views.budget import compute_budget, seconds_picker, spent_caption, under_budget_warning
 from views.cluster import show_queue_place
 from views.owner import can_change, me, owner_words, refused, teacher_token
+from views.task_builder import custom_task_options
+from views.train_sweep import sweep_form
 from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, device_choices, start_worker, store_or_stop
 
 DATASETS = {
@@ -61,11 +63,12 @@ st.markdown("**New comparison** — every run gets the same compute; the random-
 budget = seconds_picker(modality)
 with st.form("new_runs"):
     left, right = st.columns(2)
+    custom = custom_task_options() if modality == "image" else {}  # your saved designs (and published ones)
     tasks = left.multiselect(
         "Pretext tasks",
-        [t.name for t in list_tasks(modality)],
+        [t.name for t in list_tasks(modality)] + list(custom),
         default=DEFAULT_TASKS[modality],
-        format_func=lambda n: TASKS[n].title,
+        format_func=lambda n: custom[n][0] if n in custom else TASKS[n].title,
         key=f"tasks_{modality}",
     )
     supervised = left.checkbox("Add the supervised reference (uses real labels)", value=True)
@@ -113,7 +116,7 @@ if submitted:
             source = dataset
         configs = [
             TrainConfig(
-                task=name,
+                **({"task": "custom", "params": {"definition": custom[name][1]}} if name in custom else {"task": name}),
                 dataset=source,
                 **compute_budget(budget, backbone, device),
                 seed=int(seed) + repeat,
@@ -133,6 +136,8 @@ if submitted:
         st.success(f"Queued {len(ids)} runs (with the random-init baseline), {format_flops(configs[0].compute)} each.")
     except PretextLabError as err:
         st.error(str(err), icon="⚠️")
+
+sweep_form(store, modality, lambda configs: store.submit_group(configs, owner=me()), start_worker)
 
 
 def curves(run_id: str):

@@ -17,6 +17,7 @@ from sslcore.tasks.base import (
     param_specs,
 )
 from sslcore.tasks.colorization import Colorization
+from sslcore.tasks.custom import CUSTOM, CustomTask
 from sslcore.tasks.inpainting import Inpainting
 from sslcore.tasks.jigsaw import Jigsaw
 from sslcore.tasks.masked_image import MaskedImage
@@ -46,7 +47,12 @@ def task_class(name: str) -> type[PretextTask]:
 
 
 def get_task(name: str, params: dict | None = None) -> PretextTask:
-    """A task by name with its params checked (strings from a CLI or URL are fine)."""
+    """A task by name with its params checked (strings from a CLI or URL are fine).
+
+    ``custom`` is a person's own design: ``params = {"definition": <JSON>}`` (see tasks/custom.py).
+    """
+    if name == CUSTOM:
+        return CustomTask(make_params(CustomTask.Params, params))
     cls = task_class(name)
     return cls(make_params(cls.Params, params))
 

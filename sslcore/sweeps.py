@@ -1,0 +1,271 @@
+"""Sweeps: one task, one knob varied over a few values (optionally over seeds), as one comparison group.
+
+A sweep is an ordinary comparison (``RunStore.submit_group``: same data, same budget, the random-init
+baseline added) whose runs differ in exactly one knob, so Results can draw the pretext score, the
+downstream probe and the factor probes against that knob and show where the task is too easy (solved
+by a shortcut) or too hard. Nothing extra is stored: ``sweep_knob`` recognises a sweep from its runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from dataclasses import dataclass
+
+from sslcore.context import pretext_scale
+from sslcore.errors import ConfigError
+from sslcore.tasks import get_task, make_params, param_specs, task_class
+from sslcore.tasks.custom import CUSTOM
+from sslcore.train import RANDOM_INIT, SUPERVISED, TrainConfig
+
+MAX_VALUES = 8
+MAX_SEEDS = 5
+LEARNED = 0.02  # two points of probe accuracy: about the noise of a 500-image test set
+
+
+# ---------------------------------------------------------------------------------------------- setting up
+def parse_sweep(task: str, spec: str) -> tuple[str, list]:
+    """``"knob=v1,v2,v3"`` -> (knob, checked values in the given order). Each value is checked like a --param."""
+    if task in (CUSTOM, SUPERVISED, RANDOM_INIT):
+        raise ConfigError(f"a sweep varies a knob of a built-in pretext task, not {task!r}")
+    cls = task_class(task)
+    knob, sep, raw = str(spec).partition("=")
+    knob = knob.strip()
+    if not sep or not knob:
+        raise ConfigError(f"--param for a sweep expects knob=v1,v2,..., got {spec!r}")
+    specs = {s.name: s for s in param_specs(cls.Params)}
+    if knob not in specs:
+        raise ConfigError(f"{task} has no knob {knob!r}; its knobs: {', '.join(specs)}")
+    values = [getattr(make_params(cls.Params, {knob: v}), knob) for v in raw.split(",") if v.strip()]
+    if len(set(values)) != len(values):
+        raise ConfigError(f"each value of {knob} may appear once, got {raw!r}")
+    if not 2 <= len(values) <= MAX_VALUES:
+        raise ConfigError(f"a sweep needs 2 to {MAX_VALUES} values of {knob}, got {len(values)}")
+    return knob, values
+
+
+def sweep_configs(base: TrainConfig, knob: str, values: list, seeds: int = 1) -> list[TrainConfig]:
+    """One run per value (× seed), identical but for the knob (and the seed): every value once per seed."""
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise ConfigError(f"seeds must be between 1 and {MAX_SEEDS}, got {seeds}")
+    if knob in base.params:
+        raise ConfigError(f"{knob} is the knob being swept: do not also set it as a fixed --param")
+    return [
+        dataclasses.replace(base, params={**base.params, knob: value}, seed=base.seed + s).validate()
+        for s in range(seeds)
+        for value in values
+    ]
+
+
+# ------------------------------------------------------------------------------------------------- presets
+@dataclass(frozen=True)
+class Preset:
+    """A sweep that reproduces a published finding on the built-in data, with its reference."""
+
+    name: str
+    title: str
+    task: str
+    knob: str
+    values: tuple
+    finding: str  # what the paper reports
+    reference: str
+    params: dict = dataclasses.field(default_factory=dict)  # fixed knobs that make the comparison clean
+    measured: str = "Not measured here yet."  # what benchmarks/sweeps.py found on shapes (docs/benchmarks.md)
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "jigsaw_gap",
+            "Jigsaw: a gap between tiles",
+            "jigsaw",
+            "gap",
+            (0, 2, 4),
+            "Without a gap (and jitter) the network matches tile edges and line continuations, a low-level "
+            "shortcut; leaving gaps between tiles gave clearly better transfer.",
+            "Noroozi & Favaro. Unsupervised Learning of Visual Representations by Solving Jigsaw Puzzles. ECCV 2016.",
+            {"jitter": False},
+            measured="Disagrees at our scale: on 32-px shapes at 1.5 TFLOP per run, gap 0 gives 73.2% (256 steps) and "
+            "gap 4 56.2% (359 steps) linear probe; the gap cuts each 16-px tile to 12 px (44% of the pixels unseen) and the shapes "
+            "offer no edge shortcut to remove (2026-11-30, 2-core CPU).",
+        ),
+        Preset(
+            "rotation_angles",
+            "Rotation: 2 vs 4 angles",
+            "rotation",
+            "angles",
+            (2, 4),
+            "Four angles (0/90/180/270°) gave better features than two (0/180°); eight were no better than four.",
+            "Gidaris, Singh & Komodakis. Unsupervised Representation Learning by Predicting Image Rotations. ICLR 2018.",
+            measured="Agrees: on shapes at 1.5 TFLOP per run (264 steps, all_rotations off), 4 angles 26.0% vs 2 angles "
+            "16.2% linear probe (random init 20.0%, 500 test images; 2026-11-30, 2-core CPU).",
+        ),
+        Preset(
+            "simclr_colour",
+            "SimCLR without colour distortion",
+            "simclr",
+            "color_strength",
+            (0.0, 0.5, 1.0),
+            "Crops alone are matched by colour histograms; adding colour distortion raised linear evaluation "
+            "sharply, and stronger colour distortion helped further.",
+            "Chen, Kornblith, Norouzi & Hinton. A Simple Framework for Contrastive Learning of Visual "
+            "Representations. ICML 2020 (Fig. 5, Table 1).",
+            {"grayscale_p": 0.0},
+            measured="Agrees on the shortcut: on shapes at 1.5 TFLOP per run (131 steps), colour strength 0 solves the "
+            "puzzle (0.98) with features below random init (11.2% vs 20.0%); strength 1 gives 19.8%, no gain yet at "
+            "this budget (2026-11-30, 2-core CPU).",
+        ),
+        Preset(
+            "simclr_crop",
+            "SimCLR: how small the crops are",
+            "simclr",
+            "crop_min",
+            (0.08, 0.3, 0.6, 1.0),
+            "Random cropping is the single most important augmentation: with no cropping (scale 1) the task "
+            "is far too easy.",
+            "Chen, Kornblith, Norouzi & Hinton. A Simple Framework for Contrastive Learning of Visual "
+            "Representations. ICML 2020.",
+        ),
+        Preset(
+            "masked_ratio",
+            "Masked image modelling: how much to hide",
+            "masked_image",
+            "mask_ratio",
+            (0.25, 0.5, 0.75, 0.9),
+            "A high mask ratio (75%) worked best: hiding little leaves a task solvable by interpolating "
+            "neighbouring pixels.",
+            "He, Chen, Xie, Li, Dollár & Girshick. Masked Autoencoders Are Scalable Vision Learners. CVPR 2022.",
+            measured="Not decided at our budget: on shapes at 1.5 TFLOP per run (96 steps) ratios 0.25 and 0.9 both stay "
+            "at random init (21.2%, 20.6% vs 20.0%); 0.9 keeps less colour in the features (2026-11-30, 2-core CPU).",
+        ),
+        Preset(
+            "mlm_rate",
+            "Masked language modelling: mask rate",
+            "masked_language",
+            "mask_rate",
+            (0.05, 0.15, 0.3, 0.4),
+            "15% is not a law: for large models 40% masking matched or beat 15%.",
+            "Wettig, Gao, Zhong & Chen. Should You Mask 15% in Masked Language Modeling? EACL 2023.",
+        ),
+    )
+}
+
+
+def preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}") from None
+
+
+# ------------------------------------------------------------------------------------------------ reading
+def pretext_score(config: dict, metric: float | None) -> float | None:
+    """The pretext metric on the common scale of Results (0 = chance, 1 = solved; PSNR 10 -> 40 dB), from
+    ``sslcore.context``; a custom task knows its own chance level (1/classes, R² 0, 1 in 2B - 1 partners)."""
+    if metric is None:
+        return None
+    task, params, batch = config.get("task"), config.get("params") or {}, int(config.get("batch_size") or 256)
+    if task == CUSTOM:
+        chance = get_task(CUSTOM, params).chance(batch)
+        return (metric - chance) / (1 - chance)
+    return pretext_scale(task, metric, params, batch)
+
+
+def sweep_knob(runs) -> str | None:
+    """The one knob in which the trained runs of a group differ (None if they are not a sweep)."""
+    trained = [r for r in runs if r.task not in (RANDOM_INIT, SUPERVISED)]
+    if len(trained) < 2 or len({r.task for r in trained}) != 1:
+        return None
+    keys = set().union(*(r.config.get("params", {}) for r in trained))
+    varying = [k for k in keys if len({repr(r.config.get("params", {}).get(k)) for r in trained}) > 1]
+    return varying[0] if len(varying) == 1 else None
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def sweep_points(runs, knob: str) -> list[dict]:
+    """One point per knob value (medians over seeds): pretext score, probe, kNN, factor scores, steps."""
+    by_value: dict = {}
+    for r in runs:
+        if r.task in (RANDOM_INIT, SUPERVISED) or not r.results:
+            continue
+        by_value.setdefault(r.config["params"][knob], []).append(r)
+    points = []
+    for value in sorted(by_value, key=lambda v: (isinstance(v, str), v)):
+        group = by_value[value]
+        factors = [(r.results.get("factors") or {}).get("factors", {}) for r in group]
+        names = sorted(set().union(*factors))
+        points.append(
+            {
+                "value": value,
+                "runs": len(group),
+                "pretext_metric": _median(r.results.get("pretext_metric") for r in group),
+                "pretext_score": _median(pretext_score(r.config, r.results.get("pretext_metric")) for r in group),
+                "metric_label": group[0].results.get("metric_label"),
+                "linear_probe": _median(r.results["linear_probe"] for r in group),
+                "knn": _median(r.results["knn"] for r in group),
+                "baseline_probe": _median(r.results["baseline"]["linear_probe"] for r in group),
+                "factors": {n: _median(f.get(n, {}).get("score") for f in factors) for n in names},
+                "steps": _median(r.results.get("steps") for r in group),
+                "test_size": _median(r.results.get("test_size") for r in group),
+            }
+        )
+    return points
+
+
+def reading(points: list[dict], knob: str) -> str:
+    """Two sentences a person can act on: where the features are best, and how the puzzle's difficulty relates."""
+    if len(points) < 2:
+        return "A sweep needs at least two finished values to be read."
+    best = max(points, key=lambda p: p["linear_probe"])
+    worst = min(points, key=lambda p: p["linear_probe"])
+    steps = f"{best['steps']:.0f} steps" if best["steps"] is not None else "equal budget"
+    spread = 100 * (best["linear_probe"] - worst["linear_probe"])
+    if best["linear_probe"] < best["baseline_probe"] + LEARNED:
+        first = (
+            f"No value of {knob} beats random init yet (linear probe at best {100 * best['linear_probe']:.1f}% at "
+            f"{knob}={best['value']} vs {100 * best['baseline_probe']:.1f}%, after {steps} per run): the network has "
+            "not learned enough for the knob to matter, so give every run more compute."
+        )
+    elif spread < 100 * LEARNED:
+        first = (
+            f"The linear probe hardly moves with {knob} ({100 * worst['linear_probe']:.1f}–{100 * best['linear_probe']:.1f}%, "
+            f"{steps} per run): at this budget the knob does not decide what is learned."
+        )
+    else:
+        first = (
+            f"The features are most useful at {knob}={best['value']} (linear probe {100 * best['linear_probe']:.1f}% "
+            f"after {steps}, random init {100 * best['baseline_probe']:.1f}%) and least at {knob}={worst['value']} "
+            f"({100 * worst['linear_probe']:.1f}%)."
+        )
+    scored = [p for p in points if p["pretext_score"] is not None]
+    if len(scored) < 2:
+        second = "This task's pretext metric has no chance level, so compare its curve by shape only."
+    else:
+        easiest = max(scored, key=lambda p: p["pretext_score"])
+        if easiest["pretext_score"] < LEARNED * 5:
+            second = (
+                f"The puzzle itself is barely solved at any value (at best {100 * easiest['pretext_score']:.0f}% of the way "
+                "from chance to perfect), so no shortcut can show yet."
+            )
+        elif max(p["pretext_score"] for p in scored) - min(p["pretext_score"] for p in scored) < 2.5 * LEARNED:
+            second = (
+                f"The puzzle is solved about equally at every value ({100 * min(p['pretext_score'] for p in scored):.0f}–"
+                f"{100 * easiest['pretext_score']:.0f}% of the way from chance to perfect), so the difference comes from "
+                f"what {knob} changes in the inputs, not from how hard the puzzle is."
+            )
+        elif easiest["value"] != best["value"] and easiest["linear_probe"] < best["linear_probe"] - LEARNED:
+            second = (
+                f"The puzzle is solved best at {knob}={easiest['value']} ({100 * easiest['pretext_score']:.0f}% of the way "
+                f"from chance to perfect) where the features are worse: there it is easy enough to be solved by a shortcut."
+            )
+        else:
+            second = (
+                f"The puzzle is solved best where the features are best too ({knob}={easiest['value']}, "
+                f"{100 * easiest['pretext_score']:.0f}% of the way from chance to perfect): over this range, no shortcut shows."
+            )
+    return f"{first} {second}"

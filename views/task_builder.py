@@ -1,0 +1,175 @@
+"""The custom-task builder (Explore's sidebar when the task is "Your own task") and the saved designs
+offered on Train. A thin layer: the design is checked by ``sslcore.tasks.custom.parse_definition`` and
+stored by ``sslcore.custom_tasks``; the preview goes through the same ``make_batch`` as training."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from sslcore.custom_tasks import MAX_FILE_BYTES, CustomTaskStore, SavedTask, display_owner, is_teacher
+from sslcore.errors import PretextLabError
+from sslcore.paths import data_dir
+from sslcore.tasks.custom import CUSTOM, EXAMPLES, FLIP_TASK, MAX_LEVELS, TARGETS, Definition, parse_definition
+from sslcore.transforms import TRANSFORMS
+from views.custom_query import DESIGN_KEY
+from views.owner import me, teacher_token
+
+NEW = "new"
+TARGET_WORDS = {
+    "which": "Which one was applied (classification)",
+    "amount": "How much (regression, or k levels)",
+    "match": "Do two views match (contrastive)",
+}
+
+
+def task_store() -> CustomTaskStore:
+    return CustomTaskStore(data_dir())
+
+
+def saved_label(task: SavedTask) -> str:
+    whose = "yours" if task.owner == me() else f"by {display_owner(task.owner)}"
+    return f"{task.name} ({whose}{', published' if task.published else ''})"
+
+
+def load_design(definition: Definition) -> None:
+    """Put a design into the builder's widgets (before they are drawn)."""
+    st.session_state["custom.name"] = definition.name
+    st.session_state["custom.target"] = definition.target
+    st.session_state["custom.transforms"] = [s.name for s in definition.steps]
+    for s in definition.steps:
+        t = s.transform
+        kind = int if t.discrete else float
+        st.session_state[f"custom.range.{s.name}"] = (kind(s.low), kind(s.high))
+    st.session_state["custom.include_none"] = definition.include_none
+    st.session_state["custom.levels"] = definition.levels or 0
+
+
+def _pick_saved() -> None:
+    choice = st.session_state.get("custom.pick")
+    if choice in EXAMPLES:
+        load_design(EXAMPLES[choice])
+    elif choice and choice != NEW:
+        try:
+            load_design(task_store().get(choice).definition)
+        except PretextLabError as err:
+            st.session_state["custom.note"] = str(err)
+
+
+def _load_file() -> None:
+    """A design from an uploaded .json (capped); a bad file is a message, and the builder keeps what it had."""
+    upload = st.session_state.get("custom.file")
+    if upload is None:
+        return
+    data = upload.getvalue()
+    try:
+        if len(data) > MAX_FILE_BYTES:
+            raise PretextLabError(f"{upload.name}: larger than the {MAX_FILE_BYTES // 1000} kB limit for a task design")
+        load_design(parse_definition(data.decode("utf-8", errors="replace")))
+    except PretextLabError as err:
+        st.session_state["custom.note"] = f"{upload.name}: {err}" if not str(err).startswith(upload.name) else str(err)
+
+
+def _range_widget(name: str) -> tuple[float, float]:
+    t = TRANSFORMS[name]
+    key = f"custom.range.{name}"
+    low, high = t.default
+    if t.discrete:
+        if st.session_state.get("custom.target") == "which":
+            low = max(low, t.identity + 1)
+        st.session_state.setdefault(key, (int(low), int(high)))
+        return st.slider(f"{t.title}{t.unit}", int(t.low), int(t.high), step=1, key=key)
+    st.session_state.setdefault(key, (float(low), float(high)))
+    step = 0.01 if t.high - t.low <= 2 else 0.05 if t.high - t.low <= 10 else 5.0
+    return st.slider(f"{t.title}{t.unit}", float(t.low), float(t.high), step=step, key=key)
+
+
+def builder_sidebar() -> dict | None:
+    """Draw the builder; returns the task's params ({"definition": JSON}) or None (with the reason shown)."""
+    if DESIGN_KEY in st.session_state:  # a design from the link: load it once
+        try:
+            load_design(parse_definition(st.session_state.pop(DESIGN_KEY)))
+        except PretextLabError as err:
+            st.warning(f"Ignored the custom task in the link: {err}", icon="🔗")
+    if "custom.name" not in st.session_state:
+        load_design(FLIP_TASK)
+    try:
+        saved = task_store().visible(me())
+    except PretextLabError as err:
+        saved = []
+        st.warning(f"Saved designs cannot be read right now: {err}", icon="⚠️")
+    options = {
+        NEW: "— a new design —",
+        **{t.id: saved_label(t) for t in saved},
+        **{name: f"📘 example: {name}" for name in EXAMPLES},
+    }
+    st.selectbox("Start from", list(options), format_func=options.get, key="custom.pick", on_change=_pick_saved)
+    st.file_uploader("…or load a design (.json)", type=["json"], key="custom.file", on_change=_load_file)
+    if note := st.session_state.pop("custom.note", None):
+        st.error(note, icon="⚠️")
+    st.text_input("Name", key="custom.name", max_chars=40)
+    target = st.radio("The network must predict", list(TARGETS), format_func=TARGET_WORDS.get, key="custom.target")
+    chosen = st.multiselect(
+        "Transformations",
+        list(TRANSFORMS),
+        format_func=lambda n: TRANSFORMS[n].title,
+        key="custom.transforms",
+        help="Each is applied per image with an amount drawn from its range (the jitter).",
+    )
+    ranges = {name: _range_widget(name) for name in chosen}
+    design = {
+        "name": st.session_state.get("custom.name", ""),
+        "target": target,
+        "transforms": [{"name": n, "min": lo, "max": hi} for n, (lo, hi) in ranges.items()],
+    }
+    if target == "which":
+        design["include_none"] = st.toggle("Include 'nothing applied' as a class", key="custom.include_none")
+    elif target == "amount":
+        levels = st.number_input(
+            "Levels (0 = regress the amount)",
+            0,
+            MAX_LEVELS,
+            key="custom.levels",
+            help="k ≥ 2: classify which of k evenly spaced amounts was used (one transformation).",
+        )
+        if levels:
+            design["levels"] = int(levels)
+    try:
+        definition = parse_definition(design)
+    except PretextLabError as err:
+        st.error(str(err), icon="⚠️")
+        return None
+    save_buttons(definition, saved)
+    return {"definition": definition.to_json()}
+
+
+def save_buttons(definition: Definition, saved: list[SavedTask]) -> None:
+    """Save the design for this person; the teacher may publish a saved design to the class."""
+    left, right = st.columns(2)
+    if left.button("💾 Save", help="Keep this design under your name: Train offers it in its task list."):
+        try:
+            task = task_store().save(definition, me())
+            st.session_state["custom.saved"] = f"Saved {task.name!r}."
+        except PretextLabError as err:
+            st.session_state["custom.saved"] = f"⚠️ {err}"
+    mine = next((t for t in saved if t.name.lower() == definition.name.lower()), None)
+    if mine is not None and is_teacher(teacher_token()):
+        label = "Unpublish" if mine.published else "📢 Publish"
+        if right.button(label, help="Show this design to everyone in the class."):
+            try:
+                task_store().publish(mine.id, teacher_token(), not mine.published)
+                st.session_state["custom.saved"] = f"{'Unpublished' if mine.published else 'Published'} {mine.name!r}."
+            except PretextLabError as err:
+                st.session_state["custom.saved"] = f"⚠️ {err}"
+    if message := st.session_state.pop("custom.saved", None):
+        st.caption(message)
+    st.download_button("⬇️ Design (.json)", definition.to_json(), "pretext-task.json", "application/json")
+    st.caption("🔗 The page's address carries this design: copy it to share the task.")
+
+
+def custom_task_options() -> dict[str, tuple[str, str]]:
+    """Saved designs this person may train: option key -> (label, the design's canonical JSON)."""
+    try:
+        saved = task_store().visible(me())
+    except PretextLabError:
+        return {}
+    return {f"{CUSTOM}:{t.id}": (f"✏️ {saved_label(t)}", t.definition.to_json()) for t in saved}
