@@ -57,7 +57,7 @@ if right.button(
                 source, run_id, QUICK_LABELS, compute=QUICK_FINETUNE_COMPUTE, max_seconds=QUICK_MAX_SECONDS
             )
             store.submit(config, st.session_state.group, owner=me())
-        start_worker()
+        start_worker(just_queued=True)
     except PretextLabError as err:
         st.error(f"Could not queue the runs: {err}", icon="🛑")
         st.stop()

@@ -104,7 +104,7 @@ def finetune_bars(store, runs, everything) -> None:
                 configs.append(finetune_config(sources[0].config, None, k))
             for config in configs:
                 store.submit(config, owner=me())
-            start_worker()
+            start_worker(just_queued=True)
         except PretextLabError as err:
             st.error(f"Could not queue the fine-tunes: {err}", icon="🛑")
         else:

@@ -132,7 +132,7 @@ if submitted:
         ]
         group, ids = store.submit_group(configs, owner=me())
         st.session_state.group = group
-        start_worker()
+        start_worker(just_queued=True)
         st.success(f"Queued {len(ids)} runs (with the random-init baseline), {format_flops(configs[0].compute)} each.")
     except PretextLabError as err:
         st.error(str(err), icon="⚠️")

@@ -98,7 +98,7 @@ def sweep_form(store, modality: str, submit_group, start_worker) -> None:
                 )
                 group, ids = submit_group(sweep_configs(base, knob, values, int(seeds)))
                 st.session_state.group = group
-                start_worker()
+                start_worker(just_queued=True)
                 st.success(
                     f"Queued a sweep of {task} over {knob} = {', '.join(map(str, values))}: {len(ids)} runs with the "
                     f"random-init baseline, {format_flops(base.compute)} each."

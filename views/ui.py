@@ -54,8 +54,11 @@ def _store(path: str) -> RunStore:
     return RunStore(path)
 
 
-def start_worker() -> dict:
-    """Make sure a background worker serves the queue (checked at most every 20 s per server)."""
+def start_worker(just_queued: bool = False) -> dict:
+    """Make sure a background worker serves the queue. Page loads check at most every 20 s per server; right
+    after runs were queued the check is made at once, because a worker may have left idle a moment ago."""
+    if just_queued:
+        _ensure_worker.clear()
     return _ensure_worker(str(data_dir()))
 
 
