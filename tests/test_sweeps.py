@@ -1,15 +1,15 @@
 """Sweeps: one knob of one task over a few values, as one comparison group; the chart against the knob."""
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_app import wait_until
 
 from sslcore.cli import main
 from sslcore.errors import ConfigError
-from sslcore.runs import RunStore, ensure_worker
+from sslcore.runs import RunStore
 from sslcore.runs.store import Run
 from sslcore.sweeps import PRESETS, parse_sweep, pretext_score, reading, sweep_configs, sweep_knob, sweep_points
 from sslcore.tasks import task_class
@@ -122,15 +122,6 @@ def test_cli_sweep_submits_one_group_each_value_once(tmp_path, capsys):
     assert "unknown preset" in capsys.readouterr().err
 
 
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
-
-
 def test_the_train_form_runs_each_value_once_and_results_draw_one_point_per_value():
     at = AppTest.from_file(APP, default_timeout=90).run()
     at.switch_page("views/train.py").run()
@@ -146,7 +137,6 @@ def test_the_train_form_runs_each_value_once_and_results_draw_one_point_per_valu
     runs = store.list()
     assert sorted(r.config["params"].get("angles", 0) for r in runs) == [0, 2, 4]
     assert len({r.config["compute"] for r in runs}) == 1  # every value (and the baseline) at equal compute
-    ensure_worker()  # the page's worker may have left after the tests' 5 s idle time while speed was measured
     assert wait_until(lambda: all(r.done for r in store.list()), 240), [(r.status, r.error) for r in store.list()]
     at.switch_page("views/results.py").run()
     assert not at.exception, at.exception
