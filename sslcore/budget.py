@@ -28,10 +28,10 @@ from sslcore.flops import format_flops
 SAFETY_FACTOR = 5.0  # a compute run converted from S seconds is stopped after SAFETY_FACTOR × S (at least +60 s)
 SPEED_MAX_AGE_S = 24 * 3600  # the measured speed is re-measured once a day
 # The Home page's quick comparison (and `compare --quick`): a fixed amount of compute, so its numbers are the
-# same on every machine at any load; about 30 s per run on a quiet 2-core CPU.
+# same on every machine at any load (how long that takes here is measured: benchmarks/compute_budget.py).
 QUICK_TASKS = ("rotation", "jigsaw", "simclr")
 QUICK_COMPUTE = 1.5e12
-QUICK_MAX_SECONDS = 900.0  # its safety cap: far above what even a busy 2-core CPU needs
+QUICK_MAX_SECONDS = 900.0  # its safety cap: far above what the quick runs need even on a busy small CPU
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ TSNE_PCA_DIMS = 50  # P is computed on the top-50 principal axes, as in van der 
 TSNE_EXACT_MAX = 10_000  # above this the O(N²) exact gradient gets slow and memory-hungry
 EMBED_METHODS = ("tsne", "pca")
 _CHUNK_ELEMENTS = 1 << 22  # 16 MB of float32 per similarity block keeps kNN memory bounded at any N
-_TSNE_BLOCK_ELEMENTS = 1 << 19  # 2 MB float32 row blocks stay in cache: faster here than 2^17 or 2^21-2^23
+_TSNE_BLOCK_ELEMENTS = 1 << 19  # 2 MB float32 row blocks stay in a CPU's cache (beat 2^17 and 2^21-2^23 when tuned)
 
 
 # ------------------------------------------------------------------------------------------------ features
@@ -39,9 +39,9 @@ def extract_features(backbone: nn.Module, images: Tensor, device="cpu", batch_si
     left as found.
 
     Images stay uint8 until a chunk reaches the device (4x less to copy than float). Inputs are
-    channels_last, the layout training uses (there it is 680 vs 470 img/s on the CPU; for this forward-only
-    pass both layouts measured ~3,100 img/s at 32x32). bf16 autocast on CUDA only: CPU bf16 is slower than
-    float32 on most CPUs. The backbone's train/eval mode and device are restored afterwards, so evaluating
+    channels_last, the layout training uses (faster there on the CPUs we tried; for this forward-only pass the
+    two layouts were on par when it was tuned). bf16 autocast on CUDA only: CPU bf16 is
+    slower than float32 on most CPUs. The backbone's train/eval mode and device are restored afterwards, so evaluating
     mid-training cannot leave BatchNorm in the wrong mode or its running statistics changed.
     """
     text = isinstance(images, Tensor) and images.dtype == torch.long and images.ndim in (2, 3)
@@ -123,11 +123,11 @@ def linear_probe(train_x, train_y, test_x, test_y, max_iter: int = PROBE_MAX_ITE
 def probe_predictions(train_x, train_y, test_x, test_y, max_iter: int = PROBE_MAX_ITER) -> Tensor:
     """The linear probe's predicted label for every test example (the labels' own values).
 
-    Full-batch L-BFGS in torch with a fixed L2 penalty: on 1,500x256 features it took 0.07-0.17 s here,
-    scikit-learn's lbfgs LogisticRegression with the same penalty 0.12-1.14 s (docs/benchmarks.md).
+    Full-batch L-BFGS in torch with a fixed L2 penalty: faster than scikit-learn's lbfgs LogisticRegression
+    with the same penalty, and steadier under load (benchmarks/embedding.py, figures in docs/benchmarks.md).
     Standardising with train statistics lets one penalty fit every backbone; ``max_iter`` bounds the time,
     and a probe stopped early is still a fair, comparable number. The first torch.optim optimizer of a
-    process imports torch._dynamo (~3 s here, once); a worker that trained has paid that already.
+    process imports torch._dynamo (seconds, once per process); a worker that trained has paid that already.
     """
     train_x, train_y, test_x, test_y = _check_pair(train_x, train_y, test_x, test_y)
     classes, y_all = torch.unique(torch.cat([train_y, test_y]), return_inverse=True)
@@ -211,12 +211,11 @@ def nearest_neighbours(features, k: int = NEIGHBOURS_K, device="cpu") -> Tensor:
 def embed_2d(features, method: str = "tsne", seed: int = 0, device="cpu") -> np.ndarray:
     """A 2-D map (N, 2) float32 of the features: t-SNE for the Results page, PCA as the instant fallback.
 
-    The t-SNE is our own all-pairs implementation in torch (see ``_tsne``): on 2,000x256 features 2.0-2.3 s
-    here against 7.0-7.7 s for scikit-learn's default TSNE, with the same trustworthiness and class
-    separation (docs/benchmarks.md); 0.9 s on an H200. The same features and seed give the same map.
-    Fewer than 5 points get the PCA map. Above TSNE_EXACT_MAX points scikit-learn's Barnes-Hut takes over:
-    our iterations grow as N² (still 32 s against its 51 s at 8,000 points here) and the dense P alone
-    takes 400 MB at 10,000.
+    The t-SNE is our own all-pairs implementation in torch (see ``_tsne``): at the sizes the app shows it is
+    several times faster than scikit-learn's default TSNE with the same trustworthiness and class separation
+    (benchmarks/embedding.py; figures and machine in docs/benchmarks.md). The same features and seed give the
+    same map. Fewer than 5 points get the PCA map. Above TSNE_EXACT_MAX points scikit-learn's Barnes-Hut takes
+    over: our iterations grow as N², and the dense P alone takes 400 MB at 10,000 points.
     """
     if method not in EMBED_METHODS:
         raise ConfigError(f"unknown embedding method {method!r}; choose from {', '.join(EMBED_METHODS)}")
@@ -238,10 +237,11 @@ def embed_2d(features, method: str = "tsne", seed: int = 0, device="cpu") -> np.
 def _torch_threads(n: int):
     """Run the block with n intra-op threads, then restore the process setting.
 
-    The t-SNE loop issues ~30,000 small ops per second. With 2 threads on a 2-core machine every op is an
-    OpenMP barrier, and one other busy process makes them wait on a descheduled thread: 1.5 s became
-    10-12 s here, while 1 thread went from 2.0 s to 2.0 s. The setting is process-wide, so a torch job in
-    another thread of the same process runs single-threaded meanwhile.
+    The t-SNE loop issues tens of thousands of small ops per second. With as many threads as cores every op is
+    an OpenMP barrier, and one other busy process makes them wait on a descheduled thread: on a 2-core machine
+    with one busy neighbour a map took several times longer when this was tuned, while one thread was
+    unaffected. The setting is process-wide, so a torch job in another thread of the same process
+    runs single-threaded meanwhile.
     """
     before = torch.get_num_threads()
     if n != before:
@@ -281,7 +281,7 @@ def _tsne(x: Tensor, seed: int, perplexity: float = TSNE_PERPLEXITY, pca_dims: i
     and repulsion share one matmul per block because the repulsion is normalised by the previous
     iteration's sum Z of the kernel: Z moves a median 0.3-0.9% per step (up to 25% in the few steps after
     exaggeration ends, when the map expands), the fixed points are the same, and the final KL was within
-    0.3% of the exact-Z variant's. At N=2,000 an iteration takes ~5 ms on one core.
+    0.3% of the exact-Z variant's.
 
     Schedule: PCA init scaled to std 1e-4; 100 iterations of early exaggeration 12 at momentum 0.5 and
     learning rate N/48, the stability limit N/(4*exaggeration) (scikit-learn's "auto" floors it at 50,
