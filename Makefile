@@ -15,7 +15,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/streamlit run app.py --server.fileWatcherType none --server.headless true --server.port $(PORT)
+	$(BIN)/streamlit run serve.py --server.fileWatcherType none --server.headless true --server.port $(PORT)
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-"""End to end in a real headless Chromium (Debian's package) driven by Playwright, against `streamlit run`.
+"""End to end in a real headless Chromium (Debian's package) driven by Playwright, against `streamlit run serve.py`:
+the way `make run` starts the app (app.py behind st.App, the library imported in the background at start).
 
 Screenshots of every page are written to $PRETEXT_LAB_SCREENSHOTS (default: tests/e2e/screenshots/).
 """
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Debian's chromium is 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("e2e-data")
-    with StreamlitServer(data, env={"PRETEXT_LAB_WORKER_IDLE_S": "10"}) as srv:
+    with StreamlitServer(data, env={"PRETEXT_LAB_WORKER_IDLE_S": "10"}, script="serve.py") as srv:
         yield srv.url, data
 
 

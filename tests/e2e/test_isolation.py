@@ -32,7 +32,7 @@ ORIGINALS = """() => [...document.querySelectorAll("[data-testid='stImageCaption
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with StreamlitServer(tmp_path_factory.mktemp("isolation-data"), env={"PRETEXT_LAB_WORKER_IDLE_S": "10"}) as srv:
+    with StreamlitServer(tmp_path_factory.mktemp("isolation-data"), env={"PRETEXT_LAB_WORKER_IDLE_S": "10"}, script="serve.py") as srv:
         yield srv
 
 

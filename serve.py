@@ -1,0 +1,32 @@
+"""`make run` starts Pretext Lab through this file: the same app.py, with the library's heavy imports (torch,
+the tasks, scikit-learn) done while the server starts instead of during the first visit.
+
+Importing torch takes seconds. Without this the first person to open the app after a start waits for it;
+with it the server takes those seconds before it reports ready (and prints its URL), and every visit finds
+the library loaded. The pages never depend on it: `streamlit run app.py` works the same, only its first
+visit is slower (benchmarks/app_load.py measures both). Streamlit runs this file as an ASGI app because it
+defines ``app = st.App(...)``; the lifespan hook is Streamlit's documented place for start-up work, and the
+import runs in a thread so the event loop is not blocked.
+"""
+
+import asyncio
+import importlib
+from contextlib import asynccontextmanager
+
+import streamlit as st
+
+HEAVY_MODULES = ("sslcore.train", "sslcore.tasks", "sslcore.preview", "sslcore.evaluate")
+
+
+def preload() -> None:
+    for name in HEAVY_MODULES:
+        importlib.import_module(name)
+
+
+@asynccontextmanager
+async def lifespan(_app):
+    await asyncio.to_thread(preload)
+    yield
+
+
+app = st.App("app.py", lifespan=lifespan)
