@@ -10,8 +10,6 @@ from __future__ import annotations
 import inspect
 import json
 
-import torch
-
 from sslcore.errors import ConfigError
 from sslcore.models.backbones import IMAGE_BACKBONES, Backbone, ConvBackbone, ResNet18, SmallCNN
 from sslcore.models.heads import MLP, ConvDecoder, VectorDecoder
@@ -64,25 +62,14 @@ def make_backbone(name: str = DEFAULT_BACKBONE["image"], **args) -> Backbone:
     Text backbones need the tokenizer's ``vocab_size``. An argument the backbone does not take, or a value
     it cannot use, is a ConfigError that names it.
     """
-    cls = backbone_class(name)
-    allowed = backbone_arg_names(name)
-    unknown = sorted(set(args) - set(allowed))
-    if unknown:
-        raise ConfigError(
-            f"backbone {name!r} takes no argument {', '.join(map(repr, unknown))}; its arguments are {', '.join(allowed)}"
-        )
-    missing = [
-        a for a, p in inspect.signature(cls).parameters.items() if p.default is inspect.Parameter.empty and a not in args
-    ]
-    if missing:
-        raise ConfigError(f"backbone {name!r} needs {', '.join(missing)} (set from the dataset it reads)")
-    return cls(**args)
+    _bind(name, args)  # names checked before anything is built
+    return backbone_class(name)(**args)
 
 
 def check_backbone_args(name: str, args) -> None:
     """Raise a ConfigError, naming the argument, unless ``args`` are constructor arguments a person may
-    choose for backbone ``name`` with values it accepts. Checked by building it on the meta device (no
-    memory, no time), so the check is the constructor's own and cannot drift from it."""
+    choose for backbone ``name`` with values it accepts. Nothing is built: the backbone's own
+    ``check_args`` (which its constructor calls too) sees them with the defaults of the rest."""
     if not isinstance(args, dict):
         raise ConfigError(f"backbone_args must be a mapping of argument names to values, got {args!r}")
     cls = backbone_class(name)
@@ -91,9 +78,25 @@ def check_backbone_args(name: str, args) -> None:
         raise ConfigError(
             f"backbone {name!r} takes {', '.join(from_data)} from the dataset; choose from {', '.join(chosen_arg_names(name))}"
         )
-    if args:
-        with torch.device("meta"):
-            make_backbone(name, **{**cls.data_args, **args})
+    _bind(name, {**cls.data_args, **args})
+
+
+def _bind(name: str, args: dict) -> dict:
+    """Every constructor argument of backbone ``name``, checked: ``args`` plus the defaults of the rest.
+    An unknown or missing argument is a ConfigError naming it and the allowed ones."""
+    cls = backbone_class(name)
+    allowed = backbone_arg_names(name)
+    unknown = sorted(set(args) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"backbone {name!r} takes no argument {', '.join(map(repr, unknown))}; its arguments are {', '.join(allowed)}"
+        )
+    parameters = inspect.signature(cls).parameters
+    missing = [a for a, p in parameters.items() if p.default is inspect.Parameter.empty and a not in args]
+    if missing:
+        raise ConfigError(f"backbone {name!r} needs {', '.join(missing)} (set from the dataset it reads)")
+    full = {a: args.get(a, p.default) for a, p in parameters.items()}
+    return cls.check_args(**full)
 
 
 def parse_backbone_args(items: list[str] | None) -> dict:

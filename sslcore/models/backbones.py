@@ -20,8 +20,10 @@ class Backbone(nn.Module):
     """What every registered backbone shares: a registry ``name``, a ``modality``, ``feature_dim``, and the
     constructor arguments it was built with (``init_args``, plain JSON), returned by ``spec()``.
 
-    A subclass sets ``init_args`` in its constructor to every argument it was given, defaults included, so
-    that a run can store them and rebuild exactly this network before loading its weights.
+    A subclass's constructor takes its sizes as arguments with defaults and sets ``init_args`` to
+    ``self.check_args(...)`` of every one of them, defaults included: the values checked once, in one
+    place (``check_backbone_args`` calls the same method before anything is built), and stored with a run
+    so exactly this network is rebuilt before its weights load.
     """
 
     name: str
@@ -31,6 +33,11 @@ class Backbone(nn.Module):
     # constructor arguments the run sets from its dataset, not a person, each with a stand-in value that
     # lets the other arguments be checked before the dataset is loaded (``check_backbone_args``)
     data_args: dict[str, int] = {}
+
+    @staticmethod
+    def check_args(**args) -> dict:
+        """All constructor arguments, checked (a ConfigError names a wrong one), as plain JSON values."""
+        return args
 
     def spec(self) -> dict:
         return {"name": self.name, "args": dict(self.init_args)}
@@ -91,13 +98,17 @@ class SmallCNN(ConvBackbone):
     name = "small_cnn"
 
     def __init__(self, widths: Sequence[int] = (32, 64, 128, 256)):
-        widths = whole_list("small_cnn widths", widths, 1, 1024, (1, 6))
+        args = self.check_args(widths=widths)
         layers, cin = [], 3
-        for i, width in enumerate(widths):
+        for i, width in enumerate(args["widths"]):
             layers.append(conv_bn_relu(cin, width, 1 if i == 0 else 2))
             cin = width
-        super().__init__(nn.Sequential(*layers), cin, 2 ** (len(widths) - 1))
-        self.init_args = {"widths": widths}
+        super().__init__(nn.Sequential(*layers), cin, 2 ** (len(layers) - 1))
+        self.init_args = args
+
+    @staticmethod
+    def check_args(widths) -> dict:
+        return {"widths": whole_list("small_cnn widths", widths, 1, 1024, (1, 6))}
 
 
 class BasicBlock(nn.Module):
@@ -126,16 +137,22 @@ class ResNet18(ConvBackbone):
     name = "resnet18"
 
     def __init__(self, widths: Sequence[int] = (64, 128, 256, 512), blocks: Sequence[int] | None = None):
-        widths = whole_list("resnet18 widths", widths, 1, 2048, (1, 6))
-        blocks = [2] * len(widths) if blocks is None else blocks
-        blocks = whole_list("resnet18 blocks (one per width)", blocks, 1, 16, (len(widths), len(widths)))
+        args = self.check_args(widths=widths, blocks=blocks)
+        widths, blocks = args["widths"], args["blocks"]
         layers, cin = [conv_bn_relu(3, widths[0], 1)], widths[0]
         for i, (width, count) in enumerate(zip(widths, blocks)):
             for j in range(count):
                 layers.append(BasicBlock(cin, width, 2 if (i > 0 and j == 0) else 1))
                 cin = width
         super().__init__(nn.Sequential(*layers), cin, 2 ** (len(widths) - 1))
-        self.init_args = {"widths": widths, "blocks": blocks}
+        self.init_args = args
+
+    @staticmethod
+    def check_args(widths, blocks) -> dict:
+        widths = whole_list("resnet18 widths", widths, 1, 2048, (1, 6))
+        blocks = [2] * len(widths) if blocks is None else blocks
+        blocks = whole_list("resnet18 blocks (one per width)", blocks, 1, 16, (len(widths), len(widths)))
+        return {"widths": widths, "blocks": blocks}
 
 
 IMAGE_BACKBONES = {cls.name: cls for cls in (SmallCNN, ResNet18)}

@@ -27,14 +27,7 @@ class TextEncoder(Backbone):
 
     def __init__(self, vocab_size: int, width: int = 128, depth: int = 2, heads: int = 4, max_len: int = 128):
         super().__init__()
-        vocab_size = whole("transformer vocab_size", vocab_size, 2, 10_000_000)
-        width = whole("transformer width", width, 8, 2048)
-        depth = whole("transformer depth", depth, 1, 24)
-        heads = whole("transformer heads", heads, 1, 32)
-        max_len = whole("transformer max_len", max_len, 1, 8192)
-        if width % heads:
-            raise ConfigError(f"transformer width ({width}) must be a multiple of heads ({heads})")
-        self.init_args = {"vocab_size": vocab_size, "width": width, "depth": depth, "heads": heads, "max_len": max_len}
+        self.init_args = self.check_args(vocab_size=vocab_size, width=width, depth=depth, heads=heads, max_len=max_len)
         self.vocab_size, self.max_len, self.feature_dim = vocab_size, max_len, width
         self.embed = nn.Embedding(vocab_size, width, padding_idx=PAD)
         self.position = nn.Embedding(max_len, width)
@@ -47,6 +40,19 @@ class TextEncoder(Backbone):
         nn.init.normal_(self.position.weight, std=0.02)
         with torch.no_grad():
             self.embed.weight[PAD].zero_()
+
+    @staticmethod
+    def check_args(vocab_size, width, depth, heads, max_len) -> dict:
+        args = {
+            "vocab_size": whole("transformer vocab_size", vocab_size, 2, 10_000_000),
+            "width": whole("transformer width", width, 8, 2048),
+            "depth": whole("transformer depth", depth, 1, 24),
+            "heads": whole("transformer heads", heads, 1, 32),
+            "max_len": whole("transformer max_len", max_len, 1, 8192),
+        }
+        if width % heads:
+            raise ConfigError(f"transformer width ({width}) must be a multiple of heads ({heads})")
+        return args
 
     def input_embedding(self) -> nn.Embedding:
         """The input word vectors (vocab_size, width): what skip-gram trains and MLM's output layer ties to."""
