@@ -3,6 +3,11 @@
 One folder per run. Everything is plain JSON, JSON lines, safetensors or a NumPy ``.npz`` loaded with
 ``allow_pickle=False``, so opening a run can never execute code from it.
 
+The weights file says which network it fits: its safetensors metadata holds the backbone's ``spec()``
+(registry name and every constructor argument, the dataset's vocabulary size included), so
+``load_backbone`` rebuilds exactly that network before loading the weights. Folders written before the
+spec was stored take the labelled legacy path (``legacy_spec``).
+
 Every file is written to a temporary name, flushed to disk and renamed into place, and ``results.json``
 comes last: a folder without it is an unfinished run (a crash or a kill mid-write leaves no half file
 under a real name). A write that fails (disk full, read-only) is a ``StorageError`` that says so; a file
@@ -20,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save
+from safetensors import safe_open
+from safetensors.torch import save
 
 from sslcore.errors import PretextLabError
-from sslcore.models import backbone_modality, make_backbone
+from sslcore.models import DEFAULT_BACKBONE, backbone_modality, rebuild_backbone
 from sslcore.paths import storage_error
 
 CONFIG, WEIGHTS, HEAD, METRICS, RESULTS, EMBEDDING = (
@@ -34,6 +40,9 @@ CONFIG, WEIGHTS, HEAD, METRICS, RESULTS, EMBEDDING = (
     "results.json",
     "embedding.npz",
 )
+
+
+SPEC_KEY = "pretext_lab.backbone"  # the weights file's metadata entry holding the backbone's spec (JSON)
 
 
 class ArtifactError(PretextLabError):
@@ -80,9 +89,11 @@ def write_json(path: Path, data) -> None:
     _atomic_write(path, json.dumps(data, indent=2, default=float).encode())
 
 
-def save_weights(path: Path, module: torch.nn.Module) -> None:
+def save_weights(path: Path, module: torch.nn.Module, spec: dict | None = None) -> None:
+    """The module's state dict as safetensors; ``spec`` (a backbone's) goes into the file's metadata."""
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    _atomic_write(path, save(state))  # serialised in memory: a full disk is then a plain OSError
+    metadata = {SPEC_KEY: json.dumps(spec, sort_keys=True)} if spec is not None else None
+    _atomic_write(path, save(state, metadata))  # serialised in memory: a full disk is then a plain OSError
 
 
 def save_run(
@@ -94,7 +105,7 @@ def save_run(
     except OSError as err:
         raise storage_error(err, run_dir) from None
     write_json(run_dir / CONFIG, config)
-    save_weights(run_dir / WEIGHTS, backbone)
+    save_weights(run_dir / WEIGHTS, backbone, backbone.spec())
     if head is not None:
         save_weights(run_dir / HEAD, head)
     _atomic_write(run_dir / METRICS, "".join(json.dumps(e) + "\n" for e in history).encode())
@@ -169,27 +180,60 @@ def load_config(run_dir: Path) -> dict:
 
 
 def load_backbone(run_dir: Path, backbone_name: str | None = None):
-    """Rebuild the backbone and load its weights from safetensors (no pickle involved)."""
+    """Rebuild the backbone from the spec stored with its weights, then load them (no pickle involved).
+
+    ``backbone_name`` is the backbone the caller expects (default: the one config.json names); weights of
+    another backbone are an ArtifactError, not a silent mismatch.
+    """
     run_dir = Path(run_dir)
-    name = backbone_name or load_config(run_dir).get("backbone", "small_cnn")
+    name = backbone_name or load_config(run_dir).get("backbone", DEFAULT_BACKBONE["image"])
     path = _need(run_dir / WEIGHTS)
+    state, spec = read_weights(path)
+    if spec is None:
+        spec = legacy_spec(name, state)
+    elif spec.get("name") != name:
+        raise ArtifactError(f"{path} holds the weights of a {spec.get('name')!r} backbone, not of {name!r}")
     try:
-        state = load_file(str(path))  # safetensors: tensors only, never pickle
-    except Exception as err:  # safetensors raises its own error types for damaged files
-        raise ArtifactError(f"{path} could not be loaded: {_short(err)}") from None
-    sizes = {}
-    if backbone_modality(name) == "text" and {"embed.weight", "position.weight"} <= state.keys():
-        # a text backbone's vocabulary and length are in its weights' shapes
-        sizes = {"vocab_size": state["embed.weight"].shape[0], "max_len": state["position.weight"].shape[0]}
-    try:
-        backbone = make_backbone(name, **sizes)
+        backbone = rebuild_backbone(spec)
     except PretextLabError as err:
-        raise ArtifactError(f"{run_dir / CONFIG} names a backbone that cannot be rebuilt: {err}") from None
+        raise ArtifactError(f"{run_dir} names a backbone that cannot be rebuilt: {err}") from None
     try:
         backbone.load_state_dict(state)
     except Exception as err:  # torch, for weights of another network
         raise ArtifactError(f"{path} could not be loaded: {_short(err)}") from None
     return backbone
+
+
+def read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """(state dict, the backbone spec stored with it or None) of a safetensors file: tensors only, never pickle."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            stored = (f.metadata() or {}).get(SPEC_KEY)
+            state = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (a safetensors handle, not a dict)
+    except Exception as err:  # safetensors raises its own error types for damaged files
+        raise ArtifactError(f"{path} could not be loaded: {_short(err)}") from None
+    if stored is None:
+        return state, None
+    try:
+        spec = json.loads(stored)
+    except json.JSONDecodeError:
+        spec = None
+    if not isinstance(spec, dict):
+        raise ArtifactError(f"{path} is damaged (its backbone spec is not a JSON object)")
+    return state, spec
+
+
+def legacy_spec(name: str, state: dict[str, torch.Tensor]) -> dict:
+    """LEGACY PATH, for run folders written before weights carried their backbone's spec.
+
+    Those runs could only use each backbone's default constructor arguments, except a text backbone's
+    vocabulary size and length, which came from the dataset: they are read back from the shapes of the
+    embedding tables. New folders never come here; keep this for the folders already on disk.
+    """
+    args = {}
+    if backbone_modality(name) == "text" and {"embed.weight", "position.weight"} <= state.keys():
+        args = {"vocab_size": state["embed.weight"].shape[0], "max_len": state["position.weight"].shape[0]}
+    return {"name": name, "args": args}
 
 
 def load_embedding(run_dir: Path) -> dict[str, np.ndarray]:

@@ -168,9 +168,10 @@ def _speed_path(device: torch.device, backbone: str, cache_dir) -> Path | None:
 
 def known_speed(backbone: str | None = None, device: str = "auto", cache_dir: str | Path | None = None) -> float | None:
     """The speed measured here within the last day, or None (nothing is trained to find out)."""
+    from sslcore.models import DEFAULT_BACKBONE
     from sslcore.train import resolve_device
 
-    path = _speed_path(resolve_device(device), backbone or "small_cnn", cache_dir)
+    path = _speed_path(resolve_device(device), backbone or DEFAULT_BACKBONE["image"], cache_dir)
     try:
         cached = json.loads(path.read_text())
         if time.time() - cached["measured_at"] < SPEED_MAX_AGE_S:
@@ -188,14 +189,14 @@ def measure_speed(
     Cached per device, thread count and backbone for a day in ``cache_dir``: the form converts seconds
     with it without training anything, and a busy moment does not set the speed for good.
     """
-    from sslcore.models import backbone_modality
+    from sslcore.models import DEFAULT_BACKBONE, backbone_modality
     from sslcore.train import TrainConfig, Trainer, resolve_device, train_step
 
     known = known_speed(backbone, device, cache_dir)
     if known is not None:
         return known
     resolved = resolve_device(device)
-    backbone = backbone or "small_cnn"
+    backbone = backbone or DEFAULT_BACKBONE["image"]
     path = _speed_path(resolved, backbone, cache_dir)
     text = backbone_modality(backbone) == "text"
     config = TrainConfig(

@@ -202,6 +202,7 @@ class ProgressPrinter:
 
 def config_from_args(args, task: str) -> TrainConfig:
     from sslcore.cli_design import task_params
+    from sslcore.models import parse_backbone_args
     from sslcore.tasks.base import parse_param_args
     from sslcore.train import TrainConfig
 
@@ -216,6 +217,7 @@ def config_from_args(args, task: str) -> TrainConfig:
         image_size=args.size,
         seq_len=args.seq_len,
         backbone=args.backbone,
+        backbone_args=parse_backbone_args(args.backbone_arg),
         batch_size=args.batch_size,
         optimizer=args.optimizer,
         lr=args.lr,
@@ -554,6 +556,7 @@ def _worker(args) -> int:
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """The options shared by train, compare (and later submit): one definition, one meaning."""
+    from sslcore.models import describe_backbones
     from sslcore.train import MAX_BUDGET_S, OPTIMIZERS
 
     p.add_argument(
@@ -572,8 +575,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, help="dataset size (default: shapes 2000, others all)")
     p.add_argument("--size", type=int, default=32, help="image side in pixels")
     p.add_argument("--seq-len", type=int, default=40, help="tokens per sentence (text datasets)")
+    p.add_argument("--backbone", help=f"the network trained and evaluated: {describe_backbones()}")
     p.add_argument(
-        "--backbone", help="small_cnn (fast on CPU) or resnet18 (for GPUs) for images; transformer for text (default)"
+        "--backbone-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a constructor argument of the backbone, repeatable, e.g. widths=16,32,64 (default: its defaults)",
     )
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--optimizer", default="adamw", choices=list(OPTIMIZERS))

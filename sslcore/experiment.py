@@ -90,7 +90,7 @@ def word_map(backbone, tokenizer, count: int = WORD_MAP_WORDS, skip_top: int = 4
     counts[~tokenizer.word_table()] = -1
     top = counts.argsort(descending=True)[skip_top : skip_top + count]
     ids = top[counts[top] >= 3]
-    vectors = backbone.embed.weight.detach().float().cpu()[ids]
+    vectors = backbone.input_embedding().weight.detach().float().cpu()[ids]
     return {
         "words": np.array(tokenizer.pieces(ids.tolist())),
         "word_coords": np.asarray(embed_2d(vectors, "tsne" if len(ids) > 50 else "pca", seed), dtype=np.float32),
@@ -102,6 +102,8 @@ def _baseline_key(config: TrainConfig) -> str | None:
     if config.dataset not in DATASETS:
         return None  # the user's own files: no stable identity to cache under
     fields = {k: getattr(config, k) for k in ("dataset", "n", "image_size", "backbone", "seed", "test_fraction")}
+    if config.backbone_args:  # only when set, so the default backbone's cached baselines keep their keys
+        fields["backbone_args"] = config.backbone_args
     if config.modality == "text":
         fields["seq_len"] = config.seq_len
     fields["version"] = BASELINE_VERSION

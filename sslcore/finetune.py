@@ -27,7 +27,7 @@ WARMUP = 0.1
 DEFAULT_BUDGET_S = 20.0
 SCRATCH = "supervised from scratch"  # how a fine-tune from random init is named in tables and charts
 # settings a fine-tune inherits from its source run, so data, split and backbone are the same
-INHERITED = ("dataset", "n", "image_size", "seq_len", "backbone", "seed", "test_fraction", "device")
+INHERITED = ("dataset", "n", "image_size", "seq_len", "backbone", "backbone_args", "seed", "test_fraction", "device")
 
 
 def finetune_config(

@@ -30,6 +30,8 @@ def step_key(config, num_classes: int, vocab_size: int | None = None) -> str:
         "batch_size": config.batch_size,
         "num_classes": num_classes,
     }
+    if getattr(config, "backbone_args", None):  # only when set, so the default backbone's keys stay as they were
+        fields["backbone_args"] = config.backbone_args
     if config.modality == "text":
         fields |= {"dataset": config.dataset, "seq_len": config.seq_len, "vocab": vocab_size}
     else:

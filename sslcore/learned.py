@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 from sslcore.fewlabel import ALL
 from sslcore.finetune import SCRATCH
@@ -43,7 +44,8 @@ def scratch_runs(runs: list[Run], everything: list[Run]) -> dict:
 
 
 def _data_key(config: dict) -> tuple:
-    return tuple(config.get(k) for k in ("dataset", "n", "image_size", "seq_len", "backbone", "seed", "test_fraction"))
+    same = tuple(config.get(k) for k in ("dataset", "n", "image_size", "seq_len", "backbone", "seed", "test_fraction"))
+    return (*same, json.dumps(config.get("backbone_args") or {}, sort_keys=True))  # {} and absent: the defaults
 
 
 def curve_rows(runs: list[Run], everything: list[Run], metric: str = "linear_probe") -> list[dict]:

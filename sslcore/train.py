@@ -30,7 +30,7 @@ from sslcore.evaluate import extract_features, knn_accuracy, split_indices
 from sslcore.fewlabel import draw_per_class
 from sslcore.flops import count_step_flops, step_flops, step_key
 from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED
-from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, make_backbone
+from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, check_backbone_args, make_backbone
 from sslcore.tasks import TASKS, get_task, make_params
 from sslcore.tasks.custom import CUSTOM, CustomTask
 from sslcore.tasks.supervised import Supervised
@@ -67,6 +67,7 @@ class TrainConfig:
     image_size: int = 32
     seq_len: int = DEFAULT_SEQ_LEN  # tokens per sentence (text datasets)
     backbone: str | None = None
+    backbone_args: dict = field(default_factory=dict)  # the backbone's constructor arguments ({}: its defaults)
     batch_size: int = 256
     optimizer: str = "adamw"
     lr: float | None = None
@@ -88,6 +89,8 @@ class TrainConfig:
             self.dataset = "corpus" if task_modality(self.task) == "text" else "shapes"
         if self.backbone is None:
             self.backbone = DEFAULT_BACKBONE[dataset_modality(self.dataset)]
+        if self.backbone_args is None:
+            self.backbone_args = {}
         if self.compute is not None or self.epochs is not None:
             self.budget = None  # one amount per run: compute, else epochs, else seconds
 
@@ -148,6 +151,7 @@ class TrainConfig:
             raise ConfigError(
                 f"backbone {self.backbone!r} does not read {self.modality}; use {DEFAULT_BACKBONE[self.modality]!r}"
             )
+        check_backbone_args(self.backbone, self.backbone_args)
         if self.n is not None and not 20 <= self.n <= 200_000:
             raise ConfigError(f"dataset size n must be between 20 and 200000, got {self.n}")
         if not 0.05 <= self.test_fraction <= 0.5:
@@ -235,11 +239,13 @@ def load_run_data(config: TrainConfig, data: ImageDataset | TextDataset | None =
     return data
 
 
-def build_backbone(name: str, data):
-    """A fresh backbone for this dataset: text backbones get the tokenizer's vocabulary and room for pairs."""
+def build_backbone(name: str, data, args: dict | None = None):
+    """A fresh backbone for this dataset, from the run's ``backbone_args``: text backbones also get the
+    tokenizer's vocabulary and room for sentence pairs (the arguments the dataset sets)."""
+    args = dict(args or {})
     if data.modality == "text":
-        return make_backbone(name, vocab_size=len(data.tokenizer), max_len=2 * data.seq_len)
-    return make_backbone(name).to(memory_format=torch.channels_last)
+        return make_backbone(name, **args, vocab_size=len(data.tokenizer), max_len=2 * data.seq_len)
+    return make_backbone(name, **args).to(memory_format=torch.channels_last)
 
 
 def train_step(task, backbone, head, optimizer, images, labels, gen, autocast, check_finite: bool = True):
@@ -329,7 +335,7 @@ class Trainer:
         """(backbone, task, head), seeded: the same seed gives the same initial weights."""
         cfg = self.config
         torch.manual_seed(cfg.seed)
-        backbone = build_backbone(cfg.backbone, self.data).to(self.device)
+        backbone = build_backbone(cfg.backbone, self.data, cfg.backbone_args).to(self.device)
         if self.init_state is not None:
             try:
                 backbone.load_state_dict(self.init_state)

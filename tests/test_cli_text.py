@@ -68,5 +68,5 @@ def test_train_a_text_task_on_the_corpus(capsys, tmp_path):
 
     emb = load_embedding(tmp_path / "run")
     assert len(emb["words"]) == len(emb["word_coords"]) == len(emb["word_neighbours"]) > 50
-    backbone = load_backbone(tmp_path / "run")  # a text backbone is rebuilt from its weights' shapes
-    assert backbone.embed.weight.shape[1] == 128 and backbone.max_len == 80
+    backbone = load_backbone(tmp_path / "run")  # rebuilt from the spec stored with its weights
+    assert backbone.input_embedding().weight.shape[1] == 128 and backbone.max_len == 80

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from sslcore.color import AB_RANGE, lab_to_rgb, rgb_to_lab
 from sslcore.models.heads import ConvDecoder
+from sslcore.models.protocols import ImageBackbone, require
 from sslcore.tasks.base import PretextBatch, PretextTask, PreviewImage, PreviewItem, Teaching, as_float_images, param
 
 
@@ -64,6 +65,7 @@ class Colorization(PretextTask):
         return PretextBatch(inputs, targets, x, {"lightness": lightness, "ab": ab})
 
     def head(self, backbone, image_size):
+        require(backbone, ImageBackbone, "colorization decodes colours from the backbone's spatial map")
         out = self.params.bins**2 if self.params.target == "bins" else 2
         return ConvDecoder(backbone.feature_dim, out, backbone.stride)
 

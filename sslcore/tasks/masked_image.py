@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from sslcore.augment import to_device
 from sslcore.errors import ConfigError
 from sslcore.models.heads import ConvDecoder
+from sslcore.models.protocols import ImageBackbone, require
 from sslcore.tasks.base import (
     PretextBatch,
     PretextTask,
@@ -72,6 +73,7 @@ class MaskedImage(PretextTask):
         return PretextBatch(inputs, targets, x, {"mask": mask, "patch_mask": patch_mask})
 
     def head(self, backbone, image_size):
+        require(backbone, ImageBackbone, "masked image modelling decodes pixels from the backbone's spatial map")
         return ConvDecoder(backbone.feature_dim, 3, backbone.stride)
 
     def forward(self, backbone: nn.Module, head: nn.Module, batch: PretextBatch):

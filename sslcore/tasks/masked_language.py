@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from sslcore.augment import randint, uniform
 from sslcore.data.tokenizer import MASK, NUM_SPECIAL
+from sslcore.models.protocols import TextBackbone, require
 from sslcore.tasks.base import PretextBatch, Teaching, TextPreviewItem, param
 from sslcore.tasks.text import IGNORE, TextTask, choose_tokens
 
@@ -71,12 +72,13 @@ class MaskedLanguage(TextTask):
         return PretextBatch(inputs, targets, tokens, {"masked": masked, "replaced": replaced, "kept": kept})
 
     def head(self, backbone, image_size):
+        require(backbone, TextBackbone, "masked language modelling reads token states and the word vectors")
         return TiedWordScores(backbone.feature_dim, backbone.vocab_size)
 
     def forward(self, backbone, head, batch):
         states = backbone.forward_tokens(batch.inputs)
         # scores only where a word was hidden (7x less work), against the backbone's own word vectors
-        return head(states[batch.targets != IGNORE], backbone.embed.weight)
+        return head(states[batch.targets != IGNORE], backbone.input_embedding().weight)
 
     def loss(self, out, batch):
         targets = batch.targets[batch.targets != IGNORE]

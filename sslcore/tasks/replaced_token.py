@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from sslcore.augment import randint, to_device
 from sslcore.data.tokenizer import NUM_SPECIAL
+from sslcore.models.protocols import TextBackbone, require
 from sslcore.tasks.base import PretextBatch, Teaching, TextPreviewItem, param
 from sslcore.tasks.text import IGNORE, TextTask, choose_tokens
 
@@ -53,6 +54,7 @@ class ReplacedToken(TextTask):
         return PretextBatch(inputs, targets, tokens, {"replaced": replaced})
 
     def head(self, backbone, image_size):
+        require(backbone, TextBackbone, "replaced-token detection reads one state per token")
         width = backbone.feature_dim
         return nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, 1))
 

@@ -7,6 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sslcore.augment import randint, to_device, uniform
+from sslcore.models.protocols import TextBackbone, require
 from sslcore.tasks.base import PretextBatch, Teaching, TextPreviewItem, param
 from sslcore.tasks.text import TextTask
 
@@ -76,12 +77,13 @@ class SkipGram(TextTask):
 
     def head(self, backbone, image_size):
         """Context ("output") vectors, zero at the start as in word2vec."""
+        require(backbone, TextBackbone, "skip-gram trains the backbone's input word vectors")
         table = nn.Embedding(backbone.vocab_size, backbone.feature_dim)
         nn.init.zeros_(table.weight)
         return table
 
     def forward(self, backbone, head, batch):
-        centre = backbone.embed(batch.extra["centres"])  # (P, D): the backbone's own word vectors
+        centre = backbone.input_embedding()(batch.extra["centres"])  # (P, D): the backbone's own word vectors
         true = (centre * head(batch.targets)).sum(-1)
         fake = torch.einsum("pd,pkd->pk", centre, head(batch.extra["negatives"]))
         return true, fake
