@@ -16,7 +16,6 @@ import torch
 from torch import Tensor, nn
 
 from sslcore.errors import ConfigError
-from sslcore.losses import masked_mse, psnr
 
 
 # --------------------------------------------------------------------------------------------- params
@@ -273,17 +272,3 @@ def as_float_images(images: Tensor) -> Tensor:
         return images.float().div_(255.0)
     return images.float()
 
-
-def classification_loss(logits: Tensor, targets: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-    """Cross-entropy plus the accuracy a person reads: the loss of every 'which one?' pretext task."""
-    loss = torch.nn.functional.cross_entropy(logits.float(), targets)
-    return loss, {"accuracy": (logits.argmax(-1) == targets).float().mean()}
-
-
-def reconstruction_loss(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
-    """MSE over the pixels that had to be reconstructed (all of them when ``mask`` is None), plus PSNR."""
-    if pred.shape[-2:] != target.shape[-2:]:  # decoders work in powers of two; any image size is fine
-        pred = torch.nn.functional.interpolate(pred.float(), size=target.shape[-2:], mode="bilinear", align_corners=False)
-    mask = torch.ones_like(target[:, :1], dtype=torch.bool) if mask is None else mask
-    loss = masked_mse(pred, target, mask)
-    return loss, {"psnr": psnr(loss.detach())}

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from sslcore.augment import to_device
 from sslcore.errors import ConfigError
+from sslcore.losses import reconstruction_loss
 from sslcore.models.heads import ConvDecoder
 from sslcore.tasks.base import (
     PretextBatch,
@@ -17,7 +18,6 @@ from sslcore.tasks.base import (
     Teaching,
     as_float_images,
     param,
-    reconstruction_loss,
 )
 
 FILL = 0.5

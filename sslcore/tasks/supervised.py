@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from sslcore.augment import random_resized_crop
+from sslcore.losses import classification_loss
 from sslcore.tasks.base import (
     PretextBatch,
     PretextTask,
@@ -13,7 +14,6 @@ from sslcore.tasks.base import (
     PreviewItem,
     Teaching,
     as_float_images,
-    classification_loss,
     param,
 )
 
