@@ -24,6 +24,7 @@ import torch
 
 from sslcore import artifacts
 from sslcore.flops import format_flops
+from sslcore.kinds import SUPERVISED
 
 SAFETY_FACTOR = 5.0  # a compute run converted from S seconds is stopped after SAFETY_FACTOR × S (at least +60 s)
 SPEED_MAX_AGE_S = 24 * 3600  # the measured speed is re-measured once a day
@@ -200,7 +201,7 @@ def measure_speed(
     path = _speed_path(resolved, backbone, cache_dir)
     text = backbone_modality(backbone) == "text"
     config = TrainConfig(
-        task="supervised", dataset="corpus" if text else "shapes", n=None if text else 512, backbone=backbone,
+        task=SUPERVISED, dataset="corpus" if text else "shapes", n=None if text else 512, backbone=backbone,
         device=device, epochs=1, probe_points=0,
     )  # fmt: skip
     trainer = Trainer(config)

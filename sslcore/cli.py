@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sslcore.cli_design import add_commands, add_custom_option
 from sslcore.context import chance_points, flags, spread
 from sslcore.errors import ConfigError, ImageDecodeError, PretextLabError, TextDecodeError
+from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED
 
 if TYPE_CHECKING:
     from sslcore.train import TrainConfig
@@ -288,7 +289,7 @@ def _train(args) -> int:
 def _compare(args) -> int:
     from sslcore.experiment import random_init_baseline, run_experiment
     from sslcore.fewlabel import LABELS_PER_CLASS
-    from sslcore.train import RUN_KINDS, SUPERVISED, TrainConfig, load_run_data
+    from sslcore.train import RUN_KINDS, TrainConfig, load_run_data
 
     if args.quick:  # the Home page's quick comparison: its tasks, and its fixed compute
         from sslcore.budget import QUICK_COMPUTE, QUICK_TASKS
@@ -302,7 +303,7 @@ def _compare(args) -> int:
     unknown = [t for t in tasks if t not in RUN_KINDS]
     if not tasks or unknown:
         raise ConfigError(f"unknown task(s) {', '.join(unknown) or '(none given)'}; available: {', '.join(RUN_KINDS)}")
-    if args.supervised and SUPERVISED not in tasks:
+    if args.with_supervised and SUPERVISED not in tasks:
         tasks.append(SUPERVISED)
     if args.dataset is None:  # the default data of the first task (shapes, or the corpus for text tasks)
         args.dataset = TrainConfig(task=tasks[0]).dataset
@@ -348,7 +349,7 @@ def _compare(args) -> int:
     print(f"\n{len(rows)} runs on {dataset_label(args.dataset)}, {first['device']}, {seeds}{same} each")
     print(f"{'run':<20}{'pretext metric':>16}{'linear probe':>22}{'vs random':>11}{'kNN':>9}{'steps':>8}{'test':>7}")
     base = _task_spread(baselines)
-    print(f"{'random_init':<20}{'—':>16}{_spread_text(base['linear_probe']):>22}{'':>11}{_pct(base['knn']['mean']):>9}{0:>8}")
+    print(f"{RANDOM_INIT:<20}{'—':>16}{_spread_text(base['linear_probe']):>22}{'':>11}{_pct(base['knn']['mean']):>9}{0:>8}")
     for task in tasks:
         mine = [r for r in rows if r["task"] == task]
         stats = _task_spread(mine)
@@ -378,7 +379,6 @@ def few_label_rows(args, configs, rows, data, k, ks, folders: dict[str, Path]) -
     from sslcore.experiment import run_experiment
     from sslcore.fewlabel import ALL
     from sslcore.finetune import SCRATCH, finetune_config, load_source
-    from sslcore.train import RANDOM_INIT, SUPERVISED
 
     few = []
     budget = dict(budget=None, epochs=args.finetune_epochs) if args.finetune_epochs else dict(budget=args.finetune_budget)
@@ -469,10 +469,10 @@ def _submit(args) -> int:
     if args.finetune:
         args.run_id = args.finetune
         config = finetune_from_store(store, args)
-    elif args.task == "finetune":  # from random init: supervised from scratch with the fine-tune recipe
+    elif args.task == FINETUNE:  # from random init: supervised from scratch with the fine-tune recipe
         from sslcore.finetune import finetune_config
 
-        base = config_from_args(args, "supervised").to_dict()
+        base = config_from_args(args, SUPERVISED).to_dict()
         config = finetune_config(base, None, parse_labels_per_class(args.labels_per_class), budget=base["budget"], epochs=base["epochs"])
     else:
         config = config_from_args(args, args.task)
@@ -628,7 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
         "compare", help="train several tasks on the same compute (--budget seconds converted here) and print a table"
     )
     p.add_argument("--tasks", help="comma-separated task names, e.g. rotation,jigsaw,simclr")
-    p.add_argument("--no-supervised", dest="supervised", action="store_false", help="skip the supervised reference")
+    p.add_argument("--no-supervised", dest="with_supervised", action="store_false", help="skip the supervised reference")
     p.add_argument("--quick", action="store_true", help="the Home page's quick comparison (its tasks and compute)")
     p.add_argument(
         "--wall-clock", action="store_true", help="give each run --budget seconds instead of converting them to compute"

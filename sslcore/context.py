@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from statistics import mean, pstdev
 
+from sslcore.kinds import RANDOM_INIT, SUPERVISED
+
 MIN_STEPS = 100  # fewer optimisation steps than this rarely teach a pretext task anything
 MIN_TEST = 100  # fewer test examples than this and one example moves the accuracy by a point or more
 PSNR_FLOOR_DB, PSNR_PERFECT_DB = 10.0, 40.0  # ~ a flat grey guess, ~ indistinguishable to the eye
@@ -74,7 +76,7 @@ def flags(results: dict, config: dict, baseline_probe: float | None = None) -> l
     probe = results.get("linear_probe")
     if baseline_probe is None:
         baseline_probe = (results.get("baseline") or {}).get("linear_probe")
-    trained = results.get("task") != "random_init"
+    trained = results.get("task") != RANDOM_INIT
     few_steps = trained and steps is not None and steps < MIN_STEPS
     few_test = test is not None and test < MIN_TEST
     if trained and probe is not None and baseline_probe is not None and probe < baseline_probe:
@@ -101,11 +103,11 @@ def flags(results: dict, config: dict, baseline_probe: float | None = None) -> l
 def context_line(results: dict, config: dict) -> str:
     """'420 steps · 107,520 images seen · 500 test images · chance 8.3%' (what is known of it)."""
     parts = []
-    if results.get("task") == "random_init":
+    if results.get("task") == RANDOM_INIT:
         parts.append("untrained")
     elif results.get("steps") is not None:
         parts.append(f"{results['steps']:,} steps")
-    if results.get("task") != "random_init" and (seen := images_seen(results, config)) is not None:
+    if results.get("task") != RANDOM_INIT and (seen := images_seen(results, config)) is not None:
         parts.append(f"{seen:,} images seen")
     if results.get("test_images") is not None:
         parts.append(f"{results['test_images']:,} test images")
@@ -142,7 +144,7 @@ def pretext_chance(task: str, params: dict, batch_size: int | None = None, num_c
     if task == "sentence_order":
         wrong = float(params.get("wrong_rate", 0.5))
         return max(wrong, 1 - wrong)
-    if task == "supervised":
+    if task == SUPERVISED:
         return 1 / (num_classes or 10)
     if task in ("autoencoder", "inpainting", "masked_image"):
         return PSNR_FLOOR_DB

@@ -204,9 +204,9 @@ def learned_csv(runs: list[Run], everything: list[Run], k=None) -> str:
     writer.writerows(r for r in curve_rows(runs, everything, "knn") if r["task"] != SCRATCH)
     for kk in [k] if k is not None else finetune_ks(runs, everything):
         for row in bar_rows(runs, everything, kk):
-            for metric in ("probe", "finetune"):
+            spreads = {"probe": row["probe_spread"], "finetune": None}  # the row's two numbers, by their keys
+            for metric, spread in spreads.items():
                 if row[metric] is not None:
-                    spread = row["probe_spread"] if metric == "probe" else None
                     writer.writerow({**row, "metric": metric, "value": row[metric], "spread": spread})
     names, rows = factor_rows(runs)
     for row in rows:

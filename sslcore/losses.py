@@ -1,8 +1,63 @@
-"""Losses and metrics as pure functions of tensors (no module state), so they are easy to test."""
+"""Every loss and metric formula, as pure functions of tensors (no module state), so they are easy to test.
+
+The rule: a task's ``loss`` only picks its tensors out of the batch (the labelled positions, the mask, a
+resize to the target's size) and calls one of these; no task module computes a loss or a metric inline.
+Each ``*_loss`` returns ``(loss, metrics)``: 0-dim tensors on the device, which the training loop reads
+only when it reports progress.
+"""
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+
+# ------------------------------------------------------------------------------------ pretext losses
+def classification_loss(logits: Tensor, targets: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """Cross-entropy plus the accuracy a person reads: the loss of every 'which one?' pretext task.
+
+    ``logits`` are (N, C) or per pixel (N, C, H, W) with ``targets`` (N) or (N, H, W). No targets at all
+    (a batch of short sentences can draw no position to predict) is a zero loss that keeps the graph.
+    """
+    if targets.numel() == 0:
+        return logits.sum() * 0, {"accuracy": torch.zeros(())}
+    loss = F.cross_entropy(logits.float(), targets)
+    return loss, {"accuracy": (logits.argmax(1) == targets).float().mean()}
+
+
+def binary_classification_loss(logits: Tensor, targets: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """Binary cross-entropy on one logit per example, with *balanced* accuracy (the mean recall of the two
+    classes), since one class may be rare (ELECTRA: most tokens are originals)."""
+    targets = targets.float()
+    loss = F.binary_cross_entropy_with_logits(logits.float(), targets)
+    guess = logits.detach() > 0
+    recalls = [(guess[targets == c] == bool(c)).float().mean() for c in (0, 1) if (targets == c).any()]
+    return loss, {"accuracy": torch.stack(recalls).mean() if recalls else torch.zeros(())}
+
+
+def regression_loss(pred: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """Mean squared error, and R² (how much of the targets' spread the prediction explains)."""
+    pred = pred.float()
+    return F.mse_loss(pred, target), {"r2": r_squared(pred.detach(), target)}
+
+
+def binned_regression_loss(
+    pred: Tensor, target: Tensor, to_bins: Callable[[Tensor], Tensor]
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Mean squared error, and as accuracy the share of values whose bin (``to_bins``) is the target's bin:
+    a regression read on the same scale as its classification variant (colorization's ab values)."""
+    loss = F.mse_loss(pred, target)
+    return loss, {"accuracy": (to_bins(pred.detach()) == to_bins(target)).float().mean()}
+
+
+def reconstruction_loss(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """MSE over the pixels that had to be reconstructed (all of them when ``mask`` is None), plus PSNR."""
+    if pred.shape[-2:] != target.shape[-2:]:  # decoders work in powers of two; any image size is fine
+        pred = F.interpolate(pred.float(), size=target.shape[-2:], mode="bilinear", align_corners=False)
+    mask = torch.ones_like(target[:, :1], dtype=torch.bool) if mask is None else mask
+    loss = masked_mse(pred, target, mask)
+    return loss, {"psnr": psnr(loss.detach())}
 
 
 def nt_xent(z: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
@@ -20,6 +75,27 @@ def nt_xent(z: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
     return loss, acc
 
 
+def simsiam_loss(p: Tensor, z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """SimSiam's symmetric loss for 2B views (row i pairs with row i±B): each view's prediction against the
+    other view's projection, plus the collapse score a person watches."""
+    n = len(p) // 2
+    loss = 0.5 * (negative_cosine(p[:n], z[n:]) + negative_cosine(p[n:], z[:n]))
+    return loss, {"collapse": collapse_score(z)}
+
+
+def negative_sampling_loss(true: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """word2vec's negative sampling: (P,) scores of true pairs and (P, k) scores of random pairs.
+
+    The metric is the share of true pairs that beat all of their negatives. No pairs (sentences of one
+    word) is a zero loss that keeps the graph.
+    """
+    if len(true) == 0:
+        return true.sum() * 0, {"accuracy": torch.zeros(())}
+    loss = -F.logsigmoid(true.float()).mean() - F.logsigmoid(-fake.float()).sum(1).mean()
+    return loss, {"accuracy": (true[:, None] > fake).all(1).float().mean()}
+
+
+# -------------------------------------------------------------------------------- their ingredients
 def negative_cosine(p: Tensor, z: Tensor) -> Tensor:
     """SimSiam's D(p, z) with the stop-gradient on z that keeps it from collapsing to a constant."""
     return -F.cosine_similarity(p.float(), z.detach().float(), dim=1).mean()
@@ -40,3 +116,10 @@ def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
 def psnr(mse: Tensor | float) -> Tensor:
     """Peak signal-to-noise ratio in dB for images in [0, 1]: a reconstruction score people can read."""
     return -10 * torch.log10(torch.as_tensor(mse, dtype=torch.float32).clamp(min=1e-10))
+
+
+def r_squared(pred: Tensor, target: Tensor) -> Tensor:
+    """Coefficient of determination averaged over the outputs: 0 = predicting the mean, 1 = perfect."""
+    residual = ((pred - target) ** 2).sum(0)
+    total = ((target - target.mean(0)) ** 2).sum(0).clamp(min=1e-8)
+    return (1 - residual / total).mean()

@@ -20,7 +20,7 @@ from sslcore import artifacts
 from sslcore.artifacts import ArtifactError
 from sslcore.evaluate import split_indices
 from sslcore.tasks.base import PreviewImage, PreviewItem, TextPreviewItem
-from sslcore.train import RANDOM_INIT, TrainConfig, load_run_data, make_objective
+from sslcore.train import RANDOM_INIT, SUPERVISED, TrainConfig, load_run_data, make_objective
 
 DEFAULT_COUNT = 6
 RIGHT, WRONG = "✓", "✗"
@@ -261,7 +261,7 @@ DESCRIBE = {
     "masked_image": _reconstruction,
     "simclr": _views,
     "simsiam": _views,
-    "supervised": _supervised,
+    SUPERVISED: _supervised,
     "masked_language": _masked_language,
     "replaced_token": _replaced_token,
     "sentence_order": _sentence_order,

@@ -29,13 +29,10 @@ from sslcore.errors import ConfigError, PretextLabError
 from sslcore.evaluate import extract_features, knn_accuracy, split_indices
 from sslcore.fewlabel import draw_per_class
 from sslcore.flops import count_step_flops, step_flops, step_key
-from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED
+from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED  # noqa: F401 - re-exported: pages and tests import them here
 from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, check_backbone_args, make_backbone
-from sslcore.tasks import TASKS, get_task, make_params
-from sslcore.tasks.custom import CUSTOM, CustomTask
-from sslcore.tasks.supervised import Supervised
+from sslcore.tasks import RUN_KINDS, run_modality, run_objective
 
-RUN_KINDS = (*TASKS, CUSTOM, SUPERVISED, RANDOM_INIT, FINETUNE)
 OPTIMIZERS = {"adamw": (2e-3, 0.05), "sgd": (0.05, 5e-4)}  # default (lr, weight decay)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_BATCH = 4096
@@ -174,21 +171,13 @@ class TrainConfig:
 
 
 def task_modality(task: str) -> str:
-    """ "image" or "text" for pretext tasks; "any" for the supervised reference and random init."""
-    if task == CUSTOM:
-        return CustomTask.modality
-    return TASKS[task].modality if task in TASKS else "any"
+    """ "image" or "text" for pretext tasks; "any" for the reference runs (the registry decides)."""
+    return run_modality(task)
 
 
 def make_objective(config: TrainConfig, num_classes: int):
-    """The task object a run trains (None for the untrained random-init baseline)."""
-    if config.task == RANDOM_INIT:
-        if config.params:
-            raise ConfigError("random_init takes no parameters")
-        return None
-    if config.task in (SUPERVISED, FINETUNE):
-        return Supervised(make_params(Supervised.Params, config.params), num_classes=num_classes)
-    return get_task(config.task, config.params)
+    """The task object a run trains (None for the untrained random-init baseline), from the registry."""
+    return run_objective(config.task, config.params, num_classes)
 
 
 def resolve_device(name: str) -> torch.device:

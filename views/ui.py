@@ -112,18 +112,21 @@ def param_widget(spec: ParamSpec, key: str):
         return st.selectbox(spec.name, list(spec.choices), help=spec.help, key=key)
     if spec.type is bool:
         return st.toggle(spec.name, help=spec.help, key=key)
-    if spec.type is int:
-        return st.slider(spec.name, int(spec.min), int(spec.max), help=spec.help, key=key)
-    if spec.type is float:
-        step, fmt = float_step(spec)
-        return st.slider(spec.name, float(spec.min), float(spec.max), step=step, format=fmt, help=spec.help, key=key)
+    if spec.type in (int, float):
+        number = spec.type
+        low, high = (None if bound is None else number(bound) for bound in (spec.min, spec.max))
+        step, fmt = (1, "%d") if number is int else float_step(spec)
+        if low is None or high is None:  # param() may leave a knob open-ended: a number box (a slider needs both ends)
+            return st.number_input(spec.name, min_value=low, max_value=high, step=step, format=fmt, help=spec.help, key=key)
+        return st.slider(spec.name, low, high, step=step, format=fmt, help=spec.help, key=key)
     return st.text_input(spec.name, help=spec.help, key=key)
 
 
 def float_step(spec: ParamSpec) -> tuple[float, str]:
     """A slider step and display format fine enough for the default, the range and every number in the help
     (skip-gram's subsample 0.001, SimCLR's temperatures 0.1 and 0.5, the 0.08 crop of the paper)."""
-    numbers = [spec.default, spec.min, spec.max, *(float(x) for x in re.findall(r"\d*\.\d+", spec.help or ""))]
+    numbers = [x for x in (spec.default, spec.min, spec.max) if x is not None]
+    numbers += [float(x) for x in re.findall(r"\d*\.\d+", spec.help or "")]
     decimals = max(-Decimal(repr(float(x))).normalize().as_tuple().exponent for x in numbers)
     decimals = min(4, max(2, decimals))
     return 10.0**-decimals, f"%.{decimals}f"

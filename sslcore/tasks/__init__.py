@@ -1,10 +1,17 @@
-"""The pretext-task registry: one module per task, one dict that names them."""
+"""The registry: one module per pretext task, one dict that names them, and every kind of run.
+
+A run's ``task`` is one of ``RUN_KINDS``: a pretext task of ``TASKS``, ``custom`` (a person's own design),
+or a reference run whose name lives in ``sslcore.kinds`` (random init, supervised, finetune), which the
+run store imports without torch. ``run_objective`` is the one place that maps each to what it trains.
+"""
 
 import dataclasses
 
 from sslcore.errors import ConfigError
+from sslcore.kinds import FINETUNE, RANDOM_INIT, REFERENCE_KINDS, SUPERVISED
 from sslcore.tasks.autoencoder import Autoencoder
 from sslcore.tasks.base import (
+    TASK_KINDS,
     ParamSpec,
     PretextBatch,
     PretextTask,
@@ -29,6 +36,7 @@ from sslcore.tasks.sentence_order import SentenceOrder
 from sslcore.tasks.simclr import SimCLR
 from sslcore.tasks.simsiam import SimSiam
 from sslcore.tasks.skip_gram import SkipGram
+from sslcore.tasks.supervised import Supervised
 
 TASKS: dict[str, type[PretextTask]] = {
     cls.name: cls
@@ -37,6 +45,28 @@ TASKS: dict[str, type[PretextTask]] = {
         *(MaskedLanguage, ReplacedToken, SentenceOrder, SkipGram),
     )
 }
+
+RUN_KINDS: tuple[str, ...] = (*TASKS, CUSTOM, *REFERENCE_KINDS)  # every value a run's ``task`` may take
+
+
+def run_objective(task: str, params: dict | None = None, num_classes: int = 2) -> PretextTask | None:
+    """What a run of this kind trains: a pretext task, the supervised objective (supervised and finetune
+    runs: a fine-tune is supervised training that starts from another run's backbone), or None for the
+    untrained random-init baseline. ``num_classes`` sizes the supervised head."""
+    if task == RANDOM_INIT:
+        if params:
+            raise ConfigError(f"{RANDOM_INIT} takes no parameters")
+        return None
+    if task in (SUPERVISED, FINETUNE):
+        return Supervised(make_params(Supervised.Params, params), num_classes=num_classes)
+    return get_task(task, params)
+
+
+def run_modality(task: str) -> str:
+    """ "image" or "text" for a pretext task; "any" for the reference runs, which read either."""
+    if task == CUSTOM:
+        return CustomTask.modality
+    return TASKS[task].modality if task in TASKS else "any"
 
 
 def task_class(name: str) -> type[PretextTask]:
@@ -89,7 +119,9 @@ def describe_task(cls: type[PretextTask]) -> dict:
 
 
 __all__ = [
+    "RUN_KINDS",
     "TASKS",
+    "TASK_KINDS",
     "ParamSpec",
     "PretextBatch",
     "PretextTask",
@@ -103,5 +135,7 @@ __all__ = [
     "list_tasks",
     "make_params",
     "param_specs",
+    "run_modality",
+    "run_objective",
     "task_class",
 ]

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from sslcore.augment import to_device
+from sslcore.losses import reconstruction_loss
 from sslcore.models.heads import VectorDecoder
 from sslcore.tasks.base import (
     PretextBatch,
@@ -15,7 +16,6 @@ from sslcore.tasks.base import (
     Teaching,
     as_float_images,
     param,
-    reconstruction_loss,
 )
 
 

@@ -1,8 +1,9 @@
-"""The contract every pretext task follows, and the small pieces they share.
+"""The contract every pretext task follows, image or text, and the small pieces they share.
 
-A task turns a batch of unlabelled images into (inputs, pseudo-labels) with tensor ops on the
-training device. The preview and the training call the same ``make_batch``: what a person sees is
-exactly what the network is fed.
+A task turns a batch of unlabelled examples — images, or sentences as token ids — into (inputs,
+pseudo-labels) with tensor ops on the training device. The preview, the training loop, predictions and
+the FLOP count all call the same ``prepare``: what a person sees is exactly what the network is fed.
+``PretextTask`` below says what each method receives and returns for both modalities.
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from __future__ import annotations
 import abc
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, final
 
 import torch
 from torch import Tensor, nn
 
 from sslcore.errors import ConfigError
-from sslcore.losses import masked_mse, psnr
 
 
 # --------------------------------------------------------------------------------------------- params
@@ -122,9 +122,11 @@ def parse_param_args(items: list[str] | None) -> dict[str, str]:
 class PretextBatch:
     """What one training step consumes.
 
-    inputs: float images in [0, 1] (or a task's own layout, e.g. tiles); targets: the pseudo-labels;
-    originals: the float [0, 1] images the batch was made from; extra: task-specific tensors the loss or
-    preview needs (masks, permutation ids, crop boxes...).
+    inputs: what the network reads: float images in [0, 1] (or an image task's own layout, e.g. tiles),
+    or int64 token ids (B, L) for text tasks; targets: the pseudo-labels (the supervised reference's are
+    filled in by the training loop); originals: what the batch was made from (float [0, 1] images, or
+    the (B, 2, L) token rows); extra: task-specific tensors the loss or preview needs (masks,
+    permutation ids, crop boxes, chosen positions...).
     """
 
     inputs: Tensor
@@ -200,17 +202,56 @@ class Teaching:
 
 
 # ----------------------------------------------------------------------------------------------- tasks
-class PretextTask(abc.ABC):
-    """Base class. Subclasses set the class attributes and implement make_batch / head / loss / explain."""
+TASK_KINDS: dict[str, str] = {
+    # what a task's network predicts, the only values ``PretextTask.kind`` takes (the CLI's `tasks --json` shows it)
+    "classification": "one of a fixed set of pseudo-labels (which rotation, which permutation, which word)",
+    "regression": "a number per example (a custom task's amount)",
+    "reconstruction": "pixels or colours of the input (inpainting, masked patches, colorization)",
+    "contrastive": "which candidate is the true partner, among negatives (other views, random words)",
+    "non-contrastive": "one view's embedding from another's, without negatives (SimSiam)",
+    "reference": "not a pretext task: the supervised reference, trained on the real labels",
+}
 
-    name: ClassVar[str]
+
+class PretextTask(abc.ABC):
+    """Base class of every task; the contract a new task follows.
+
+    **What a task receives.** A batch as the dataset holds it, on the training device:
+    - image tasks (``modality = "image"``): uint8 or float [0, 1] images, (B, 3, H, W);
+    - text tasks (``modality = "text"``, subclasses of ``sslcore.tasks.text.TextTask``): int64 token rows
+      (B, 2, L) = (sentence, the sentence after it in its paragraph or all [PAD]); ``setup(dataset)``
+      binds the dataset's tokenizer first.
+    The supervised reference (``modality = "any"``) reads either.
+
+    **The one path.** ``prepare(x, gen)`` = ``admit(x)`` then ``make_batch``. It is final: every caller
+    (training, preview, prediction, FLOP count) goes through it, and a task changes what happens by
+    overriding the hooks, never ``prepare`` itself:
+    - ``check(image_size)``: reject params that cannot work on images of this size (a ConfigError). It is
+      also called by ``TrainConfig.validate`` before any data is loaded. Text tasks need none.
+    - ``admit(x)``: check a raw batch and return it in the layout ``make_batch`` reads. Images: ``check``
+      the side and pass them on unchanged. Text (``TextTask``): the tokenizer must be bound, (B, L) rows
+      get an all-[PAD] second sentence, and all-[PAD] columns are trimmed.
+    - ``make_batch(x, gen)``: inputs and pseudo-labels, as batched tensor ops on x's device; randomness
+      only from ``gen`` (a CPU generator: the same seed gives the same batch on any device), drawn per
+      example.
+
+    **The network.** ``head(backbone, image_size)`` builds the task's head from the backbone (its
+    ``feature_dim``; see ``sslcore.models`` for what each backbone provides) and the configured image side
+    (image decoders size their output from it; text tasks receive the config's value and ignore it).
+    ``forward(backbone, head, batch)`` wires them (default: pooled features into the head).
+    ``loss(out, batch)`` returns (loss, metrics), 0-dim tensors on the device, computed by the pure
+    functions of ``sslcore.losses``; ``metrics[metric]`` is the pretext metric a person watches.
+    ``explain(batch)`` says what a person should see: a ``PreviewItem`` per image, a
+    ``TextPreviewItem`` per sentence.
+    """
+
+    name: ClassVar[str]  # the registry's key, a run's ``task`` (sslcore.tasks.TASKS)
     title: ClassVar[str]
-    modality: ClassVar[str] = "image"
-    kind: ClassVar[str]  # "classification" | "reconstruction" | "contrastive" | "non-contrastive"
+    modality: ClassVar[str] = "image"  # "image" | "text" ("any": the supervised reference)
+    kind: ClassVar[str]  # one of TASK_KINDS
     summary: ClassVar[str]
     metric: ClassVar[str] = "accuracy"  # the key in loss()'s metrics that measures pretext success
     metric_label: ClassVar[str] = "pretext accuracy"
-    higher_is_better: ClassVar[bool] = True
     needs_labels: ClassVar[bool] = False  # only the supervised reference: the loop fills batch.targets
     teaching: ClassVar[Teaching]
 
@@ -226,18 +267,42 @@ class PretextTask(abc.ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params})"
 
-    # What a subclass provides ---------------------------------------------------------------------
+    # The one entry point (never overridden) ---------------------------------------------------------
+    @final
+    def prepare(self, x: Tensor, gen: torch.Generator) -> PretextBatch:
+        """Admit the batch, then make the pretext batch: the single path of training, preview and prediction."""
+        return self.make_batch(self.admit(x), gen)
+
+    # Hooks a subclass may override ------------------------------------------------------------------
     def check(self, image_size: int) -> None:
         """Raise ConfigError when these params cannot work on images of this size (most tasks: any size works)."""
         return None
 
+    def admit(self, x: Tensor) -> Tensor:
+        """Check a raw batch and return what ``make_batch`` reads. Images: (B, 3, H, W), checked, unchanged."""
+        self.check(x.shape[-1])
+        return x
+
+    def setup(self, data) -> None:
+        """Bind to the dataset before making batches. Text tasks read its tokenizer; image tasks need nothing."""
+        return None
+
+    def forward(self, backbone: nn.Module, head: nn.Module, batch: PretextBatch):
+        """Default wiring: pooled backbone features into the head. Tasks with tiles, maps or tokens override."""
+        return head(backbone(batch.inputs))
+
+    def lesson(self) -> Teaching:
+        """The lesson for these knob settings (a task whose wording depends on a knob overrides this)."""
+        return self.teaching
+
+    # What a subclass must provide --------------------------------------------------------------------
     @abc.abstractmethod
-    def make_batch(self, images: Tensor, gen: torch.Generator) -> PretextBatch:
-        """Inputs and pseudo-labels for a uint8 or [0,1] float batch, as tensor ops on its device."""
+    def make_batch(self, x: Tensor, gen: torch.Generator) -> PretextBatch:
+        """Inputs and pseudo-labels for an admitted batch (images or token rows), as tensor ops on its device."""
 
     @abc.abstractmethod
     def head(self, backbone: nn.Module, image_size: int) -> nn.Module:
-        """The task's head for this backbone (``feature_dim``, ``stride``) and image size."""
+        """The task's head for this backbone (and, for image decoders, this image side)."""
 
     @abc.abstractmethod
     def loss(self, out, batch: PretextBatch) -> tuple[Tensor, dict[str, Tensor]]:
@@ -245,26 +310,8 @@ class PretextTask(abc.ABC):
         the training loop reads them only when it reports progress, so a GPU step never waits for the host."""
 
     @abc.abstractmethod
-    def explain(self, batch: PretextBatch) -> list[PreviewItem]:
-        """One PreviewItem per image: what a person should see of this batch."""
-
-    # Shared behaviour -----------------------------------------------------------------------------
-    def setup(self, data) -> None:
-        """Bind to the dataset before making batches. Text tasks read its tokenizer; image tasks need nothing."""
-        return None
-
-    def forward(self, backbone: nn.Module, head: nn.Module, batch: PretextBatch):
-        """Default wiring: pooled backbone features into the head. Tasks with tiles or maps override."""
-        return head(backbone(batch.inputs))
-
-    def lesson(self) -> Teaching:
-        """The lesson for these knob settings (a task whose wording depends on a knob overrides this)."""
-        return self.teaching
-
-    def prepare(self, images: Tensor, gen: torch.Generator) -> PretextBatch:
-        """Check the size, then make the batch. The single entry point for training and preview."""
-        self.check(images.shape[-1])
-        return self.make_batch(images, gen)
+    def explain(self, batch: PretextBatch) -> list[PreviewItem] | list[TextPreviewItem]:
+        """What a person should see of this batch: one PreviewItem per image, one TextPreviewItem per sentence."""
 
 
 def as_float_images(images: Tensor) -> Tensor:
@@ -273,17 +320,3 @@ def as_float_images(images: Tensor) -> Tensor:
         return images.float().div_(255.0)
     return images.float()
 
-
-def classification_loss(logits: Tensor, targets: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-    """Cross-entropy plus the accuracy a person reads: the loss of every 'which one?' pretext task."""
-    loss = torch.nn.functional.cross_entropy(logits.float(), targets)
-    return loss, {"accuracy": (logits.argmax(-1) == targets).float().mean()}
-
-
-def reconstruction_loss(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
-    """MSE over the pixels that had to be reconstructed (all of them when ``mask`` is None), plus PSNR."""
-    if pred.shape[-2:] != target.shape[-2:]:  # decoders work in powers of two; any image size is fine
-        pred = torch.nn.functional.interpolate(pred.float(), size=target.shape[-2:], mode="bilinear", align_corners=False)
-    mask = torch.ones_like(target[:, :1], dtype=torch.bool) if mask is None else mask
-    loss = masked_mse(pred, target, mask)
-    return loss, {"psnr": psnr(loss.detach())}

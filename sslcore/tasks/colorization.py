@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslcore.color import AB_RANGE, lab_to_rgb, rgb_to_lab
+from sslcore.losses import binned_regression_loss, classification_loss
 from sslcore.models.heads import ConvDecoder
 from sslcore.models.protocols import ImageBackbone, require
 from sslcore.tasks.base import PretextBatch, PretextTask, PreviewImage, PreviewItem, Teaching, as_float_images, param
@@ -75,12 +76,9 @@ class Colorization(PretextTask):
     def loss(self, out, batch):
         out = F.interpolate(out.float(), size=batch.inputs.shape[-2:], mode="bilinear", align_corners=False)
         if self.params.target == "bins":
-            loss = F.cross_entropy(out, batch.targets)
-            return loss, {"accuracy": (out.argmax(1) == batch.targets).float().mean()}
-        loss = F.mse_loss(out, batch.targets)
+            return classification_loss(out, batch.targets)
         # accuracy for regression: share of pixels whose colour lands in the right 10×10 bin
-        hit = ab_to_bins(out.detach() * AB_RANGE, 10) == ab_to_bins(batch.targets * AB_RANGE, 10)
-        return loss, {"accuracy": hit.float().mean()}
+        return binned_regression_loss(out, batch.targets, lambda ab: ab_to_bins(ab * AB_RANGE, 10))
 
     def target_colours(self, batch: PretextBatch) -> Tensor:
         """The colour the network must produce, put back on the true lightness (as a person sees it)."""

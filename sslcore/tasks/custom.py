@@ -29,7 +29,7 @@ from torch import Tensor
 
 from sslcore.augment import randint
 from sslcore.errors import ConfigError
-from sslcore.losses import nt_xent
+from sslcore.losses import classification_loss, nt_xent, regression_loss
 from sslcore.models.heads import MLP
 from sslcore.tasks.base import (
     PretextBatch,
@@ -38,7 +38,6 @@ from sslcore.tasks.base import (
     PreviewItem,
     Teaching,
     as_float_images,
-    classification_loss,
     param,
 )
 from sslcore.tasks.views import explain_views
@@ -368,9 +367,7 @@ class CustomTask(PretextTask):
             loss, acc = nt_xent(out, d.temperature)
             return loss, {"accuracy": acc}
         if self.regression:
-            pred, target = out.float(), batch.targets
-            loss = torch.nn.functional.mse_loss(pred, target)
-            return loss, {"r2": r_squared(pred.detach(), target)}
+            return regression_loss(out, batch.targets)
         return classification_loss(out, batch.targets)
 
     def explain(self, batch):
@@ -412,9 +409,3 @@ def _whole_image(n: int, device) -> Tensor:
     """Crop boxes for views that are not crops: the whole image (so the views' preview needs no special case)."""
     return torch.tensor([[0.0, 0.0, 1.0, 1.0]], device=device).expand(n, 4)
 
-
-def r_squared(pred: Tensor, target: Tensor) -> float:
-    """Coefficient of determination averaged over the outputs: 0 = predicting the mean, 1 = perfect."""
-    residual = ((pred - target) ** 2).sum(0)
-    total = ((target - target.mean(0)) ** 2).sum(0).clamp(min=1e-8)
-    return float((1 - residual / total).mean())

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from sslcore.augment import randint
+from sslcore.losses import reconstruction_loss
 from sslcore.models.heads import VectorDecoder
 from sslcore.tasks.base import (
     Box,
@@ -16,7 +17,6 @@ from sslcore.tasks.base import (
     Teaching,
     as_float_images,
     param,
-    reconstruction_loss,
 )
 
 FILL = 0.5  # hidden pixels become mid-grey: the backbone normalises this to zero

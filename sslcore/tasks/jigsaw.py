@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from sslcore.augment import crop_squares, randint, to_device
 from sslcore.errors import ConfigError
+from sslcore.losses import classification_loss
 from sslcore.models.heads import MLP
 from sslcore.tasks.base import (
     PretextBatch,
@@ -19,7 +20,6 @@ from sslcore.tasks.base import (
     PreviewItem,
     Teaching,
     as_float_images,
-    classification_loss,
     param,
 )
 

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from sslcore.augment import to_device
 from sslcore.errors import ConfigError
+from sslcore.losses import reconstruction_loss
 from sslcore.models.heads import ConvDecoder
 from sslcore.models.protocols import ImageBackbone, require
 from sslcore.tasks.base import (
@@ -18,7 +19,6 @@ from sslcore.tasks.base import (
     Teaching,
     as_float_images,
     param,
-    reconstruction_loss,
 )
 
 FILL = 0.5

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from sslcore.augment import randint, uniform
 from sslcore.data.tokenizer import MASK, NUM_SPECIAL
+from sslcore.losses import classification_loss
 from sslcore.models.protocols import TextBackbone, require
 from sslcore.tasks.base import PretextBatch, Teaching, TextPreviewItem, param
 from sslcore.tasks.text import IGNORE, TextTask, choose_tokens
@@ -81,11 +81,7 @@ class MaskedLanguage(TextTask):
         return head(states[batch.targets != IGNORE], backbone.input_embedding().weight)
 
     def loss(self, out, batch):
-        targets = batch.targets[batch.targets != IGNORE]
-        if len(targets) == 0:  # a batch of very short sentences can draw no position at all
-            return out.sum() * 0, {"accuracy": torch.zeros(())}
-        loss = F.cross_entropy(out.float(), targets)
-        return loss, {"accuracy": (out.argmax(-1) == targets).float().mean()}
+        return classification_loss(out, batch.targets[batch.targets != IGNORE])  # only the chosen positions
 
     def explain(self, batch):
         items = []

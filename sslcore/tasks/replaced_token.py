@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from sslcore.augment import randint, to_device
 from sslcore.data.tokenizer import NUM_SPECIAL
+from sslcore.losses import binary_classification_loss
 from sslcore.models.protocols import TextBackbone, require
 from sslcore.tasks.base import PretextBatch, Teaching, TextPreviewItem, param
 from sslcore.tasks.text import IGNORE, TextTask, choose_tokens
@@ -63,11 +63,7 @@ class ReplacedToken(TextTask):
         return head(states[batch.targets != IGNORE]).squeeze(-1)
 
     def loss(self, out, batch):
-        targets = batch.targets[batch.targets != IGNORE].float()
-        loss = F.binary_cross_entropy_with_logits(out.float(), targets)
-        guess = out.detach() > 0
-        recalls = [(guess[targets == c] == bool(c)).float().mean() for c in (0, 1) if (targets == c).any()]
-        return loss, {"accuracy": torch.stack(recalls).mean() if recalls else torch.zeros(())}
+        return binary_classification_loss(out, batch.targets[batch.targets != IGNORE])
 
     def explain(self, batch):
         items = []

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from sslcore.augment import randint, to_device
+from sslcore.losses import classification_loss
 from sslcore.models.heads import MLP
 from sslcore.tasks.base import (
     PretextBatch,
@@ -15,7 +16,6 @@ from sslcore.tasks.base import (
     PreviewItem,
     Teaching,
     as_float_images,
-    classification_loss,
     param,
 )
 

@@ -7,8 +7,9 @@ import torch
 from sslcore.augment import uniform
 from sslcore.data.tokenizer import PAD, SEP
 from sslcore.errors import ConfigError
+from sslcore.losses import classification_loss
 from sslcore.models.heads import MLP
-from sslcore.tasks.base import PretextBatch, Teaching, TextPreviewItem, classification_loss, param
+from sslcore.tasks.base import PretextBatch, Teaching, TextPreviewItem, param
 from sslcore.tasks.text import TextTask, join_segments
 
 

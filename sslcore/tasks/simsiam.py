@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from sslcore.losses import collapse_score, negative_cosine
+from sslcore.losses import simsiam_loss
 from sslcore.models.heads import MLP
 from sslcore.tasks.base import PretextBatch, PretextTask, Teaching, param
 from sslcore.tasks.views import ViewParams, explain_views, make_views
@@ -56,9 +56,7 @@ class SimSiam(PretextTask):
 
     def loss(self, out, batch):
         p, z = out
-        n = len(p) // 2
-        loss = 0.5 * (negative_cosine(p[:n], z[n:]) + negative_cosine(p[n:], z[:n]))
-        return loss, {"collapse": collapse_score(z)}
+        return simsiam_loss(p, z)
 
     def explain(self, batch):
         return explain_views(batch)

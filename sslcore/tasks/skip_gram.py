@@ -4,9 +4,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from sslcore.augment import randint, to_device, uniform
+from sslcore.losses import negative_sampling_loss
 from sslcore.models.protocols import TextBackbone, require
 from sslcore.tasks.base import PretextBatch, Teaching, TextPreviewItem, param
 from sslcore.tasks.text import TextTask
@@ -90,11 +90,7 @@ class SkipGram(TextTask):
 
     def loss(self, out, batch):
         true, fake = out
-        if len(true) == 0:  # sentences of one word give no pairs
-            return true.sum() * 0, {"accuracy": torch.zeros(())}
-        loss = -F.logsigmoid(true.float()).mean() - F.logsigmoid(-fake.float()).sum(1).mean()
-        accuracy = (true[:, None] > fake).all(1).float().mean()
-        return loss, {"accuracy": accuracy}
+        return negative_sampling_loss(true, fake)
 
     def explain(self, batch):
         extra, items = batch.extra, []

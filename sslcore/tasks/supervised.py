@@ -6,6 +6,8 @@ import torch
 from torch import Tensor, nn
 
 from sslcore.augment import random_resized_crop
+from sslcore.kinds import SUPERVISED
+from sslcore.losses import classification_loss
 from sslcore.tasks.base import (
     PretextBatch,
     PretextTask,
@@ -13,15 +15,15 @@ from sslcore.tasks.base import (
     PreviewItem,
     Teaching,
     as_float_images,
-    classification_loss,
     param,
 )
 
 
 class Supervised(PretextTask):
-    name = "supervised"
+    name = SUPERVISED  # the run kind's own name (sslcore/kinds.py)
     title = "Supervised (reference)"
     kind = "reference"
+    modality = "any"  # images or token rows: the reference of every comparison
     summary = "Train on the real labels under the same budget: what a pretext task should approach."
     metric_label = "training accuracy on real labels"
     needs_labels = True
@@ -43,15 +45,12 @@ class Supervised(PretextTask):
         super().__init__(params, **values)
         self.num_classes = num_classes
 
-    modality = "any"
-
-    def prepare(self, inputs: Tensor, gen: torch.Generator) -> PretextBatch:
-        if inputs.dtype == torch.long:  # text rows (B, 2, L): the sentence itself, as it will be evaluated
-            return PretextBatch(inputs[:, 0] if inputs.ndim == 3 else inputs, None, inputs)
-        return self.make_batch(inputs, gen)
-
-    def make_batch(self, images: Tensor, gen: torch.Generator) -> PretextBatch:
-        x = as_float_images(images)
+    def make_batch(self, x: Tensor, gen: torch.Generator) -> PretextBatch:
+        """Images: a random crop (and flip) of each. Text rows (B, 2, L): the sentence itself, as it will be
+        evaluated. The training loop fills ``targets`` with the real labels."""
+        if x.dtype == torch.long:
+            return PretextBatch(x[:, 0] if x.ndim == 3 else x, None, x)
+        x = as_float_images(x)
         inputs, _ = random_resized_crop(x, gen, scale=(self.params.crop_min, 1.0), flip_p=0.5 if self.params.flip else 0.0)
         return PretextBatch(inputs, None, x)
 

@@ -1,7 +1,8 @@
 """What the text pretext tasks share: the tokenizer binding, token choices, and token previews.
 
 A text batch is the dataset's rows: int64 (B, 2, L) = (sentence, the sentence after it or [PAD]).
-Randomness comes from the CPU generator (as for images), so a seed gives the same batch on any device.
+``TextTask.admit`` checks them and trims padding; ``make_batch`` then reads (B, 2, L'). Randomness comes
+from the CPU generator (as for images), so a seed gives the same batch on any device.
 """
 
 from __future__ import annotations
@@ -41,14 +42,16 @@ class TextTask(PretextTask):
             self._tables[key] = make().to(device)
         return self._tables[key]
 
-    def prepare(self, tokens: Tensor, gen: torch.Generator):
+    def admit(self, tokens: Tensor) -> Tensor:
+        """The dataset's rows, checked, as (B, 2, L') int64 with the all-[PAD] columns trimmed (a single
+        sentence per row, (B, L), gets an all-[PAD] second sentence). ``make_batch`` reads this."""
         if self.tokenizer is None:
             raise ConfigError(f"{self.title} needs a text dataset: call setup(dataset) first")
         if tokens.dtype != torch.long or tokens.ndim not in (2, 3):
             raise ConfigError(f"{self.title} needs token ids shaped (B, L) or (B, 2, L), got {tuple(tokens.shape)}")
         if tokens.ndim == 2:
             tokens = torch.stack([tokens, torch.full_like(tokens, PAD)], dim=1)
-        return self.make_batch(trim_padding(tokens), gen)
+        return trim_padding(tokens)
 
     # -- previews ---------------------------------------------------------------------------------
     def pieces(self, ids: Tensor) -> list[str]:
