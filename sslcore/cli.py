@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sslcore.cli_design import add_commands, add_custom_option
 from sslcore.context import chance_points, flags, spread
 from sslcore.errors import ConfigError, ImageDecodeError, PretextLabError, TextDecodeError
+from sslcore.limits import MAX_SEEDS
 
 if TYPE_CHECKING:
     from sslcore.train import TrainConfig
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 PREVIEW_IMAGES = 6
 MAX_PREVIEW_IMAGES = 64
 MIN_SIZE, MAX_SIZE = 16, 256
-MAX_SEEDS = 5
 
 
 def _tasks(args) -> int:

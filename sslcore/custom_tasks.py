@@ -17,13 +17,14 @@ from pathlib import Path
 
 from sslcore import artifacts
 from sslcore.errors import ConfigError, PretextLabError
+from sslcore.limits import MAX_DESIGN_FILE_BYTES
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.paths import storage_error
 from sslcore.runs.store import NotAllowed, check_owner, display_owner, is_teacher
 from sslcore.tasks.custom import Definition, parse_definition
 
 MAX_PER_OWNER = 50
-MAX_FILE_BYTES = 16_000
+MAX_FILE_BYTES = MAX_DESIGN_FILE_BYTES
 _ID = re.compile(r"^[0-9a-f]{12}$")
 
 

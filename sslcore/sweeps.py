@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from sslcore.context import pretext_scale
 from sslcore.errors import ConfigError
+from sslcore.limits import MAX_SEEDS
 from sslcore.tasks import get_task, make_params, param_specs, task_class
 from sslcore.tasks.custom import CUSTOM
 from sslcore.train import RANDOM_INIT, SUPERVISED, TrainConfig
 
 MAX_VALUES = 8
-MAX_SEEDS = 5
 LEARNED = 0.02  # two points of probe accuracy: about the noise of a 500-image test set
 
 

@@ -30,6 +30,8 @@ from sslcore.evaluate import extract_features, knn_accuracy, split_indices
 from sslcore.fewlabel import draw_per_class
 from sslcore.flops import count_step_flops, step_flops, step_key
 from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED
+from sslcore.limits import MAX_SEED
+from sslcore.menus import DEFAULT_DATASET
 from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, make_backbone
 from sslcore.tasks import TASKS, get_task, make_params
 from sslcore.tasks.custom import CUSTOM, CustomTask
@@ -42,7 +44,6 @@ MAX_BATCH = 4096
 MAX_BUDGET_S = 24 * 3600
 MAX_COMPUTE = 1e18  # FLOPs: about a day of a current datacenter GPU
 REPORT_S = 0.5  # on a GPU, progress (and with it the one device sync) at most this often
-MAX_SEED = 2**31 - 1  # what every RNG here accepts (NumPy's legacy seeding stops at 2**32 - 1)
 
 
 class TrainingError(PretextLabError):
@@ -85,7 +86,7 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.dataset is None:
-            self.dataset = "corpus" if task_modality(self.task) == "text" else "shapes"
+            self.dataset = DEFAULT_DATASET["text" if task_modality(self.task) == "text" else "image"]
         if self.backbone is None:
             self.backbone = DEFAULT_BACKBONE[dataset_modality(self.dataset)]
         if self.compute is not None or self.epochs is not None:

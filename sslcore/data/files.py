@@ -31,8 +31,8 @@ from sslcore.errors import ImageDecodeError
 # useful range. 5,000 files and 200 MB (uncompressed) admit any sensible set and bound the work a hostile
 # archive can cause. Real image files barely compress (PNG/JPEG already are), so an entry that inflates
 # over 100× and to more than 1 MB is a zip bomb, not a photo.
-MAX_FILES = 5_000
-MAX_TOTAL_BYTES = 200 * 1024 * 1024
+from sslcore.limits import MAX_FILES, MAX_TOTAL_BYTES  # defined once, for the pages too
+
 MAX_COMPRESSION_RATIO = 100
 RATIO_CHECK_MIN_BYTES = 1024 * 1024
 MAX_ENTRIES = 4 * MAX_FILES  # raw zip entries, folders and __MACOSX/ companions included
