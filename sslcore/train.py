@@ -211,6 +211,16 @@ def device_name(device: torch.device) -> str:
     return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
 
 
+def available_devices() -> list[str]:
+    """The ``DEVICES`` this machine has: auto and the CPU always, CUDA and Apple's MPS when present."""
+    choices = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        choices.append("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        choices.append("mps")
+    return choices
+
+
 def lr_factor(progress: float, warmup: float) -> float:
     """Linear warm-up, then cosine decay to zero, as a function of the fraction of the run done."""
     if progress < warmup:

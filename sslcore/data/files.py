@@ -59,6 +59,37 @@ def load_uploads(
     return ImageDataset(name, torch.stack(tensors), labels, [], names), errors
 
 
+def decode_uploads(
+    files: Iterable[tuple[str, bytes]], size: int = 32
+) -> tuple[torch.Tensor | None, list[str], list[ImageDecodeError]]:
+    """Images from what a person dropped on a page: single files and zips of them, mixed.
+
+    Returns (uint8 images or None when nothing decoded, their names, an error per file that did not): a
+    zip's images come in archive order, then the single files. Size caps are the decoder's (per image) and
+    ``load_zip``'s (per archive).
+    """
+    singles, images, names, errors = [], [], [], []
+    for filename, data in files:
+        if filename.lower().endswith(".zip"):
+            try:
+                dataset, errs = load_zip(data, filename, size=size)
+            except ValueError as err:
+                errors.append(err)
+                continue
+            images.append(dataset.images)
+            names += dataset.names
+            errors += errs
+        else:
+            singles.append((filename, data))
+    if singles:
+        dataset, errs = load_uploads(singles, size=size)
+        errors += errs
+        if dataset is not None:
+            images.append(dataset.images)
+            names += dataset.names
+    return (torch.cat(images) if images else None), names, errors
+
+
 def load_zip(data: bytes, name: str, size: int = 32) -> tuple[ImageDataset, list[ImageDecodeError]]:
     """Load a zip of images (flat, or one sub-folder per class) without extracting it.
 
