@@ -43,6 +43,12 @@ class _Record:
         extra = {k: v for k, v in values.items() if k not in known or v is None}
         return cls(**kwargs, extra=extra)
 
+    @property
+    def unknown(self) -> dict:
+        """The keys of the JSON this record has no field for (kept in ``extra``, written back unchanged)."""
+        known = self._known()
+        return {k: v for k, v in self.extra.items() if k not in known}
+
     def to_dict(self) -> dict:
         out = {}
         for name in self._known():
