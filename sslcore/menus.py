@@ -28,17 +28,19 @@ BUILTIN_DATASETS = {
         "procedural shapes, 12 classes with an upright pose; colour, texture, position and scale vary",
     ),
     "digits": BuiltinDataset(
-        "image", "Handwritten digits (scikit-learn)", "scikit-learn's 1,797 handwritten digits (8×8, upscaled), 10 classes"
+        "image",
+        "Handwritten digits (scikit-learn)",
+        "scikit-learn's 1,797 handwritten digits (8×8, upscaled), 10 classes",
     ),
     "photos": BuiltinDataset(
         "image",
         "Sample photos (scikit-learn)",
-        "crops of scikit-learn's two sample photos (china, flower), for previews"
+        "crops of scikit-learn's two sample photos (china, flower), for previews",
     ),
     "cifar10": BuiltinDataset(
         "image",
         "CIFAR-10 (download)",
-        "CIFAR-10 (32×32 photos, 10 classes); needs a download or the files in the data folder"
+        "CIFAR-10 (32×32 photos, 10 classes); needs a download or the files in the data folder",
     ),
     "corpus": BuiltinDataset(
         "text",
@@ -49,8 +51,14 @@ BUILTIN_DATASETS = {
 DEFAULT_DATASET = {"image": "shapes", "text": "corpus"}  # what a run trains on when no dataset is given
 
 _OWN_DATA = {
-    "explore": {"image": {UPLOAD: "Your own images"}, "text": {PASTE: "Paste text", UPLOAD_TEXT: "Your .txt or .csv file"}},
-    "train": {"image": {UPLOAD: "Your zip (one folder per class)"}, "text": {UPLOAD: "Your CSV (text and label columns)"}},
+    "explore": {
+        "image": {UPLOAD: "Your own images"},
+        "text": {PASTE: "Paste text", UPLOAD_TEXT: "Your .txt or .csv file"},
+    },
+    "train": {
+        "image": {UPLOAD: "Your zip (one folder per class)"},
+        "text": {UPLOAD: "Your CSV (text and label columns)"},
+    },
 }
 _BUILTIN_SHOWN = {"explore": ("shapes", "digits", "photos", "corpus"), "train": ("shapes", "digits", "corpus")}
 

@@ -155,3 +155,8 @@ def pretext_points(runs: list[Run]) -> list[dict]:
             }
         )
     return points
+
+
+def neighbour_rows(embedding: dict, point: int) -> list[int]:
+    """The dataset rows of a map's point ``point`` and of its nearest neighbours, nearest first."""
+    return [int(embedding["indices"][point])] + [int(embedding["indices"][j]) for j in embedding["neighbours"][point]]

@@ -91,7 +91,9 @@ def test_pretext_chart_places_each_run_on_the_common_scale(finished):
     _, run, results = finished
     points = pretext_points([run])
     fig = charts.pretext_figure(points)
-    assert [t.name for t in fig.data] == ["rotation"] and list(fig.data[0].y) == [pytest.approx(100 * results["linear_probe"])]
+    assert [t.name for t in fig.data] == ["rotation"] and list(fig.data[0].y) == [
+        pytest.approx(100 * results["linear_probe"])
+    ]
     assert -0.5 <= fig.data[0].x[0] <= 1.0  # accuracy of 4 angles: chance 0.25 -> 0
     assert fig.layout.xaxis.title.text.startswith("pretext success")
 
@@ -119,7 +121,9 @@ def test_what_it_learned_charts_from_the_runs_rows(finished):
     rows = curve_rows([run], [run], "linear_probe")
     fig = charts.few_label_figure(rows, ceiling([run]))
     assert [t.name for t in fig.data] == [f"rotation · {run.id[:6]}", "random init"]
-    mine = sorted((r for r in rows if r["run"] == fig.data[0].name), key=lambda r: charts.label_x(r["labels_per_class"], rows))
+    mine = sorted(
+        (r for r in rows if r["run"] == fig.data[0].name), key=lambda r: charts.label_x(r["labels_per_class"], rows)
+    )
     assert list(fig.data[0].x) == [charts.label_x(r["labels_per_class"], rows) for r in mine]
     assert list(fig.data[0].y) == pytest.approx([100 * r["value"] for r in mine])
     assert fig.data[1].line.dash == "dot"  # random init: dotted grey
@@ -134,13 +138,25 @@ def test_what_it_learned_charts_from_the_runs_rows(finished):
 
 def test_sweep_chart_draws_one_point_per_knob_value():
     points = [
-        {"value": v, "steps": 10, "runs": 1, "pretext_score": s, "linear_probe": p, "knn": p, "baseline_probe": 0.1,
-         "factors": {"class": p, "colour": 0.5}}
+        {
+            "value": v,
+            "steps": 10,
+            "runs": 1,
+            "pretext_score": s,
+            "linear_probe": p,
+            "knn": p,
+            "baseline_probe": 0.1,
+            "factors": {"class": p, "colour": 0.5},
+        }
         for v, s, p in ((2, 0.9, 0.3), (3, 0.5, 0.5))
     ]
     fig = charts.sweep_figure(points, "grid", "jigsaw")
     assert [t.name for t in fig.data] == [
-        "pretext (0 = chance, 100 = solved)", "linear probe (%)", "kNN (%)", "random init probe (%)", "factor: colour",
+        "pretext (0 = chance, 100 = solved)",
+        "linear probe (%)",
+        "kNN (%)",
+        "random init probe (%)",
+        "factor: colour",
     ]
     assert list(fig.data[1].x) == ["2", "3"] and list(fig.data[1].y) == [30.0, 50.0]
     assert fig.layout.xaxis.title.text == "grid" and fig.layout.title.text == "jigsaw: what changes with grid"

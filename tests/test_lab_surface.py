@@ -36,7 +36,9 @@ def sslcore_imports(path: Path) -> list[tuple[int, str, bool]]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [(node.lineno, a.name, id(node) in typing_only) for a in node.names if a.name.startswith("sslcore")]
+            found += [
+                (node.lineno, a.name, id(node) in typing_only) for a in node.names if a.name.startswith("sslcore")
+            ]
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sslcore"):
             modules = [f"{node.module}.{a.name}" for a in node.names] if node.module == "sslcore" else [node.module]
             found += [(node.lineno, m, id(node) in typing_only) for m in modules]
@@ -59,14 +61,18 @@ def test_names_from_lab_are_imported_by_name_only_for_type_checking():
         f"{path.relative_to(ROOT)}:{line}"
         for path in PAGES
         for line, module, typing_only in sslcore_imports(path)
-        if module == "sslcore.lab" and not typing_only and "from sslcore.lab import" in path.read_text().splitlines()[line - 1]
+        if module == "sslcore.lab"
+        and not typing_only
+        and "from sslcore.lab import" in path.read_text().splitlines()[line - 1]
     ]
     assert not eager, eager
 
 
 def test_the_scan_catches_a_deep_import(tmp_path):
     page = tmp_path / "page.py"
-    page.write_text("from sslcore.train import TrainConfig\nimport sslcore.runs.store\nfrom sslcore import lab, uploads\n")
+    page.write_text(
+        "from sslcore.train import TrainConfig\nimport sslcore.runs.store\nfrom sslcore import lab, uploads\n"
+    )
     assert [m for _, m, _ in sslcore_imports(page)] == [
         "sslcore.train",
         "sslcore.runs.store",
@@ -141,7 +147,13 @@ def test_each_limit_is_assigned_once_in_sslcore_and_the_pages():
     places: dict[str, list[str]] = {}
     for path in files:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign)
+                else []
+            )
             for target in targets:
                 for t in ast.walk(target):
                     if isinstance(t, ast.Name) and t.id in LIMITS and isinstance(t.ctx, ast.Store):
@@ -290,3 +302,46 @@ def test_preview_rows_are_drawn_by_seed():
 
     assert preview_rows(50, 4, 7).tolist() == preview_rows(50, 4, 7).tolist() != preview_rows(50, 4, 8).tolist()
     assert preview_rows(3, 5).tolist() == [0, 1, 2]
+
+
+def test_a_typed_name_cannot_pass_for_a_browser_session():
+    from sslcore.runs.store import check_typed_name
+
+    assert check_typed_name("  Ada ") == "Ada"
+    with pytest.raises(ConfigError, match="':' is not allowed"):
+        check_typed_name("session:1234")
+    with pytest.raises(ConfigError, match="not a usable name"):
+        check_typed_name("<script>")
+
+
+def test_read_design_names_the_file_in_every_refusal():
+    from sslcore.custom_tasks import MAX_FILE_BYTES, read_design
+    from sslcore.tasks.custom import FLIP_TASK
+
+    assert read_design(FLIP_TASK.to_json().encode(), "flip.json") == FLIP_TASK
+    with pytest.raises(ConfigError, match=r"^big.json: larger than the 16 kB limit"):
+        read_design(b" " * (MAX_FILE_BYTES + 1), "big.json")
+    with pytest.raises(ConfigError, match=r"^bad.json: "):
+        read_design(b"{not json", "bad.json")
+
+
+def test_neighbour_rows_are_dataset_rows_nearest_first():
+    from sslcore.report import neighbour_rows
+
+    emb = {"indices": [40, 41, 42, 43], "neighbours": [[2, 1], [0, 3], [3, 0], [2, 1]]}
+    assert neighbour_rows(emb, 0) == [40, 42, 41] and neighbour_rows(emb, 3) == [43, 42, 41]
+
+
+def test_default_sweep_values_cover_a_knob_with_or_without_a_range():
+    from sslcore.sweeps import default_sweep_values
+    from sslcore.tasks.base import ParamSpec
+
+    spec = ParamSpec(name="k", type=int, default=3, min=1, max=8, choices=None, help="")
+    assert default_sweep_values(spec) == "1,3,8"
+    assert (
+        default_sweep_values(ParamSpec(name="k", type=int, default=3, min=None, max=None, choices=None, help="")) == "3"
+    )
+    assert (
+        default_sweep_values(ParamSpec(name="on", type=bool, default=True, min=None, max=None, choices=None, help=""))
+        == "false,true"
+    )

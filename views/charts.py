@@ -204,7 +204,11 @@ def word_map(embedding: dict, title: str, labelled: int = 120) -> go.Figure:
     shown = min(labelled, len(words))
     fig = go.Figure(
         go.Scattergl(
-            x=coords[:, 0], y=coords[:, 1], mode="markers", marker=dict(size=4, color=KNN_COLOUR), text=words,
+            x=coords[:, 0],
+            y=coords[:, 1],
+            mode="markers",
+            marker=dict(size=4, color=KNN_COLOUR),
+            text=words,
             hoverinfo="text",
         )
     )
@@ -278,8 +282,11 @@ def few_label_figure(rows: list[dict], ceiling: dict | None) -> go.Figure:
         )
     if ceiling:
         fig.add_hline(
-            y=100 * ceiling["value"], line_dash="dot", line_color="#CC6677",
-            annotation_text="supervised on all labels (ceiling)", annotation_position="top left",
+            y=100 * ceiling["value"],
+            line_dash="dot",
+            line_color="#CC6677",
+            annotation_text="supervised on all labels (ceiling)",
+            annotation_position="top left",
         )
     ticks = sorted({label_x(r["labels_per_class"], rows) for r in rows})
     labels = {label_x(r["labels_per_class"], rows): str(r["labels_per_class"]) for r in rows}
@@ -294,12 +301,16 @@ def finetune_figure(rows: list[dict], k) -> go.Figure:
     fig = go.Figure(
         [
             go.Bar(
-                name=f"linear probe @ {k} (frozen)", x=names, marker_color=KNN_COLOUR,
+                name=f"linear probe @ {k} (frozen)",
+                x=names,
+                marker_color=KNN_COLOUR,
                 y=[None if r["probe"] is None else 100 * r["probe"] for r in rows],
                 error_y=dict(type="data", array=[100 * (r["probe_spread"] or 0) for r in rows]),
             ),
             go.Bar(
-                name=f"fine-tuned @ {k}", x=names, marker_color=PROBE_COLOUR,
+                name=f"fine-tuned @ {k}",
+                x=names,
+                marker_color=PROBE_COLOUR,
                 y=[None if r["finetune"] is None else 100 * r["finetune"] for r in rows],
             ),
         ]
@@ -317,8 +328,15 @@ def factor_figure(names: list[str], rows: list[dict]) -> go.Figure:
     biggest = max([abs(v) for row in z for v in row if v is not None] or [0.1])
     fig = go.Figure(
         go.Heatmap(
-            z=z, x=[f"{n} ({rows[0]['metrics'][n]})" for n in names], y=[r["run"] for r in shown],
-            text=text, texttemplate="%{text}", colorscale="RdBu", zmid=0, zmin=-biggest, zmax=biggest,
+            z=z,
+            x=[f"{n} ({rows[0]['metrics'][n]})" for n in names],
+            y=[r["run"] for r in shown],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="RdBu",
+            zmid=0,
+            zmin=-biggest,
+            zmax=biggest,
             colorbar=dict(title="vs random init"),
             hovertemplate="%{y}<br>%{x}: %{text} (%{z:+.2f} vs random init)<extra></extra>",
         )

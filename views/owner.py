@@ -21,16 +21,9 @@ def _name_from_url() -> None:
     raw = st.query_params.get(NAME_PARAM)
     if raw:
         try:
-            st.session_state.owner_name = typed_name(raw)
+            st.session_state.owner_name = lab.check_typed_name(raw)
         except lab.ConfigError as err:
             st.session_state.owner_note = f"Ignored the name in the link: {err}"
-
-
-def typed_name(raw: str) -> str:
-    """A name a person typed: a valid owner that cannot pass for a browser session."""
-    if ":" in raw:
-        raise lab.ConfigError(f"owner {raw!r} is not a usable name: ':' is not allowed")
-    return lab.check_owner(raw)
 
 
 def me() -> str:
@@ -72,7 +65,7 @@ def _set_name() -> None:
         st.session_state.owner_name = None
         return
     try:
-        st.session_state.owner_name = typed_name(raw)
+        st.session_state.owner_name = lab.check_typed_name(raw)
     except lab.ConfigError as err:
         st.session_state.owner_note = str(err)
 

@@ -73,7 +73,7 @@ def dataset_images(name: str, n: int | None, size: int, seed: int):
 def show_neighbours(run, emb, point: int) -> None:
     """The selected test example and its nearest neighbours in this run's feature space."""
     cfg = run.config
-    picked = [int(emb["indices"][point])] + [int(emb["indices"][j]) for j in emb["neighbours"][point]]
+    picked = lab.neighbour_rows(emb, point)
     if cfg["dataset"] not in lab.DATASETS:
         st.caption("Examples of uploaded datasets are not kept; only built-in ones can be shown.")
     elif lab.dataset_modality(cfg["dataset"]) == "text":

@@ -62,15 +62,10 @@ def _load_file() -> None:
     upload = st.session_state.get("custom.file")
     if upload is None:
         return
-    data = upload.getvalue()
     try:
-        if len(data) > lab.MAX_DESIGN_FILE_BYTES:
-            raise lab.PretextLabError(
-                f"{upload.name}: larger than the {lab.MAX_DESIGN_FILE_BYTES // 1000} kB limit for a task design"
-            )
-        load_design(lab.parse_definition(data.decode("utf-8", errors="replace")))
+        load_design(lab.read_design(upload.getvalue(), upload.name))
     except lab.PretextLabError as err:
-        st.session_state["custom.note"] = f"{upload.name}: {err}" if not str(err).startswith(upload.name) else str(err)
+        st.session_state["custom.note"] = str(err)
 
 
 def _range_widget(name: str) -> tuple[float, float]:

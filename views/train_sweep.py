@@ -15,16 +15,6 @@ from views.budget import compute_budget, seconds_picker
 OWN = "own"
 
 
-def default_values(spec) -> str:
-    """A first guess a person can edit: every choice, both booleans, or min, default and max."""
-    if spec.choices:
-        return ",".join(map(str, spec.choices))
-    if spec.type is bool:
-        return "false,true"
-    values = [v for v in (spec.min, spec.default, spec.max) if v is not None]
-    return ",".join(str(v) for v in dict.fromkeys(values))
-
-
 def _apply_preset() -> None:
     name = st.session_state.get("sweep.preset")
     if name in lab.PRESETS:
@@ -69,7 +59,7 @@ def sweep_form(store, modality: str, submit_group, start_worker) -> None:
         knob = mid.selectbox(
             "Knob", list(specs), key="sweep.knob", on_change=_new_knob, help=specs[st.session_state["sweep.knob"]].help
         )
-        st.session_state.setdefault("sweep.values", default_values(specs[knob]))
+        st.session_state.setdefault("sweep.values", lab.default_sweep_values(specs[knob]))
         raw = right.text_input("Values (comma-separated)", key="sweep.values", help=specs[knob].help)
         seconds = seconds_picker(modality, key="sweep.budget")
         b, c = st.columns(2)

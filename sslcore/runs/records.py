@@ -174,4 +174,3 @@ class RunResults(_Record):
     def max_seconds(self) -> float | None:
         """The wall-clock safety cap the run was given, from its config."""
         return (self.config or {}).get("max_seconds")
-

@@ -580,6 +580,13 @@ def check_owner(owner: str | None) -> str | None:
     return owner
 
 
+def check_typed_name(raw: str) -> str:
+    """A name a person typed on a page: a valid owner that cannot pass for a browser session (no ':')."""
+    if ":" in raw:
+        raise ConfigError(f"owner {raw!r} is not a usable name: ':' is not allowed")
+    return check_owner(raw)
+
+
 def display_owner(owner: str | None) -> str:
     """An owner in words: a typed name as is, a browser session without its secret part."""
     if owner is None:
