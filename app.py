@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from sslcore.errors import PretextLabError
+from sslcore import lab
 from views.cluster import runs_target
 from views.owner import identity_sidebar
 from views.ui import start_worker
@@ -20,6 +20,6 @@ identity_sidebar()
 try:
     start_worker()
     st.sidebar.caption(f"Runs use: **{runs_target()}**")
-except PretextLabError as err:  # a damaged, locked or full run store: say so, and keep Explore working
+except lab.PretextLabError as err:  # a damaged, locked or full run store: say so, and keep Explore working
     st.sidebar.error(f"Background runs are unavailable: {err}", icon="🛑")
 page.run()

@@ -16,6 +16,7 @@ from sslcore.cli_design import add_commands, add_custom_option
 from sslcore.context import chance_points, flags, spread
 from sslcore.errors import ConfigError, ImageDecodeError, PretextLabError, TextDecodeError
 from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED
+from sslcore.limits import MAX_SEEDS
 
 if TYPE_CHECKING:
     from sslcore.train import TrainConfig
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 PREVIEW_IMAGES = 6
 MAX_PREVIEW_IMAGES = 64
 MIN_SIZE, MAX_SIZE = 16, 256
-MAX_SEEDS = 5
 
 
 def _tasks(args) -> int:

@@ -17,14 +17,26 @@ from pathlib import Path
 
 from sslcore import artifacts
 from sslcore.errors import ConfigError, PretextLabError
+from sslcore.limits import MAX_DESIGN_FILE_BYTES
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.paths import storage_error
 from sslcore.runs.store import NotAllowed, check_owner, display_owner, is_teacher
 from sslcore.tasks.custom import Definition, parse_definition
 
 MAX_PER_OWNER = 50
-MAX_FILE_BYTES = 16_000
+MAX_FILE_BYTES = MAX_DESIGN_FILE_BYTES
 _ID = re.compile(r"^[0-9a-f]{12}$")
+
+
+def read_design(data: bytes, filename: str) -> Definition:
+    """A design from an uploaded ``.json``: at most MAX_FILE_BYTES, checked by ``parse_definition``; every
+    refusal is a ConfigError that names the file."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{filename}: larger than the {MAX_FILE_BYTES // 1000} kB limit for a task design")
+    try:
+        return parse_definition(data.decode("utf-8", errors="replace"))
+    except PretextLabError as err:
+        raise ConfigError(str(err) if str(err).startswith(filename) else f"{filename}: {err}") from None
 
 
 @dataclass(frozen=True)

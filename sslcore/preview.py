@@ -164,3 +164,46 @@ def text_preview_html(task: PretextTask, items: list[TextPreviewItem]) -> str:
             body.append(f"<p style='margin:0;color:#777'>{html.escape(view.caption)}</p>{text_view_html(view)}")
         body.append(f"<p><b>{html.escape(item.label)}</b></p>")
     return f"<!doctype html><meta charset='utf-8'><title>{html.escape(task.title)}</title>{''.join(body)}"
+
+
+# ------------------------------------------------------------------------------------ what previews pick
+def preview_rows(n: int, count: int, seed: int | None = None) -> torch.Tensor:
+    """Which of ``n`` examples a preview shows: ``count`` drawn by ``seed`` (the same seed, the same examples),
+    or the first ``count`` when there is no seed (the person's own text, in its order)."""
+    if seed is None:
+        return torch.arange(min(count, n))
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:count]
+
+
+def preview_batch(task: PretextTask, inputs: torch.Tensor, seed: int):
+    """What the network is fed from ``inputs``: the task's own ``prepare``, as in training, drawn by ``seed``."""
+    return task.prepare(inputs, torch.Generator().manual_seed(seed))
+
+
+def image_card(name: str, images: torch.Tensor, cell: int = CELL) -> tuple[Image.Image, str]:
+    """A task's card picture: its network input for one image (the last view of its preview: rotation shows
+    270°, not 0°) and that view's pseudo-label, made by the task's own ``make_batch``."""
+    from sslcore.tasks import get_task
+
+    task = get_task(name)
+    item = task.explain(preview_batch(task, images, 0))[-1]
+    return render_image(item.views[0], cell), item.label
+
+
+def text_card(name: str, corpus, row: int = 8, draws: int = 50) -> str:
+    """A text task's card: one corpus sentence as the network gets it, marks and all (HTML). The first draw
+    that shows what the task does is used ([MASK] is random: one sentence can come out with none)."""
+    from sslcore.tasks import get_task
+
+    task = get_task(name)
+    task.setup(corpus)
+    for draw in range(1, draws):
+        item = task.explain(preview_batch(task, corpus.tokens[row : row + 1], draw))[0]
+        if shows_the_task(item.views[0]):
+            break
+    return text_view_html(item.views[0])
+
+
+def shows_the_task(view: TextView) -> bool:
+    """Whether a text view shows the task's work: a [MASK], a replaced token, a centre word, two segments."""
+    return bool({t.mark for t in view.tokens} - {None, "kept", "random"})

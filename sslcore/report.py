@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import numpy as np
 
-from sslcore.context import context_line, flags, images_seen
+from sslcore.context import context_line, flags, images_seen, pretext_scale, scale_note
 from sslcore.errors import ConfigError
+from sslcore.kinds import RANDOM_INIT
 from sslcore.runs.store import Run, display_owner
 from sslcore.tasks.custom import CUSTOM, parse_definition
 from sslcore.train import FINETUNE
@@ -120,3 +122,41 @@ def projector_tsv(embedding: dict, class_names: list[str]) -> tuple[str, str]:
         name = class_names[label] if 0 <= label < len(class_names) else str(label)
         lines.append(f"{index}\t{label}\t{name}")
     return vectors, "\n".join(lines) + "\n"
+
+
+def weights_file(run_dir) -> bytes:
+    """A finished run's backbone weights (safetensors) for download; an ArtifactError naming the file otherwise."""
+    from sslcore.artifacts import WEIGHTS, ArtifactError
+
+    path = Path(run_dir) / WEIGHTS
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise ArtifactError(f"{path} cannot be read ({err.strerror or err})") from None
+
+
+def pretext_points(runs: list[Run]) -> list[dict]:
+    """Pretext success against downstream accuracy, one point per trained run that has a pretext metric:
+    ``x`` is its metric on the common scale (0 = chance, 1 = perfect), ``y`` its linear probe (%), ``raw`` the
+    metric in its own words and ``scale`` how it was rescaled."""
+    points = []
+    for run in runs:
+        r = run.results or {}
+        if run.task == RANDOM_INIT or r.get("pretext_metric") is None:
+            continue
+        params, batch, classes = run.config.get("params") or {}, run.config.get("batch_size"), r.get("num_classes")
+        points.append(
+            {
+                "task": run.task,
+                "x": pretext_scale(run.task, r["pretext_metric"], params, batch, classes),
+                "y": 100 * r["linear_probe"],
+                "raw": f"{r.get('metric_label') or 'pretext metric'}: {r['pretext_metric']:.3g}",
+                "scale": scale_note(run.task, params, batch, classes),
+            }
+        )
+    return points
+
+
+def neighbour_rows(embedding: dict, point: int) -> list[int]:
+    """The dataset rows of a map's point ``point`` and of its nearest neighbours, nearest first."""
+    return [int(embedding["indices"][point])] + [int(embedding["indices"][j]) for j in embedding["neighbours"][point]]

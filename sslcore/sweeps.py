@@ -14,16 +14,27 @@ from dataclasses import dataclass
 
 from sslcore.context import pretext_scale
 from sslcore.errors import ConfigError
+from sslcore.limits import MAX_SEEDS
 from sslcore.tasks import get_task, make_params, param_specs, task_class
 from sslcore.tasks.custom import CUSTOM
 from sslcore.train import RANDOM_INIT, SUPERVISED, TrainConfig
 
 MAX_VALUES = 8
-MAX_SEEDS = 5
 LEARNED = 0.02  # two points of probe accuracy: about the noise of a 500-image test set
 
 
 # ---------------------------------------------------------------------------------------------- setting up
+def default_sweep_values(spec) -> str:
+    """Values to sweep a knob over, as a first guess a person can edit: every choice, both booleans, or its
+    min, default and max (those it has)."""
+    if spec.choices:
+        return ",".join(map(str, spec.choices))
+    if spec.type is bool:
+        return "false,true"
+    values = [v for v in (spec.min, spec.default, spec.max) if v is not None]
+    return ",".join(str(v) for v in dict.fromkeys(values))
+
+
 def parse_sweep(task: str, spec: str) -> tuple[str, list]:
     """``"knob=v1,v2,v3"`` -> (knob, checked values in the given order). Each value is checked like a --param."""
     if task in (CUSTOM, SUPERVISED, RANDOM_INIT):

@@ -30,6 +30,8 @@ from sslcore.evaluate import extract_features, knn_accuracy, split_indices
 from sslcore.fewlabel import draw_per_class
 from sslcore.flops import count_step_flops, step_flops, step_key
 from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED  # noqa: F401 - re-exported: pages and tests import them here
+from sslcore.limits import MAX_SEED
+from sslcore.menus import DEFAULT_DATASET
 from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, check_backbone_args, make_backbone
 from sslcore.tasks import RUN_KINDS, run_modality, run_objective
 
@@ -39,7 +41,6 @@ MAX_BATCH = 4096
 MAX_BUDGET_S = 24 * 3600
 MAX_COMPUTE = 1e18  # FLOPs: about a day of a current datacenter GPU
 REPORT_S = 0.5  # on a GPU, progress (and with it the one device sync) at most this often
-MAX_SEED = 2**31 - 1  # what every RNG here accepts (NumPy's legacy seeding stops at 2**32 - 1)
 
 
 class TrainingError(PretextLabError):
@@ -83,7 +84,7 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.dataset is None:
-            self.dataset = "corpus" if task_modality(self.task) == "text" else "shapes"
+            self.dataset = DEFAULT_DATASET["text" if task_modality(self.task) == "text" else "image"]
         if self.backbone is None:
             self.backbone = DEFAULT_BACKBONE[dataset_modality(self.dataset)]
         if self.backbone_args is None:
@@ -201,6 +202,16 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"GPU ({torch.cuda.get_device_name(device)})"
     return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
+
+
+def available_devices() -> list[str]:
+    """The ``DEVICES`` this machine has: auto and the CPU always, CUDA and Apple's MPS when present."""
+    choices = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        choices.append("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        choices.append("mps")
+    return choices
 
 
 def lr_factor(progress: float, warmup: float) -> float:

@@ -10,10 +10,13 @@ from pathlib import Path
 
 from sslcore.artifacts import write_bytes
 from sslcore.data import DATASETS
+from sslcore.errors import ConfigError, PretextLabError
+from sslcore.limits import MAX_TEXT_BYTES, MAX_TOTAL_BYTES, MB
 from sslcore.paths import data_dir, storage_error
 
 NAME_SUFFIX = ".name"
 MAX_NAME_CHARS = 80
+UPLOAD_LIMITS = {".zip": MAX_TOTAL_BYTES, ".csv": MAX_TEXT_BYTES}  # what Train accepts, and how large
 
 
 def clean_name(name: str) -> str:
@@ -24,7 +27,23 @@ def clean_name(name: str) -> str:
 
 
 def save_upload(data: bytes, name: str, suffix: str, root=None) -> str:
-    """Write an upload as ``<data dir>/uploads/<sha256>.<suffix>`` (once per content) and remember its name."""
+    """Check an uploaded training file and keep it as ``<data dir>/uploads/<sha256>.<suffix>``; returns its path.
+
+    ``suffix`` is what the run will read: ``.zip`` (a zip of class folders) or ``.csv`` (text and labels).
+    Refused here, in words that name the file, rather than later in the worker: a file over its limit, and a
+    CSV that is binary, not UTF-8 or without a text column. The name it was uploaded as is kept beside it
+    (cleaned); no user path reaches the disk, and the same content is written once (atomically: a cut-short
+    write never leaves a partial file under the hash).
+    """
+    if suffix not in UPLOAD_LIMITS:
+        raise ConfigError(f"a training upload is a {' or a '.join(UPLOAD_LIMITS)} file, not {suffix!r}")
+    limit = UPLOAD_LIMITS[suffix]
+    if len(data) > limit:
+        raise PretextLabError(f"{name}: larger than the {limit // MB} MB limit")
+    if suffix == ".csv":
+        from sslcore.data.text import parse_text_file
+
+        parse_text_file(data, name)  # refuse binary / non-UTF-8 / column-less files now, not in the worker
     folder = data_dir(root) / "uploads"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -32,7 +51,7 @@ def save_upload(data: bytes, name: str, suffix: str, root=None) -> str:
         raise storage_error(err, folder) from None
     path = folder / f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
     if not path.exists():
-        write_bytes(path, data)  # atomic: a cut-short write never leaves a partial file under the hash
+        write_bytes(path, data)
     write_bytes(path.with_name(path.name + NAME_SUFFIX), clean_name(name).encode())
     return str(path)
 

@@ -25,8 +25,9 @@ from sslcore.preview import text_view_html
 from sslcore.tasks import TASKS, get_task, make_params, param_specs
 from sslcore.tasks.base import TextView, Token
 from sslcore.tasks.supervised import Supervised
+from sslcore.train import available_devices
 from views.query import settings_from_query
-from views.ui import device_choices, float_step
+from views.ui import float_step
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -108,7 +109,7 @@ def test_4_new_random_draw_changes_the_default_view():
 
 # 5 -------------------------------------------------------------------------------------------------
 def test_5_the_device_menu_offers_only_what_exists():
-    choices = device_choices()
+    choices = available_devices()
     assert choices[:2] == ["auto", "cpu"]
     assert ("cuda" in choices) == torch.cuda.is_available()
     assert ("mps" in choices) == bool(torch.backends.mps.is_available())

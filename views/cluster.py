@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from sslcore.paths import data_dir
-from sslcore.runs import RunStore
-from sslcore.runs.worker import EXECUTOR_ENV
+from sslcore import lab
+
+if TYPE_CHECKING:
+    from sslcore.lab import RunStore
 
 
 @st.cache_data(ttl=10, show_spinner=False)
 def _target(path: str) -> str:
-    described = sorted({w["device"] for w in RunStore(path).live_workers() if w["device"]})
+    described = sorted({w["device"] for w in lab.RunStore(path).live_workers() if w["device"]})
     if described:  # what the live dispatchers say: "this machine (CPU)", "Ray cluster, 2 nodes, 4 GPUs, ..."
         return " · ".join(described)
-    if os.environ.get(EXECUTOR_ENV) == "ray":
+    if os.environ.get(lab.EXECUTOR_ENV) == "ray":
         return "a Ray cluster (connecting…)"
     from views.ui import runs_device
 
@@ -25,7 +27,7 @@ def _target(path: str) -> str:
 
 def runs_target() -> str:
     """Where runs go now, as the dispatcher describes its executor (checked at most every 10 s)."""
-    return _target(str(data_dir()))
+    return _target(str(lab.data_dir()))
 
 
 def show_queue_place(store: RunStore, owner: str | None) -> None:

@@ -8,10 +8,13 @@ pass ``parse_definition`` is dropped with a note in words, and the page opens th
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from sslcore.errors import ConfigError
-from sslcore.tasks.custom import CUSTOM, MAX_DEFINITION_CHARS, Definition, decode_definition, encode_definition
+from sslcore import lab
 from views.query import query_from_settings, settings_from_query
+
+if TYPE_CHECKING:
+    from sslcore.lab import Definition
 
 DESIGN = "design"
 DESIGN_KEY = "custom.design"  # session-state key: the design (canonical JSON) the builder opens with
@@ -19,19 +22,19 @@ DESIGN_KEY = "custom.design"  # session-state key: the design (canonical JSON) t
 
 def settings_from_custom_query(query: Mapping[str, str]) -> tuple[dict, list[str]]:
     """Like ``settings_from_query``, and for ``task=custom`` also the design, checked."""
-    if query.get("task") != CUSTOM:
+    if query.get("task") != lab.CUSTOM:
         return settings_from_query(query)
     rest = {k: v for k, v in query.items() if k not in ("task", DESIGN)}
     settings, notes = settings_from_query(rest)
-    settings["task"] = CUSTOM
+    settings["task"] = lab.CUSTOM
     raw = query.get(DESIGN)
     if raw is None:
         return settings, notes
-    if len(str(raw)) > 2 * MAX_DEFINITION_CHARS:
+    if len(str(raw)) > 2 * lab.MAX_DEFINITION_CHARS:
         return settings, [*notes, "ignored the custom task in the link: it is too long"]
     try:
-        settings[DESIGN_KEY] = decode_definition(str(raw)).to_json()
-    except ConfigError as err:
+        settings[DESIGN_KEY] = lab.decode_definition(str(raw)).to_json()
+    except lab.ConfigError as err:
         notes.append(f"ignored the custom task in the link: {err}")
     return settings, notes
 
@@ -39,4 +42,4 @@ def settings_from_custom_query(query: Mapping[str, str]) -> tuple[dict, list[str
 def custom_query(definition: Definition, source: str, size: int, count: int, seed: int) -> dict[str, str]:
     """The URL for a custom task's preview: the data settings plus the encoded design."""
     query = query_from_settings("rotation", source, size, count, seed, {})
-    return {**query, "task": CUSTOM, DESIGN: encode_definition(definition)}
+    return {**query, "task": lab.CUSTOM, DESIGN: lab.encode_definition(definition)}

@@ -1,17 +1,15 @@
 """Explore: pick a task, tweak its knobs, and see exactly what the network is fed and must predict."""
 
-import streamlit as st
-import torch
+import random
 
-from sslcore.errors import PretextLabError
-from sslcore.tasks import TASKS, get_task, param_specs
-from sslcore.tasks.custom import CUSTOM, CustomTask, parse_definition
+import streamlit as st
+
+from sslcore import lab
 from views.custom_query import custom_query, settings_from_custom_query
 from views.owner import url_params
-from views.query import MAX_COUNT, MAX_SEED, SIZES, query_from_settings, sources_for
+from views.query import MAX_COUNT, SIZES, query_from_settings, sources_for
 from views.task_builder import builder_sidebar
 from views.ui import (
-    MAX_PASTE_CHARS,
     TEXT_LIMITS,
     UPLOAD_LIMITS,
     builtin_corpus,
@@ -48,23 +46,23 @@ url_source = st.session_state.setdefault("_url_source", url_source)
 
 
 def new_draw() -> None:
-    st.session_state.seed = int(torch.randint(0, MAX_SEED, (1,)))
+    st.session_state.seed = random.randrange(lab.MAX_SEED)
 
 
 with st.sidebar:
-    tasks = {**TASKS, CUSTOM: CustomTask}
+    tasks = {**lab.TASKS, lab.CUSTOM: lab.CustomTask}
     name = st.selectbox(
         "Pretext task", list(tasks), format_func=lambda n: f"{MODALITY_ICON[tasks[n].modality]} {tasks[n].title}", key="task"
     )
     cls = tasks[name]
     text_task = cls.modality == "text"
     st.caption(cls.summary)
-    if name == CUSTOM:
+    if name == lab.CUSTOM:
         st.markdown("**Your design**")
         values = builder_sidebar()
     else:
         st.markdown("**Knobs**")
-        specs = param_specs(cls.Params)
+        specs = lab.param_specs(cls.Params)
         values = {spec.name: param_widget(spec, f"{name}.{spec.name}") for spec in specs}
     st.divider()
     sources = sources_for(name)
@@ -79,28 +77,30 @@ with st.sidebar:
     st.session_state.setdefault("count", 4)
     count = st.slider("How many sentences" if text_task else "How many images", 1, MAX_COUNT, key="count")
     st.session_state.setdefault("seed", 0)
-    st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="seed")
+    st.number_input("Seed", min_value=0, max_value=lab.MAX_SEED, step=1, key="seed")
     st.button("🎲 New random draw", width="stretch", on_click=new_draw)
 
 for note in url_notes:
     st.warning(note, icon="🔗")
 seed = int(st.session_state.seed)
-if name != CUSTOM:
+if name != lab.CUSTOM:
     st.query_params.from_dict({**query_from_settings(name, source, size, count, seed, values), **url_params()})
 elif values is None:  # the design has an error (shown in the sidebar): nothing to preview
     st.stop()
 else:
-    st.query_params.from_dict({**custom_query(parse_definition(values["definition"]), source, size, count, seed), **url_params()})
+    st.query_params.from_dict(
+        {**custom_query(lab.parse_definition(values["definition"]), source, size, count, seed), **url_params()}
+    )
 
 
 def text_rows():
     """Token rows to preview: random sentences of the corpus (by seed), or the person's own text."""
-    if source == "corpus":
+    if source in lab.BUILTIN_DATASETS:
         data = builtin_corpus()
-        return data, torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:count]
-    if source == "paste":
+        return data, lab.preview_rows(len(data), count, seed)
+    if source == lab.PASTE:
         pasted = st.text_area(
-            "Your text (paragraphs separated by a blank line)", SAMPLE_TEXT, height=160, max_chars=MAX_PASTE_CHARS
+            "Your text (paragraphs separated by a blank line)", SAMPLE_TEXT, height=160, max_chars=lab.MAX_PASTE_CHARS
         )
         data = uploaded_text([], pasted) if pasted.strip() else None
         if data is None:
@@ -115,13 +115,13 @@ def text_rows():
             st.info("Upload a .txt (paragraphs separated by blank lines) or a .csv with a 'text' column.")
     if data is None:
         st.stop()
-    return data, torch.arange(min(count, len(data)))
+    return data, lab.preview_rows(len(data), count)
 
 
 def image_batch():
-    if source != "upload":
+    if source != lab.UPLOAD:
         pool = builtin_images(source, POOL, size, 0)[0]  # a new seed draws other images from the same pool
-        return pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:count]]
+        return pool[lab.preview_rows(len(pool), count, seed)]
     files = st.file_uploader(
         "Upload images (PNG, JPEG, GIF, BMP, WEBP, TIFF) or a zip of them",
         # SVG, PDF and HEIC are let through so the decoder can say by name why they cannot be used
@@ -134,7 +134,7 @@ def image_batch():
         "receives it (they upload their own, or pick built-in images)."
     )
     if not files:
-        if url_source == "upload":
+        if url_source == lab.UPLOAD:
             st.info(
                 "This link was made on someone's own images, which are not shared. Upload a few images of yours "
                 "to see the view."
@@ -149,16 +149,15 @@ def image_batch():
 
 
 try:
-    task = get_task(name, values)
-    generator = torch.Generator().manual_seed(seed)
+    task = lab.get_task(name, values)
     if text_task:
         data, rows = text_rows()
         task.setup(data)
-        batch, shown = task.prepare(data.tokens[rows], generator), f"{len(rows)} sentences"
+        batch, shown = lab.preview_batch(task, data.tokens[rows], seed), f"{len(rows)} sentences"
     else:
         images = image_batch()
-        batch, shown = task.prepare(images, generator), f"{len(images)} images"
-except PretextLabError as err:
+        batch, shown = lab.preview_batch(task, images, seed), f"{len(images)} images"
+except lab.PretextLabError as err:
     st.error(str(err), icon="⚠️")
     st.stop()
 

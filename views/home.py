@@ -1,20 +1,14 @@
 """Home: what self-supervised learning and pretext tasks are, a card per task, and a quick comparison."""
 
 import streamlit as st
-import torch
 
-from sslcore.budget import QUICK_COMPUTE, QUICK_MAX_SECONDS, QUICK_TASKS
-from sslcore.errors import PretextLabError
-from sslcore.finetune import finetune_config
-from sslcore.preview import render_image, text_view_html
-from sslcore.tasks import get_task, list_tasks
-from sslcore.train import SUPERVISED, TrainConfig
+from sslcore import lab
 from views.budget import quick_label
 from views.owner import me
 from views.ui import builtin_corpus, builtin_images, run_store, start_worker
 
 QUICK_LABELS = 10  # the few-label view: each task fine-tuned on 10 labels per class, and supervised from scratch
-QUICK_FINETUNE_COMPUTE = QUICK_COMPUTE / 3  # the same budget rule as the runs: compute, whatever the load
+FINETUNE_PARTS = 3  # a quick fine-tune gets a third of a quick run's compute: the same budget rule, whatever the load
 
 st.title("🧩 Pretext Lab")
 st.markdown(
@@ -40,25 +34,30 @@ network, train tasks against each other, and compare what they learned.
 left, right = st.columns(2)
 left.page_link("views/explore.py", label="Explore a pretext task on your own images or text →", icon="🔍")
 if right.button(
-    f"⚡ Quick comparison: {', '.join(QUICK_TASKS)} and supervised, {quick_label(QUICK_COMPUTE)}, then each "
+    f"⚡ Quick comparison: {', '.join(lab.QUICK_TASKS)} and supervised, {quick_label(lab.QUICK_COMPUTE)}, then each "
     f"fine-tuned on {QUICK_LABELS} labels per class",
     type="primary",
 ):
     configs = [
-        TrainConfig(task=t, compute=QUICK_COMPUTE, max_seconds=QUICK_MAX_SECONDS) for t in [*QUICK_TASKS, SUPERVISED]
+        lab.TrainConfig(task=t, compute=lab.QUICK_COMPUTE, max_seconds=lab.QUICK_MAX_SECONDS)
+        for t in [*lab.QUICK_TASKS, lab.SUPERVISED]
     ]
     try:
         store = run_store()
         st.session_state.group, ids = store.submit_group(configs, owner=me())
         # queued after their sources: the worker takes runs in order, so each source has finished by then
-        sources = [(c.to_dict(), i) for c, i in zip(configs, ids) if c.task in QUICK_TASKS]
+        sources = [(c.to_dict(), i) for c, i in zip(configs, ids) if c.task in lab.QUICK_TASKS]
         for source, run_id in [*sources, (configs[0].to_dict(), None)]:
-            config = finetune_config(
-                source, run_id, QUICK_LABELS, compute=QUICK_FINETUNE_COMPUTE, max_seconds=QUICK_MAX_SECONDS
+            config = lab.finetune_config(
+                source,
+                run_id,
+                QUICK_LABELS,
+                compute=lab.QUICK_COMPUTE / FINETUNE_PARTS,
+                max_seconds=lab.QUICK_MAX_SECONDS,
             )
             store.submit(config, st.session_state.group, owner=me())
         start_worker(just_queued=True)
-    except PretextLabError as err:
+    except lab.PretextLabError as err:
         st.error(f"Could not queue the runs: {err}", icon="🛑")
         st.stop()
     st.switch_page("views/train.py")
@@ -67,29 +66,13 @@ if right.button(
 @st.cache_data(max_entries=32, show_spinner=False)
 def thumbnail(name: str):
     """The task's network input for one built-in shape: a live preview, made by the task's own make_batch."""
-    images, _ = builtin_images("shapes", 1, 64, 0)
-    task = get_task(name)
-    item = task.explain(task.prepare(images, torch.Generator().manual_seed(0)))[-1]  # rotation: 270°, not 0°
-    return render_image(item.views[0], 128), item.label
+    return lab.image_card(name, builtin_images(lab.DEFAULT_DATASET["image"], 1, 64, 0)[0])
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def text_thumbnail(name: str) -> str:
-    """The same for a text task: one corpus sentence as the network gets it, marks and all. The first draw
-    that shows what the task does is used ([MASK] is random: one sentence can come out with none)."""
-    corpus = builtin_corpus()
-    task = get_task(name)
-    task.setup(corpus)
-    for draw in range(1, 50):
-        item = task.explain(task.prepare(corpus.tokens[8:9], torch.Generator().manual_seed(draw)))[0]
-        if shows_the_task(item.views[0]):
-            break
-    return text_view_html(item.views[0])
-
-
-def shows_the_task(view) -> bool:
-    """Whether a text view shows the task's work: a [MASK], a replaced token, a centre word, two segments."""
-    return bool({t.mark for t in view.tokens} - {None, "kept", "random"})
+    """The same for a text task: one corpus sentence as the network gets it, marks and all."""
+    return lab.text_card(name, builtin_corpus())
 
 
 def open_in_explore(name: str) -> None:
@@ -99,7 +82,7 @@ def open_in_explore(name: str) -> None:
 
 
 st.subheader("The tasks")
-tasks = list_tasks()
+tasks = lab.list_tasks()
 for row in range(0, len(tasks), 3):
     for col, cls in zip(st.columns(3), tasks[row : row + 3]):
         with col.container(border=True):

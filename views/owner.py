@@ -8,9 +8,7 @@ import uuid
 
 import streamlit as st
 
-from sslcore.errors import ConfigError
-from sslcore.runs import NotAllowed, display_owner, is_teacher
-from sslcore.runs.store import check_owner, may_change
+from sslcore import lab
 
 NAME_PARAM = "me"
 
@@ -23,16 +21,9 @@ def _name_from_url() -> None:
     raw = st.query_params.get(NAME_PARAM)
     if raw:
         try:
-            st.session_state.owner_name = typed_name(raw)
-        except ConfigError as err:
+            st.session_state.owner_name = lab.check_typed_name(raw)
+        except lab.ConfigError as err:
             st.session_state.owner_note = f"Ignored the name in the link: {err}"
-
-
-def typed_name(raw: str) -> str:
-    """A name a person typed: a valid owner that cannot pass for a browser session."""
-    if ":" in raw:
-        raise ConfigError(f"owner {raw!r} is not a usable name: ':' is not allowed")
-    return check_owner(raw)
 
 
 def me() -> str:
@@ -48,17 +39,17 @@ def teacher_token() -> str | None:
 
 
 def is_teacher_here() -> bool:
-    return is_teacher(teacher_token())
+    return lab.is_teacher(teacher_token())
 
 
 def can_change(run) -> bool:
     """Whether this person may cancel or delete ``run`` (the store checks again when they do)."""
-    return may_change(run.owner, me(), teacher_token())
+    return lab.may_change(run.owner, me(), teacher_token())
 
 
 def owner_words(owner: str | None) -> str:
     """'you', or who else owns a run, in words."""
-    return "you" if owner == me() else display_owner(owner)
+    return "you" if owner == me() else lab.display_owner(owner)
 
 
 def url_params() -> dict[str, str]:
@@ -74,8 +65,8 @@ def _set_name() -> None:
         st.session_state.owner_name = None
         return
     try:
-        st.session_state.owner_name = typed_name(raw)
-    except ConfigError as err:
+        st.session_state.owner_name = lab.check_typed_name(raw)
+    except lab.ConfigError as err:
         st.session_state.owner_note = str(err)
 
 
@@ -107,7 +98,7 @@ def identity_sidebar() -> None:
                 st.success("Teacher mode: you may change every run and pin the class reference.", icon="🎓")
             else:
                 st.error("That is not the teacher token of this server.", icon="🔒")
-        st.caption(f"Runs you start belong to **{display_owner(me())}**.")
+        st.caption(f"Runs you start belong to **{lab.display_owner(me())}**.")
     if name := st.session_state.get("owner_name"):
         if st.query_params.get(NAME_PARAM) != name:
             st.query_params[NAME_PARAM] = name
@@ -116,4 +107,4 @@ def identity_sidebar() -> None:
 
 
 def refused(err: Exception) -> None:
-    st.error(str(err), icon="🔒" if isinstance(err, NotAllowed) else "⚠️")
+    st.error(str(err), icon="🔒" if isinstance(err, lab.NotAllowed) else "⚠️")

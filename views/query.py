@@ -8,32 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sslcore.errors import ConfigError
-from sslcore.tasks import TASKS, make_params, param_specs
+from sslcore import lab
 
-IMAGE_SOURCES = {
-    "shapes": "Shapes (procedural, 12 classes)",
-    "digits": "Handwritten digits (scikit-learn)",
-    "photos": "Sample photos (scikit-learn)",
-    "upload": "Your own images",
-}
-TEXT_SOURCES = {
-    "corpus": "Bundled corpus (6 topics)",
-    "paste": "Paste text",
-    "upload_text": "Your .txt or .csv file",
-}
-SIZES = (32, 64, 96, 128)
-MAX_COUNT = 12
-MAX_SEED = 2**31 - 1
+SIZES = lab.PREVIEW_SIZES
+MAX_COUNT = lab.MAX_PREVIEW_COUNT
 DEFAULT_TASK = "rotation"
 MAX_VALUE_CHARS = 100  # longer query values are not even parsed
-ALLOWED = {"image_size": SIZES, "count": range(1, MAX_COUNT + 1), "seed": range(0, MAX_SEED + 1)}
+ALLOWED = {"image_size": SIZES, "count": range(1, MAX_COUNT + 1), "seed": range(0, lab.MAX_SEED + 1)}
 RESERVED = ("task", "source", *ALLOWED)  # no task knob may use these names (tests check)
 
 
 def sources_for(task: str) -> dict[str, str]:
     """Data sources for a task: text ones for text tasks, image ones for image tasks (custom tasks included)."""
-    return TEXT_SOURCES if task in TASKS and TASKS[task].modality == "text" else IMAGE_SOURCES
+    text = task in lab.TASKS and lab.TASKS[task].modality == "text"
+    return lab.data_menu("explore", "text" if text else "image")
 
 
 def settings_from_query(query: Mapping[str, str]) -> tuple[dict, list[str]]:
@@ -51,14 +39,14 @@ def settings_from_query(query: Mapping[str, str]) -> tuple[dict, list[str]]:
         return value
 
     task = get("task") or DEFAULT_TASK
-    if task not in TASKS:
+    if task not in lab.TASKS:
         notes.append(f"unknown task {task!r} in the link")
         task = DEFAULT_TASK
     settings: dict = {"task": task}
     source = get("source")
     if source is not None:
         if source in sources_for(task):
-            settings["text_source" if TASKS[task].modality == "text" else "source"] = source
+            settings["text_source" if lab.TASKS[task].modality == "text" else "source"] = source
         else:
             notes.append(f"ignored source={source!r} from the link")
     for key, state_key in (("image_size", "size"), ("count", "count"), ("seed", "seed")):
@@ -72,22 +60,22 @@ def settings_from_query(query: Mapping[str, str]) -> tuple[dict, list[str]]:
             settings[state_key] = value
         except ValueError:
             notes.append(f"ignored {key}={raw!r} from the link")
-    for spec in param_specs(TASKS[task].Params):
+    for spec in lab.param_specs(lab.TASKS[task].Params):
         raw = get(spec.name)
         if raw is None:
             continue
         try:
-            settings[f"{task}.{spec.name}"] = getattr(make_params(TASKS[task].Params, {spec.name: raw}), spec.name)
-        except ConfigError as err:
+            settings[f"{task}.{spec.name}"] = getattr(lab.make_params(lab.TASKS[task].Params, {spec.name: raw}), spec.name)
+        except lab.ConfigError as err:
             notes.append(f"ignored from the link: {err}")
     return settings, notes
 
 
 def query_from_settings(task: str, source: str, size: int, count: int, seed: int, params: dict) -> dict[str, str]:
     """The URL for these settings: task, data source, size, count, seed, and the knobs changed from default."""
-    defaults = {spec.name: spec.default for spec in param_specs(TASKS[task].Params)}
+    defaults = {spec.name: spec.default for spec in lab.param_specs(lab.TASKS[task].Params)}
     changed = {name: str(value) for name, value in params.items() if value != defaults.get(name)}
     query = {"task": task, "source": source, "count": str(count), "seed": str(seed), **changed}
-    if TASKS[task].modality == "image":
+    if lab.TASKS[task].modality == "image":
         query["image_size"] = str(size)
     return query

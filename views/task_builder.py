@@ -4,13 +4,11 @@ stored by ``sslcore.custom_tasks``; the preview goes through the same ``make_bat
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
-from sslcore.custom_tasks import MAX_FILE_BYTES, CustomTaskStore, SavedTask, display_owner, is_teacher
-from sslcore.errors import PretextLabError
-from sslcore.paths import data_dir
-from sslcore.tasks.custom import CUSTOM, EXAMPLES, FLIP_TASK, MAX_LEVELS, TARGETS, Definition, parse_definition
-from sslcore.transforms import TRANSFORMS
+from sslcore import lab
 from views.custom_query import DESIGN_KEY
 from views.owner import me, teacher_token
 
@@ -22,12 +20,16 @@ TARGET_WORDS = {
 }
 
 
+if TYPE_CHECKING:
+    from sslcore.lab import CustomTaskStore, Definition, SavedTask
+
+
 def task_store() -> CustomTaskStore:
-    return CustomTaskStore(data_dir())
+    return lab.CustomTaskStore(lab.data_dir())
 
 
 def saved_label(task: SavedTask) -> str:
-    whose = "yours" if task.owner == me() else f"by {display_owner(task.owner)}"
+    whose = "yours" if task.owner == me() else f"by {lab.display_owner(task.owner)}"
     return f"{task.name} ({whose}{', published' if task.published else ''})"
 
 
@@ -46,12 +48,12 @@ def load_design(definition: Definition) -> None:
 
 def _pick_saved() -> None:
     choice = st.session_state.get("custom.pick")
-    if choice in EXAMPLES:
-        load_design(EXAMPLES[choice])
+    if choice in lab.EXAMPLES:
+        load_design(lab.EXAMPLES[choice])
     elif choice and choice != NEW:
         try:
             load_design(task_store().get(choice).definition)
-        except PretextLabError as err:
+        except lab.PretextLabError as err:
             st.session_state["custom.note"] = str(err)
 
 
@@ -60,17 +62,14 @@ def _load_file() -> None:
     upload = st.session_state.get("custom.file")
     if upload is None:
         return
-    data = upload.getvalue()
     try:
-        if len(data) > MAX_FILE_BYTES:
-            raise PretextLabError(f"{upload.name}: larger than the {MAX_FILE_BYTES // 1000} kB limit for a task design")
-        load_design(parse_definition(data.decode("utf-8", errors="replace")))
-    except PretextLabError as err:
-        st.session_state["custom.note"] = f"{upload.name}: {err}" if not str(err).startswith(upload.name) else str(err)
+        load_design(lab.read_design(upload.getvalue(), upload.name))
+    except lab.PretextLabError as err:
+        st.session_state["custom.note"] = str(err)
 
 
 def _range_widget(name: str) -> tuple[float, float]:
-    t = TRANSFORMS[name]
+    t = lab.TRANSFORMS[name]
     key = f"custom.range.{name}"
     low, high = t.default
     if t.discrete:
@@ -87,31 +86,31 @@ def builder_sidebar() -> dict | None:
     """Draw the builder; returns the task's params ({"definition": JSON}) or None (with the reason shown)."""
     if DESIGN_KEY in st.session_state:  # a design from the link: load it once
         try:
-            load_design(parse_definition(st.session_state.pop(DESIGN_KEY)))
-        except PretextLabError as err:
+            load_design(lab.parse_definition(st.session_state.pop(DESIGN_KEY)))
+        except lab.PretextLabError as err:
             st.warning(f"Ignored the custom task in the link: {err}", icon="🔗")
     if "custom.name" not in st.session_state:
-        load_design(FLIP_TASK)
+        load_design(lab.FLIP_TASK)
     try:
         saved = task_store().visible(me())
-    except PretextLabError as err:
+    except lab.PretextLabError as err:
         saved = []
         st.warning(f"Saved designs cannot be read right now: {err}", icon="⚠️")
     options = {
         NEW: "— a new design —",
         **{t.id: saved_label(t) for t in saved},
-        **{name: f"📘 example: {name}" for name in EXAMPLES},
+        **{name: f"📘 example: {name}" for name in lab.EXAMPLES},
     }
     st.selectbox("Start from", list(options), format_func=options.get, key="custom.pick", on_change=_pick_saved)
     st.file_uploader("…or load a design (.json)", type=["json"], key="custom.file", on_change=_load_file)
     if note := st.session_state.pop("custom.note", None):
         st.error(note, icon="⚠️")
     st.text_input("Name", key="custom.name", max_chars=40)
-    target = st.radio("The network must predict", list(TARGETS), format_func=TARGET_WORDS.get, key="custom.target")
+    target = st.radio("The network must predict", list(lab.TARGETS), format_func=TARGET_WORDS.get, key="custom.target")
     chosen = st.multiselect(
         "Transformations",
-        list(TRANSFORMS),
-        format_func=lambda n: TRANSFORMS[n].title,
+        list(lab.TRANSFORMS),
+        format_func=lambda n: lab.TRANSFORMS[n].title,
         key="custom.transforms",
         help="Each is applied per image with an amount drawn from its range (the jitter).",
     )
@@ -127,15 +126,15 @@ def builder_sidebar() -> dict | None:
         levels = st.number_input(
             "Levels (0 = regress the amount)",
             0,
-            MAX_LEVELS,
+            lab.MAX_LEVELS,
             key="custom.levels",
             help="k ≥ 2: classify which of k evenly spaced amounts was used (one transformation).",
         )
         if levels:
             design["levels"] = int(levels)
     try:
-        definition = parse_definition(design)
-    except PretextLabError as err:
+        definition = lab.parse_definition(design)
+    except lab.PretextLabError as err:
         st.error(str(err), icon="⚠️")
         return None
     save_buttons(definition, saved)
@@ -149,16 +148,16 @@ def save_buttons(definition: Definition, saved: list[SavedTask]) -> None:
         try:
             task = task_store().save(definition, me())
             st.session_state["custom.saved"] = f"Saved {task.name!r}."
-        except PretextLabError as err:
+        except lab.PretextLabError as err:
             st.session_state["custom.saved"] = f"⚠️ {err}"
     mine = next((t for t in saved if t.name.lower() == definition.name.lower()), None)
-    if mine is not None and is_teacher(teacher_token()):
+    if mine is not None and lab.is_teacher(teacher_token()):
         label = "Unpublish" if mine.published else "📢 Publish"
         if right.button(label, help="Show this design to everyone in the class."):
             try:
                 task_store().publish(mine.id, teacher_token(), not mine.published)
                 st.session_state["custom.saved"] = f"{'Unpublished' if mine.published else 'Published'} {mine.name!r}."
-            except PretextLabError as err:
+            except lab.PretextLabError as err:
                 st.session_state["custom.saved"] = f"⚠️ {err}"
     if message := st.session_state.pop("custom.saved", None):
         st.caption(message)
@@ -170,6 +169,6 @@ def custom_task_options() -> dict[str, tuple[str, str]]:
     """Saved designs this person may train: option key -> (label, the design's canonical JSON)."""
     try:
         saved = task_store().visible(me())
-    except PretextLabError:
+    except lab.PretextLabError:
         return {}
-    return {f"{CUSTOM}:{t.id}": (f"✏️ {saved_label(t)}", t.definition.to_json()) for t in saved}
+    return {f"{lab.CUSTOM}:{t.id}": (f"✏️ {saved_label(t)}", t.definition.to_json()) for t in saved}

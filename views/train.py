@@ -1,56 +1,23 @@
 """Train: start one run or a comparison group, and watch the live queue (the worker does the training)."""
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from sslcore import uploads
-from sslcore.context import flags
-from sslcore.data import dataset_modality
-from sslcore.data.files import MAX_TOTAL_BYTES
-from sslcore.data.text import MAX_TEXT_BYTES, parse_text_file
-from sslcore.errors import PretextLabError
-from sslcore.flops import format_flops
-from sslcore.models import backbone_modality
-from sslcore.report import task_title
-from sslcore.runs import FINISHED, NotAllowed
-from sslcore.tasks import TASKS, list_tasks
-from sslcore.train import BACKBONES, OPTIMIZERS, SUPERVISED, TrainConfig
-from sslcore.uploads import dataset_label
+from sslcore import lab
 from views.budget import compute_budget, seconds_picker, spent_caption, under_budget_warning
+from views.charts import knn_during_run, training_curves
 from views.cluster import show_queue_place
 from views.owner import can_change, me, owner_words, refused, teacher_token
 from views.task_builder import custom_task_options
 from views.train_sweep import sweep_form
-from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, device_choices, start_worker, store_or_stop
+from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, start_worker, store_or_stop
 
-DATASETS = {
-    "image": {
-        "shapes": "Shapes (procedural)",
-        "digits": "Handwritten digits",
-        "upload": "Your zip (one folder per class)",
-    },
-    "text": {
-        "corpus": "Bundled corpus (6 topics)",
-        "upload": "Your CSV (text and label columns)",
-    },
-}
 QUEUE_SHOWN = 10
-MAX_SEEDS = 5
 DEFAULT_TASKS = {"image": ["rotation"], "text": ["masked_language"]}
 STATUS_ICON = {"queued": "⏳", "running": "🏃", "succeeded": "✅", "failed": "❌", "cancelled": "🚫"}
+UPLOAD_SUFFIX = {"image": ".zip", "text": ".csv"}  # what a training upload is, per modality
 
 st.title("🏋️ Train")
 store = store_or_stop()
-
-
-def save_upload(upload, suffix: str, limit: int) -> str:
-    """Keep an uploaded training file under a content hash: the worker reads it; no user path is used."""
-    data = upload.getvalue()
-    if len(data) > limit:
-        raise PretextLabError(f"{upload.name}: larger than the {limit // 2**20} MB limit")
-    if suffix == ".csv":
-        parse_text_file(data, upload.name)  # refuse binary / non-UTF-8 / column-less files now, not in the worker
-    return uploads.save_upload(data, upload.name, suffix)
 
 
 modality = st.segmented_control(
@@ -66,13 +33,13 @@ with st.form("new_runs"):
     custom = custom_task_options() if modality == "image" else {}  # your saved designs (and published ones)
     tasks = left.multiselect(
         "Pretext tasks",
-        [t.name for t in list_tasks(modality)] + list(custom),
+        [t.name for t in lab.list_tasks(modality)] + list(custom),
         default=DEFAULT_TASKS[modality],
-        format_func=lambda n: custom[n][0] if n in custom else TASKS[n].title,
+        format_func=lambda n: custom[n][0] if n in custom else lab.TASKS[n].title,
         key=f"tasks_{modality}",
     )
     supervised = left.checkbox("Add the supervised reference (uses real labels)", value=True)
-    choices = DATASETS[modality]
+    choices = lab.data_menu("train", modality)
     dataset = right.selectbox("Dataset", list(choices), format_func=choices.get, key=f"dataset_{modality}")
     upload = right.file_uploader(
         "Training CSV (used when the dataset is your CSV)" if text_data else "Training zip (used when the dataset is your zip)",
@@ -82,41 +49,48 @@ with st.form("new_runs"):
         else "One folder per class, images inside. " + UPLOAD_LIMITS,
         key=f"upload_{modality}",
     )
-    seed = right.number_input("Seed", 0, 2**31 - 1, 0)
+    seed = right.number_input("Seed", 0, lab.MAX_SEED, 0)
     seeds = left.number_input(
         "Repeats (seeds)",
         1,
-        MAX_SEEDS,
+        lab.MAX_SEEDS,
         1,
         help="Run each task this many times, with seeds seed, seed+1, …: Results draws the spread, so a real "
         "difference can be told from noise.",
     )
-    device = right.selectbox("Device", device_choices(), help="auto: the GPU when there is one, else the CPU")
+    device = right.selectbox("Device", lab.available_devices(), help="auto: the GPU when there is one, else the CPU")
     with st.expander("Advanced"):
         a, b, c = st.columns(3)
-        batch_size = a.select_slider("Batch size", [32, 64, 128, 256, 512], value=256)
-        optimizer = b.selectbox("Optimizer", list(OPTIMIZERS))
+        batch_size = a.select_slider("Batch size", lab.BATCH_SIZES, value=256)
+        optimizer = b.selectbox("Optimizer", list(lab.OPTIMIZERS))
         lr = c.number_input("Learning rate (0 = default)", 0.0, 10.0, 0.0, format="%.4f")
-        backbones = [name for name in BACKBONES if backbone_modality(name) == modality]
+        backbones = [name for name in lab.BACKBONES if lab.backbone_modality(name) == modality]
         backbone = a.selectbox("Backbone", backbones)
-        n = b.number_input("Dataset size (shapes)", 100, 20000, 2000, step=100, disabled=text_data)
+        n = b.number_input(
+            "Dataset size (shapes)",
+            lab.MIN_SHAPES_N,
+            lab.MAX_SHAPES_N,
+            lab.DEFAULT_SHAPES_N,
+            step=lab.SHAPES_N_STEP,
+            disabled=text_data,
+        )
     submitted = st.form_submit_button("Start", type="primary")
 
 if submitted:
     try:
-        names = [*tasks, *([SUPERVISED] if supervised else [])]
+        names = [*tasks, *([lab.SUPERVISED] if supervised else [])]
         if not names:
-            raise PretextLabError("pick at least one task")
-        if dataset == "upload":
+            raise lab.PretextLabError("pick at least one task")
+        if dataset == lab.UPLOAD:
             if upload is None:
                 what = "a CSV with text and label columns" if text_data else "a zip with one folder per class"
-                raise PretextLabError(f"upload {what}, or pick a built-in dataset")
-            source = save_upload(upload, *((".csv", MAX_TEXT_BYTES) if text_data else (".zip", MAX_TOTAL_BYTES)))
+                raise lab.PretextLabError(f"upload {what}, or pick a built-in dataset")
+            source = lab.save_upload(upload.getvalue(), upload.name, UPLOAD_SUFFIX[modality])
         else:
             source = dataset
         configs = [
-            TrainConfig(
-                **({"task": "custom", "params": {"definition": custom[name][1]}} if name in custom else {"task": name}),
+            lab.TrainConfig(
+                **({"task": lab.CUSTOM, "params": {"definition": custom[name][1]}} if name in custom else {"task": name}),
                 dataset=source,
                 **compute_budget(budget, backbone, device),
                 seed=int(seed) + repeat,
@@ -133,25 +107,11 @@ if submitted:
         group, ids = store.submit_group(configs, owner=me())
         st.session_state.group = group
         start_worker(just_queued=True)
-        st.success(f"Queued {len(ids)} runs (with the random-init baseline), {format_flops(configs[0].compute)} each.")
-    except PretextLabError as err:
+        st.success(f"Queued {len(ids)} runs (with the random-init baseline), {lab.format_flops(configs[0].compute)} each.")
+    except lab.PretextLabError as err:
         st.error(str(err), icon="⚠️")
 
 sweep_form(store, modality, lambda configs: store.submit_group(configs, owner=me()), start_worker)
-
-
-def curves(run_id: str):
-    events = store.events_since(run_id)
-    steps = [e for e in events if e["kind"] == "step"]
-    probes = [e for e in events if e["kind"] == "probe"]
-    return steps, probes
-
-
-def small_chart(x, ys: dict, title: str) -> go.Figure:
-    fig = go.Figure([go.Scatter(x=x, y=y, mode="lines", name=name) for name, y in ys.items()])
-    fig.update_layout(title=title, height=220, margin=dict(l=10, r=10, t=30, b=10), showlegend=len(ys) > 1)
-    fig.update_xaxes(title="training seconds")
-    return fig
 
 
 def change_run(verb: str, run_id: str) -> None:
@@ -159,9 +119,9 @@ def change_run(verb: str, run_id: str) -> None:
     st.session_state.pop("refused", None)
     try:
         getattr(store, verb)(run_id, by=me(), token=teacher_token())
-    except NotAllowed as err:
+    except lab.NotAllowed as err:
         st.session_state.refused = (run_id, err)
-    except PretextLabError as err:  # e.g. deleting a run that is still running
+    except lab.PretextLabError as err:  # e.g. deleting a run that is still running
         st.session_state.refused = (run_id, err)
 
 
@@ -169,7 +129,7 @@ def run_card(run, charts: bool) -> None:
     with st.container(border=True):
         head, actions = st.columns([5, 1])
         head.markdown(
-            f"{STATUS_ICON[run.status]} **{task_title(run)}** on {dataset_label(run.config['dataset'])} · seed "
+            f"{STATUS_ICON[run.status]} **{lab.task_title(run)}** on {lab.dataset_label(run.config['dataset'])} · seed "
             f"{run.config.get('seed')} · `{run.id}` · {run.status} · by {owner_words(run.owner)}"
         )
         if can_change(run):  # everyone may look; only the owner or the teacher gets the buttons (the store checks too)
@@ -179,44 +139,31 @@ def run_card(run, charts: bool) -> None:
             refused(note[1])
         if run.status == "failed":
             st.error(run.error or "failed", icon="❌")
-        progress = run.progress or {}
-        unit = "sentences" if dataset_modality(run.config.get("dataset") or "") == "text" else "img"
-        if run.status == "running" and progress.get("kind") == "step":
+        progress = run.progress_record or lab.Progress(kind="starting")
+        unit = "sentences" if lab.dataset_modality(run.config.get("dataset") or "") == "text" else "img"
+        if run.status == "running" and progress.kind == "step":
             st.progress(
-                min(1.0, progress["progress"]),
-                text=f"{100 * progress['progress']:.0f}% · loss {progress['loss']:.3f} · "
-                f"{progress['images_per_s']:.0f} {unit}/s · ETA {progress['eta']:.0f} s",
+                min(1.0, progress.progress),
+                text=f"{100 * progress.progress:.0f}% · loss {progress.loss:.3f} · "
+                f"{progress.images_per_s:.0f} {unit}/s · ETA {progress.eta:.0f} s",
             )
         elif run.status == "running":
-            st.progress(1.0 if progress.get("kind") == "evaluating" else 0.0, text=progress.get("kind", "starting"))
+            st.progress(1.0 if progress.kind == "evaluating" else 0.0, text=progress.kind)
         if run.status == "succeeded" and run.results:
-            r = run.results
+            r = run.results_record
             st.caption(
-                f"linear probe {100 * r['linear_probe']:.1f}% · kNN {100 * r['knn']:.1f}% · "
-                f"random init {100 * r['baseline']['linear_probe']:.1f}% · {spent_caption(r)} on {r['device']}"
+                f"linear probe {100 * r.linear_probe:.1f}% · kNN {100 * r.knn:.1f}% · "
+                f"random init {100 * r.baseline.linear_probe:.1f}% · {spent_caption(r)} on {r.device}"
             )
             under_budget_warning(run)
-            for warning in flags({**r, "task": run.task}, run.config):
+            for warning in lab.flags({**run.results, "task": run.task}, run.config):
                 st.warning(warning, icon="⚠️")
-        if charts and run.status != "queued" and run.task != "random_init":
-            steps, probes = curves(run.id)
-            if steps:
+        if charts and run.status != "queued" and run.task != lab.RANDOM_INIT:
+            events = store.progress_since(run.id)
+            if loss := training_curves(events):
                 c1, c2 = st.columns(2)
-                x = [e["elapsed"] for e in steps]
-                c1.plotly_chart(
-                    small_chart(
-                        x,
-                        {"loss": [e["loss"] for e in steps], "pretext": [e["metric"] for e in steps]},
-                        "loss and pretext metric",
-                    ),
-                    key=f"loss-{run.id}",
-                )
-                c2.plotly_chart(
-                    small_chart(
-                        [p["elapsed"] for p in probes], {"kNN": [p["knn"] for p in probes]}, "downstream kNN accuracy"
-                    ),
-                    key=f"knn-{run.id}",
-                )
+                c1.plotly_chart(loss, key=f"loss-{run.id}")
+                c2.plotly_chart(knn_during_run(events), key=f"knn-{run.id}")
 
 
 @st.fragment(run_every=2)
@@ -225,7 +172,7 @@ def queue() -> None:
         runs = store.list(limit=30)
         if any(r.status == "running" for r in runs):
             store.reap_stale()
-        active = sum(r.status not in FINISHED for r in runs)
+        active = sum(r.status not in lab.FINISHED for r in runs)
         st.subheader(f"Queue · {active} active")
         show_queue_place(store, me())
         if not runs:
@@ -239,7 +186,7 @@ def queue() -> None:
             run_card(run, charts=run.status == "running" or run.group_id == mine)
         if len(shown) < len(runs):
             st.caption(f"{len(runs) - len(shown)} older runs are on the Results page.")
-    except PretextLabError as err:  # locked or damaged store: say so, and try again at the next poll
+    except lab.PretextLabError as err:  # locked or damaged store: say so, and try again at the next poll
         st.error(f"The run queue cannot be read right now: {err}", icon="🛑")
 
 

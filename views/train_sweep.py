@@ -9,32 +9,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from sslcore.errors import PretextLabError
-from sslcore.flops import format_flops
-from sslcore.models import DEFAULT_BACKBONE
-from sslcore.sweeps import MAX_SEEDS, PRESETS, parse_sweep, sweep_configs
-from sslcore.tasks import list_tasks, param_specs, task_class
-from sslcore.train import TrainConfig
+from sslcore import lab
 from views.budget import compute_budget, seconds_picker
 
 OWN = "own"
-SWEEP_DATASETS = {"image": "shapes", "text": "corpus"}
-
-
-def default_values(spec) -> str:
-    """A first guess a person can edit: every choice, both booleans, or min, default and max."""
-    if spec.choices:
-        return ",".join(map(str, spec.choices))
-    if spec.type is bool:
-        return "false,true"
-    values = [v for v in (spec.min, spec.default, spec.max) if v is not None]
-    return ",".join(str(v) for v in dict.fromkeys(values))
 
 
 def _apply_preset() -> None:
     name = st.session_state.get("sweep.preset")
-    if name in PRESETS:
-        p = PRESETS[name]
+    if name in lab.PRESETS:
+        p = lab.PRESETS[name]
         st.session_state["sweep.task"] = p.task
         st.session_state["sweep.knob"] = p.knob
         st.session_state["sweep.values"] = ",".join(map(str, p.values))
@@ -50,7 +34,7 @@ def sweep_form(store, modality: str, submit_group, start_worker) -> None:
     """The expander with the sweep form; queues the group with ``submit_group(configs)``."""
     with st.expander("🎚️ Vary one knob — a sweep that finds the sweet spot", expanded=False):
         presets = {OWN: "— your own sweep —"} | {
-            n: f"📖 {p.title}" for n, p in PRESETS.items() if task_class(p.task).modality == modality
+            n: f"📖 {p.title}" for n, p in lab.PRESETS.items() if lab.task_class(p.task).modality == modality
         }
         st.selectbox(
             "Start from a published finding",
@@ -59,49 +43,57 @@ def sweep_form(store, modality: str, submit_group, start_worker) -> None:
             key="sweep.preset",
             on_change=_apply_preset,
         )
-        if (chosen := st.session_state.get("sweep.preset")) in PRESETS:
-            p = PRESETS[chosen]
+        if (chosen := st.session_state.get("sweep.preset")) in lab.PRESETS:
+            p = lab.PRESETS[chosen]
             st.caption(f"**Paper:** {p.finding} — *{p.reference}*  \n**We measured:** {p.measured}")
-        names = [t.name for t in list_tasks(modality)]
+        names = [t.name for t in lab.list_tasks(modality)]
         if st.session_state.get("sweep.task") not in names:
             st.session_state["sweep.task"] = names[0]
         left, mid, right = st.columns([2, 2, 3])
         task = left.selectbox(
-            "Task", names, format_func=lambda n: task_class(n).title, key="sweep.task", on_change=_new_knob
+            "Task", names, format_func=lambda n: lab.task_class(n).title, key="sweep.task", on_change=_new_knob
         )
-        specs = {s.name: s for s in param_specs(task_class(task).Params)}
+        specs = {s.name: s for s in lab.param_specs(lab.task_class(task).Params)}
         if st.session_state.get("sweep.knob") not in specs:
             st.session_state["sweep.knob"] = next(iter(specs))
         knob = mid.selectbox(
             "Knob", list(specs), key="sweep.knob", on_change=_new_knob, help=specs[st.session_state["sweep.knob"]].help
         )
-        st.session_state.setdefault("sweep.values", default_values(specs[knob]))
+        st.session_state.setdefault("sweep.values", lab.default_sweep_values(specs[knob]))
         raw = right.text_input("Values (comma-separated)", key="sweep.values", help=specs[knob].help)
         seconds = seconds_picker(modality, key="sweep.budget")
         b, c = st.columns(2)
         seeds = b.number_input(
-            "Seeds per value", 1, MAX_SEEDS, 1, key="sweep.seeds", help="Medians are drawn; more seeds, less noise."
+            "Seeds per value", 1, lab.MAX_SEEDS, 1, key="sweep.seeds", help="Medians are drawn; more seeds, less noise."
         )
-        n = c.number_input("Dataset size", 100, 20000, 2000, step=100, key="sweep.n", disabled=modality == "text")
+        n = c.number_input(
+            "Dataset size",
+            lab.MIN_SHAPES_N,
+            lab.MAX_SHAPES_N,
+            lab.DEFAULT_SHAPES_N,
+            step=lab.SHAPES_N_STEP,
+            key="sweep.n",
+            disabled=modality == "text",
+        )
         fixed = st.session_state.get("sweep.fixed") or {}
         if fixed:
             st.caption("Fixed for a clean comparison: " + ", ".join(f"{k}={v}" for k, v in fixed.items()))
         if st.button("Start the sweep", type="primary", key="sweep.start"):
             try:
-                knob, values = parse_sweep(task, f"{knob}={raw}")
-                base = TrainConfig(
+                knob, values = lab.parse_sweep(task, f"{knob}={raw}")
+                base = lab.TrainConfig(
                     task=task,
-                    dataset=SWEEP_DATASETS[modality],
-                    **compute_budget(seconds, DEFAULT_BACKBONE[modality], "auto"),
+                    dataset=lab.DEFAULT_DATASET[modality],
+                    **compute_budget(seconds, lab.DEFAULT_BACKBONE[modality], "auto"),
                     n=int(n) if modality == "image" else None,
                     params={k: v for k, v in fixed.items() if k != knob},
                 )
-                group, ids = submit_group(sweep_configs(base, knob, values, int(seeds)))
+                group, ids = submit_group(lab.sweep_configs(base, knob, values, int(seeds)))
                 st.session_state.group = group
                 start_worker(just_queued=True)
                 st.success(
                     f"Queued a sweep of {task} over {knob} = {', '.join(map(str, values))}: {len(ids)} runs with the "
-                    f"random-init baseline, {format_flops(base.compute)} each."
+                    f"random-init baseline, {lab.format_flops(base.compute)} each."
                 )
-            except PretextLabError as err:
+            except lab.PretextLabError as err:
                 st.error(str(err), icon="⚠️")

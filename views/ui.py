@@ -5,53 +5,44 @@ from __future__ import annotations
 import html
 import re
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import streamlit as st
-import torch
 
-from sslcore.data import MAX_FILES, MAX_PIXELS, MAX_TOTAL_BYTES, TextDataset, load_dataset, load_uploads, load_zip
-from sslcore.data.decode import MAX_UPLOAD_BYTES
-from sslcore.data.files import summarize_errors
-from sslcore.data.text import MAX_SENTENCES, MAX_TEXT_BYTES, load_text_uploads
-from sslcore.errors import PretextLabError
-from sslcore.paths import data_dir
-from sslcore.preview import render_image, text_legend_html, text_view_html
-from sslcore.runs import RunStore, ensure_worker
-from sslcore.tasks import PreviewItem, TextPreviewItem
-from sslcore.tasks.base import ParamSpec
-from sslcore.train import device_name, resolve_device
+from sslcore import lab
 
-MAX_UPLOAD_FILES = 64
-MAX_PASTE_CHARS = 200_000
+if TYPE_CHECKING:  # names for annotations only: nothing is imported when the page runs
+    from sslcore.lab import ParamSpec, PreviewItem, RunStore, TextDataset, TextPreviewItem
+
 UPLOAD_LIMITS = (
     f"Limits, checked on the server: {st.get_option('server.maxUploadSize')} MB per uploaded file (a zip "
-    f"included), {MAX_UPLOAD_BYTES // 2**20} MB and {MAX_PIXELS // 10**6} megapixels per image, "
-    f"{MAX_UPLOAD_FILES} files at a time; a zip holds at most {MAX_FILES:,} images and "
-    f"{MAX_TOTAL_BYTES // 2**20} MB unpacked. Uploads stay in your browser session: nobody else sees them."
+    f"included), {lab.MAX_UPLOAD_BYTES // lab.MB} MB and {lab.MAX_PIXELS // 10**6} megapixels per image, "
+    f"{lab.MAX_UPLOAD_FILES} files at a time; a zip holds at most {lab.MAX_FILES:,} images and "
+    f"{lab.MAX_TOTAL_BYTES // lab.MB} MB unpacked. Uploads stay in your browser session: nobody else sees them."
 )
 TEXT_LIMITS = (
-    f"UTF-8 text only, {MAX_TEXT_BYTES // 2**20} MB per file (checked on the server); at most {MAX_SENTENCES:,} "
-    "sentences are used. A .txt separates paragraphs by blank lines; a .csv needs a 'text' column and may "
-    "have a 'label' column (needed for training). Uploads stay in your browser session."
+    f"UTF-8 text only, {lab.MAX_TEXT_BYTES // lab.MB} MB per file (checked on the server); at most "
+    f"{lab.MAX_SENTENCES:,} sentences are used. A .txt separates paragraphs by blank lines; a .csv needs a 'text' "
+    "column and may have a 'label' column (needed for training). Uploads stay in your browser session."
 )
 
 
 def run_store() -> RunStore:
-    return _store(str(data_dir()))
+    return _store(str(lab.data_dir()))
 
 
 def store_or_stop() -> RunStore:
     """The run store, or a clear message and the end of this page when it cannot be opened."""
     try:
         return run_store()
-    except PretextLabError as err:
+    except lab.PretextLabError as err:
         st.error(f"The run store cannot be used right now: {err}", icon="🛑")
         st.stop()
 
 
 @st.cache_resource
 def _store(path: str) -> RunStore:
-    return RunStore(path)
+    return lab.RunStore(path)
 
 
 def start_worker(just_queued: bool = False) -> dict:
@@ -59,43 +50,44 @@ def start_worker(just_queued: bool = False) -> dict:
     after runs were queued the check is made at once, because a worker may have left idle a moment ago."""
     if just_queued:
         _ensure_worker.clear()
-    return _ensure_worker(str(data_dir()))
+    return _ensure_worker(str(lab.data_dir()))
 
 
 @st.cache_resource(ttl=20, show_spinner=False)
 def _ensure_worker(path: str) -> dict:
-    return ensure_worker(path)
+    return lab.ensure_worker(path)
 
 
 @st.cache_resource
 def runs_device() -> str:
-    return device_name(resolve_device("auto"))
+    return lab.device_name(lab.resolve_device("auto"))
 
 
 @st.cache_data(show_spinner="Loading built-in images…", max_entries=16)
-def builtin_images(name: str, n: int | None, size: int, seed: int) -> tuple[torch.Tensor, list[str]]:
-    data = load_dataset(name, n=n, size=size, seed=seed)
+def builtin_images(name: str, n: int | None, size: int, seed: int):
+    """(uint8 images, their names) of a built-in set, cached per server."""
+    data = lab.load_dataset(name, n=n, size=size, seed=seed)
     return data.images[:n], data.names[:n]
 
 
 @st.cache_resource(show_spinner="Reading the bundled corpus…")
 def builtin_corpus() -> TextDataset:
-    return load_dataset("corpus")
+    return lab.load_dataset(lab.DEFAULT_DATASET["text"])
 
 
 @st.cache_resource(max_entries=16, show_spinner="Reading your text…")
 def _text_dataset(raw: tuple[tuple[str, bytes], ...]):
     """Keyed by the files' bytes: a knob change does not re-tokenize, and only the same text finds it."""
-    return load_text_uploads(list(raw))
+    return lab.load_text_uploads(list(raw))
 
 
 def uploaded_text(files, pasted: str | None) -> TextDataset | None:
     """A text dataset from uploads or pasted text; one clear message per bad file, the good ones kept."""
-    raw = [(f.name, f.getvalue()) for f in files[:MAX_UPLOAD_FILES]]
+    raw = [(f.name, f.getvalue()) for f in files[: lab.MAX_UPLOAD_FILES]]
     if pasted:
-        raw.append(("pasted text.txt", pasted[:MAX_PASTE_CHARS].encode()))
+        raw.append(("pasted text.txt", pasted[: lab.MAX_PASTE_CHARS].encode()))
     data, errors = _text_dataset(tuple(raw))
-    for message in summarize_errors(errors):
+    for message in lab.summarize_errors(errors):
         st.error(message.replace("pasted text.txt", "The pasted text"), icon="🚫")
     for note in data.notes if data else []:
         st.info(note)
@@ -132,48 +124,21 @@ def float_step(spec: ParamSpec) -> tuple[float, str]:
     return 10.0**-decimals, f"%.{decimals}f"
 
 
-def device_choices() -> list[str]:
-    """Only the devices this machine has: auto and the CPU always, CUDA and Apple's MPS when present."""
-    choices = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        choices.append("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        choices.append("mps")
-    return choices
-
-
-def uploaded_images(files, size: int) -> tuple[torch.Tensor | None, list[str]]:
-    """Decode uploads with the safe decoder; show one clear message per bad file; keep the good ones."""
-    if len(files) > MAX_UPLOAD_FILES:
-        st.warning(f"Only the first {MAX_UPLOAD_FILES} files are used ({len(files)} were uploaded).")
-        files = files[:MAX_UPLOAD_FILES]
-    singles, images, names, errors = [], [], [], []
-    for f in files:  # size caps are enforced by the decoder (per image) and by load_zip (per archive)
-        if f.name.lower().endswith(".zip"):
-            try:
-                data, errs = load_zip(f.getvalue(), f.name, size=size)
-            except ValueError as err:
-                errors.append(err)
-                continue
-            images.append(data.images)
-            names += data.names
-            errors += errs
-        else:
-            singles.append((f.name, f.getvalue()))
-    if singles:
-        data, errs = load_uploads(singles, size=size)
-        errors += errs
-        if data is not None:
-            images.append(data.images)
-            names += data.names
-    for message in summarize_errors(errors):  # a zip of thousands of bad files: ten messages, not thousands
+def uploaded_images(files, size: int):
+    """Decode uploads with the safe decoder; show one clear message per bad file; keep the good ones.
+    Returns (uint8 images or None, their names)."""
+    if len(files) > lab.MAX_UPLOAD_FILES:
+        st.warning(f"Only the first {lab.MAX_UPLOAD_FILES} files are used ({len(files)} were uploaded).")
+        files = files[: lab.MAX_UPLOAD_FILES]
+    images, names, errors = lab.decode_uploads([(f.name, f.getvalue()) for f in files], size)
+    for message in lab.summarize_errors(errors):  # a zip of thousands of bad files: ten messages, not thousands
         st.error(message, icon="🚫")
-    return (torch.cat(images) if images else None), names
+    return images, names
 
 
 def show_preview(items: list[PreviewItem] | list[TextPreviewItem], columns: int = 2, cell: int = 160) -> None:
     """The preview grid: each original beside what the network gets, the pseudo-label in words."""
-    if items and isinstance(items[0], TextPreviewItem):
+    if items and isinstance(items[0], lab.TextPreviewItem):
         show_text_preview(items)
         return
     grid = st.columns(columns)
@@ -181,16 +146,16 @@ def show_preview(items: list[PreviewItem] | list[TextPreviewItem], columns: int 
         with grid[i % columns].container(border=True):
             views = [item.original, *item.views]
             for col, view in zip(st.columns(len(views)), views):
-                col.image(render_image(view, cell), caption=view.caption, width="stretch")
+                col.image(lab.render_image(view, cell), caption=view.caption, width="stretch")
             st.markdown(f"**{item.label}**")
 
 
 def show_text_preview(items: list[TextPreviewItem]) -> None:
     """Each sentence, then the tokens the network gets with what the task did to them marked inline."""
-    st.html(text_legend_html(items))
+    st.html(lab.text_legend_html(items))
     for item in items:
         with st.container(border=True):
             st.html(f"<div style='color:#555'>{html.escape(item.original)}</div>")
             for view in item.views:
-                st.html(f"<div style='color:#777;font-size:0.8em'>{html.escape(view.caption)}</div>{text_view_html(view)}")
+                st.html(f"<div style='color:#777;font-size:0.8em'>{html.escape(view.caption)}</div>{lab.text_view_html(view)}")
             st.html(f"<b>{html.escape(item.label)}</b>")

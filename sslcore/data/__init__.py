@@ -14,20 +14,14 @@ from sslcore.data.decode import MAX_PIXELS, MAX_UPLOAD_BYTES, decode_image, imag
 from sslcore.data.files import MAX_FILES, MAX_TOTAL_BYTES, load_folder, load_uploads, load_zip
 from sslcore.data.text import CORPUS_NAME, DEFAULT_SEQ_LEN, TEXT_SUFFIXES, TextDataset, load_corpus, load_text_file
 from sslcore.errors import ConfigError, ImageDecodeError
+from sslcore.limits import DEFAULT_SHAPES_N
+from sslcore.menus import BUILTIN_DATASETS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SHAPES_N = 2000
-
-_DESCRIPTIONS = {
-    "shapes": "procedural shapes, 12 classes with an upright pose; colour, texture, position and scale vary",
-    "digits": "scikit-learn's 1,797 handwritten digits (8×8, upscaled), 10 classes",
-    "photos": "crops of scikit-learn's two sample photos (china, flower), for previews",
-    "cifar10": "CIFAR-10 (32×32 photos, 10 classes); needs a download or the files in the data folder",
-    CORPUS_NAME: "text: ~2,300 sentences in paragraphs on 6 topics, written for Pretext Lab (assets/text/)",
-}
+_DESCRIPTIONS = {name: d.description for name, d in BUILTIN_DATASETS.items()}  # menus.py: the one list
 DATASETS = tuple(_DESCRIPTIONS)
-TEXT_DATASETS = (CORPUS_NAME,)
+TEXT_DATASETS = tuple(name for name, d in BUILTIN_DATASETS.items() if d.modality == "text")
 
 
 def dataset_modality(name: str) -> str:

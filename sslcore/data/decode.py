@@ -23,8 +23,7 @@ from sslcore.errors import ImageDecodeError
 # what stops a 100 KB PNG that claims to be 50,000 × 50,000 pixels. To stay near that bound, an image that
 # will be shrunk (``draft_size``) is reduced in its own mode before any conversion to RGB, and 16-bit data
 # is scaled in slices: a 49-megapixel 16-bit PNG of 95 KB once took 1.6 GB and 6 s, now under 300 MB.
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_PIXELS = 50_000_000
+from sslcore.limits import MAX_PIXELS, MAX_UPLOAD_BYTES  # defined once, for the pages too
 
 # Raster formats PIL decodes well and people actually have. MPO is what PIL calls a JPEG with a
 # multi-picture extension (many phone and camera photos). Everything else is refused by name.

@@ -31,8 +31,8 @@ from sslcore.errors import ImageDecodeError
 # useful range. 5,000 files and 200 MB (uncompressed) admit any sensible set and bound the work a hostile
 # archive can cause. Real image files barely compress (PNG/JPEG already are), so an entry that inflates
 # over 100× and to more than 1 MB is a zip bomb, not a photo.
-MAX_FILES = 5_000
-MAX_TOTAL_BYTES = 200 * 1024 * 1024
+from sslcore.limits import MAX_FILES, MAX_TOTAL_BYTES  # defined once, for the pages too
+
 MAX_COMPRESSION_RATIO = 100
 RATIO_CHECK_MIN_BYTES = 1024 * 1024
 MAX_ENTRIES = 4 * MAX_FILES  # raw zip entries, folders and __MACOSX/ companions included
@@ -57,6 +57,37 @@ def load_uploads(
         return None, errors
     labels = torch.full((len(tensors),), UNLABELLED, dtype=torch.int64)
     return ImageDataset(name, torch.stack(tensors), labels, [], names), errors
+
+
+def decode_uploads(
+    files: Iterable[tuple[str, bytes]], size: int = 32
+) -> tuple[torch.Tensor | None, list[str], list[ImageDecodeError]]:
+    """Images from what a person dropped on a page: single files and zips of them, mixed.
+
+    Returns (uint8 images or None when nothing decoded, their names, an error per file that did not): a
+    zip's images come in archive order, then the single files. Size caps are the decoder's (per image) and
+    ``load_zip``'s (per archive).
+    """
+    singles, images, names, errors = [], [], [], []
+    for filename, data in files:
+        if filename.lower().endswith(".zip"):
+            try:
+                dataset, errs = load_zip(data, filename, size=size)
+            except ValueError as err:
+                errors.append(err)
+                continue
+            images.append(dataset.images)
+            names += dataset.names
+            errors += errs
+        else:
+            singles.append((filename, data))
+    if singles:
+        dataset, errs = load_uploads(singles, size=size)
+        errors += errs
+        if dataset is not None:
+            images.append(dataset.images)
+            names += dataset.names
+    return (torch.cat(images) if images else None), names, errors
 
 
 def load_zip(data: bytes, name: str, size: int = 32) -> tuple[ImageDataset, list[ImageDecodeError]]:

@@ -20,12 +20,11 @@ import torch
 from sslcore.data.dataset import UNLABELLED, Factor
 from sslcore.data.tokenizer import PAD, Tokenizer
 from sslcore.errors import ConfigError, TextDecodeError
+from sslcore.limits import MAX_SENTENCES, MAX_TEXT_BYTES
 
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "assets" / "text"
 CORPUS_NAME = "corpus"
 TEXT_SUFFIXES = (".txt", ".csv")
-MAX_TEXT_BYTES = 10 * 2**20  # 10 MB of text is ~100,000 sentences: far more than a short run can use
-MAX_SENTENCES = 20_000  # more are dropped (with a note): tokenizing and training time grow with them
 MAX_SENTENCE_CHARS = 2_000  # a "sentence" longer than this is cut (a minified file, a table row...)
 MIN_WORDS = 3  # fragments shorter than this ("Yes.", "II.") carry no topic
 DEFAULT_SEQ_LEN = 40

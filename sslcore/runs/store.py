@@ -29,6 +29,7 @@ from sslcore.errors import ConfigError, PretextLabError
 from sslcore.kinds import RANDOM_INIT, kind_of
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.paths import storage_error
+from sslcore.runs.records import Progress, RunResults
 
 if TYPE_CHECKING:  # the store never imports torch: it must start fast in the app and the dispatcher
     from sslcore.train import TrainConfig
@@ -163,6 +164,16 @@ class Run:
     @property
     def done(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def progress_record(self) -> Progress | None:
+        """The latest progress, typed (``progress`` is the JSON as stored)."""
+        return None if self.progress is None else Progress.from_dict(self.progress)
+
+    @property
+    def results_record(self) -> RunResults | None:
+        """The results, typed (``results`` is the JSON as stored)."""
+        return None if self.results is None else RunResults.from_dict(self.results)
 
 
 class RunStore:
@@ -404,6 +415,10 @@ class RunStore:
             ).fetchall()
         return [{**json.loads(r["data"]), "seq": r["seq"], "time": r["time"]} for r in rows]
 
+    def progress_since(self, run_id: str, seq: int = 0) -> list[Progress]:
+        """``events_since``, typed: what the live queue and Train's charts read."""
+        return [Progress.from_dict(event) for event in self.events_since(run_id, seq)]
+
     # -- changing -----------------------------------------------------------------------------------
     def _check_may_change(self, run: Run, by: str | None, token: str | None, verb: str) -> None:
         if not may_change(run.owner, by, token):
@@ -563,6 +578,13 @@ def check_owner(owner: str | None) -> str | None:
             "spaces or . @ + - _"
         )
     return owner
+
+
+def check_typed_name(raw: str) -> str:
+    """A name a person typed on a page: a valid owner that cannot pass for a browser session (no ':')."""
+    if ":" in raw:
+        raise ConfigError(f"owner {raw!r} is not a usable name: ':' is not allowed")
+    return check_owner(raw)
 
 
 def display_owner(owner: str | None) -> str:

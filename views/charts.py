@@ -1,0 +1,389 @@
+"""Every chart of the Train and Results pages, as pure functions: plain data or typed records in, a plotly Figure out.
+
+No streamlit here: the pages only ``st.plotly_chart`` what these return, and ``tests/test_charts.py`` calls
+them with real records and checks the traces. Data shaping that is not drawing (which runs, which points,
+what scale) lives in sslcore (``sslcore.report``, ``sslcore.learned``, ``sslcore.sweeps``); this module only
+draws.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import plotly.graph_objects as go
+
+from sslcore import lab
+
+if TYPE_CHECKING:
+    from sslcore.lab import Progress, RunResults
+
+GREY = "#777777"
+PROBE_COLOUR, KNN_COLOUR = "#332288", "#88CCEE"
+LINE_COLOURS = ["#332288", "#117733", "#44AA99", "#88CCEE", "#DDCC77", "#CC6677", "#AA4499", "#882255", "#999933"]
+FACTOR_DASH = "dot"
+RANDOM_INIT_NAME = "random init (baseline)"
+
+
+# --------------------------------------------------------------------------------------- Train: live runs
+def small_chart(x, ys: dict, title: str) -> go.Figure:
+    """A small line chart over training seconds: one line per entry of ``ys``."""
+    fig = go.Figure([go.Scatter(x=x, y=y, mode="lines", name=name) for name, y in ys.items()])
+    fig.update_layout(title=title, height=220, margin=dict(l=10, r=10, t=30, b=10), showlegend=len(ys) > 1)
+    fig.update_xaxes(title="training seconds")
+    return fig
+
+
+def training_curves(events: list[Progress]) -> go.Figure | None:
+    """Loss and pretext metric of a run's step events over training seconds (None before the first step)."""
+    steps = [e for e in events if e.kind == "step"]
+    if not steps:
+        return None
+    return small_chart(
+        [e.elapsed for e in steps],
+        {"loss": [e.loss for e in steps], "pretext": [e.metric for e in steps]},
+        "loss and pretext metric",
+    )
+
+
+def knn_during_run(events: list[Progress]) -> go.Figure:
+    """The downstream kNN accuracy of a run's probe events over training seconds."""
+    probes = [e for e in events if e.kind == "probe"]
+    return small_chart([p.elapsed for p in probes], {"kNN": [p.knn for p in probes]}, "downstream kNN accuracy")
+
+
+# ------------------------------------------------------------------------------------------ Results
+def probe_curves(curves: list[tuple[str, RunResults]]) -> go.Figure:
+    """kNN accuracy (%) during training, one line per (name, results)."""
+    fig = go.Figure()
+    for name, results in curves:
+        points = results.probe_curve or []
+        fig.add_trace(go.Scatter(x=[p.elapsed for p in points], y=[100 * p.knn for p in points], name=name))
+    fig.update_layout(
+        title="Downstream kNN accuracy during training",
+        xaxis_title="training seconds",
+        yaxis_title="kNN accuracy (%)",
+        height=340,
+    )
+    return fig
+
+
+def by_task(rows: list[dict]) -> dict[str, list[dict]]:
+    """Rows grouped by their "task", in first-seen order."""
+    out: dict[str, list[dict]] = {}
+    for row in rows:
+        out.setdefault(row["task"], []).append(row)
+    return out
+
+
+def accuracy_groups(rows: list[dict]) -> dict[str, list[dict]]:
+    """Result rows (``lab.result_row``) per task, random init first: the group's own baseline runs, else the
+    baseline every run carries."""
+    tasks = by_task(rows)
+    if lab.RANDOM_INIT not in tasks:
+        first = rows[0]
+        tasks = {lab.RANDOM_INIT: [{"linear_probe": first["baseline_probe"], "knn": first["baseline_knn"]}], **tasks}
+    return {lab.RANDOM_INIT: tasks[lab.RANDOM_INIT], **{t: v for t, v in tasks.items() if t != lab.RANDOM_INIT}}
+
+
+def accuracy_figure(rows: list[dict]) -> go.Figure:
+    """Linear probe and kNN per task: the mean over seeds as a bar, each seed as a dot, the spread as a
+    whisker (min to max), chance as a dashed line, every bar's context in its hover."""
+    tasks = accuracy_groups(rows)
+    order = list(tasks)
+    names = [RANDOM_INIT_NAME if t == lab.RANDOM_INIT else t for t in order]
+    fig = go.Figure()
+    for metric, label, colour in (("linear_probe", "linear probe", PROBE_COLOUR), ("knn", "kNN (k=20)", KNN_COLOUR)):
+        stats = [lab.spread([r[metric] for r in tasks[t]]) for t in order]
+        fig.add_bar(
+            name=label,
+            x=names,
+            y=[100 * s["mean"] for s in stats],
+            marker_color=colour,
+            offsetgroup=metric,
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=[100 * (s["max"] - s["mean"]) for s in stats],
+                arrayminus=[100 * (s["mean"] - s["min"]) for s in stats],
+                visible=any(s["n"] > 1 for s in stats),
+                color=GREY,
+            ),
+            customdata=[
+                [s["n"], 100 * s["min"], 100 * s["max"], tasks[t][0].get("context", "")] for t, s in zip(order, stats)
+            ],
+            hovertemplate="%{x}: %{y:.1f}% (mean of %{customdata[0]} seeds, %{customdata[1]:.1f}–%{customdata[2]:.1f}%)"
+            "<br>%{customdata[3]}<extra>" + label + "</extra>",
+        )
+        if any(s["n"] > 1 for s in stats):
+            fig.add_scatter(
+                x=[names[i] for i, t in enumerate(order) for _ in tasks[t]],
+                y=[100 * r[metric] for t in order for r in tasks[t]],
+                mode="markers",
+                marker=dict(color="black", size=6, symbol="circle-open"),
+                offsetgroup=metric,
+                name=f"{label}: each seed",
+                showlegend=metric == "linear_probe",
+            )
+    classes = max((r.get("num_classes") or 0 for r in rows), default=0)
+    if chance := lab.chance_points(classes):
+        fig.add_hline(
+            y=chance,
+            line_dash="dash",
+            line_color=GREY,
+            annotation_text=f"chance {chance:.1f}% ({classes} classes)",
+            annotation_position="top left",
+        )
+    fig.update_layout(
+        barmode="group",
+        yaxis_title="test accuracy (%)",
+        yaxis_range=[0, 100],
+        height=400,
+        margin=dict(t=30),
+        legend=dict(orientation="h", y=1.08),
+    )
+    return fig
+
+
+def pretext_figure(points: list[dict]) -> go.Figure:
+    """Pretext success (``lab.pretext_points``: 0 = chance, 1 = perfect) against linear-probe accuracy."""
+    fig = go.Figure()
+    for task, rows in by_task(points).items():
+        fig.add_scatter(
+            x=[p["x"] for p in rows],
+            y=[p["y"] for p in rows],
+            mode="markers+text",
+            name=task,
+            text=[task] * len(rows),
+            textposition="top center",
+            cliponaxis=False,
+            customdata=[[p["raw"], p["scale"]] for p in rows],
+            hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>on the common scale: %{x:.2f} "
+            "(%{customdata[1]})<br>linear probe %{y:.1f}%<extra></extra>",
+        )
+    fig.add_vline(x=0, line_dash="dash", line_color=GREY, annotation_text="chance", annotation_position="bottom right")
+    fig.add_vline(x=1, line_dash="dot", line_color=GREY, annotation_text="perfect", annotation_position="bottom left")
+    fig.update_layout(
+        title="Better at the pretext task → better features?",
+        xaxis_title="pretext success: 0 = chance, 1 = perfect (each task's own metric, rescaled)",
+        yaxis_title="linear probe accuracy (%)",
+        xaxis_range=[-0.15, 1.15],
+        yaxis_range=[0, 105],
+        height=380,
+        margin=dict(l=60, r=30, t=50, b=60),
+        showlegend=False,
+    )
+    return fig
+
+
+def embedding_map(embedding: dict, class_names: list[str], title: str, legend: bool = True) -> go.Figure:
+    """A run's 2-D map of its test examples, one trace per class; each point's ``customdata`` is its row in
+    the embedding (what a selection hands back)."""
+    fig = go.Figure()
+    for label in sorted(set(embedding["labels"].tolist())):
+        mask = embedding["labels"] == label
+        fig.add_trace(
+            go.Scattergl(
+                x=embedding["coords"][mask, 0],
+                y=embedding["coords"][mask, 1],
+                mode="markers",
+                marker=dict(size=5, color=lab.CLASS_COLOURS[label % len(lab.CLASS_COLOURS)]),
+                name=class_names[label] if label < len(class_names) else str(label),
+                customdata=mask.nonzero()[0],
+            )
+        )
+    fig.update_layout(title=title, height=360, margin=dict(l=5, r=5, t=30, b=5), showlegend=legend)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def word_map(embedding: dict, title: str, labelled: int = 120) -> go.Figure:
+    """A text run's word vectors in 2-D: every word as a point (hover for it), the ``labelled`` most frequent
+    written out."""
+    words, coords = embedding["words"].tolist(), embedding["word_coords"]
+    shown = min(labelled, len(words))
+    fig = go.Figure(
+        go.Scattergl(
+            x=coords[:, 0],
+            y=coords[:, 1],
+            mode="markers",
+            marker=dict(size=4, color=KNN_COLOUR),
+            text=words,
+            hoverinfo="text",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(x=coords[:shown, 0], y=coords[:shown, 1], mode="text", text=words[:shown], textfont=dict(size=10))
+    )
+    fig.update_layout(title=title, height=420, margin=dict(l=5, r=5, t=30, b=5), showlegend=False)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def confusion_figure(counts: list[list[int]], names: list[str], task: str) -> go.Figure:
+    """The linear probe's confusion matrix: counts as text, the share of each true class as colour."""
+    rows = [sum(row) for row in counts]
+    share = [[100 * c / max(1, total) for c in row] for row, total in zip(counts, rows)]
+    fig = go.Figure(
+        go.Heatmap(
+            z=share,
+            x=names,
+            y=names,
+            text=counts,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=100,
+            colorbar=dict(title="% of the row"),
+            hovertemplate="true %{y}, predicted %{x}: %{text} images (%{z:.0f}% of %{y})<extra></extra>",
+        )
+    )
+    total, right = sum(rows), sum(counts[i][i] for i in range(len(counts)))
+    fig.update_layout(
+        title=f"Linear probe on {task}'s features: {right} of {total} test examples right",
+        xaxis_title="predicted class",
+        yaxis_title="true class",
+        yaxis_autorange="reversed",
+        height=max(360, 28 * len(names) + 140),
+        margin=dict(l=80, r=20, t=50, b=80),
+    )
+    return fig
+
+
+# ----------------------------------------------------------------------------- Results: what it learned
+def label_x(k, rows) -> float:
+    """Where k sits on the log axis: "all" just right of the largest k (it is labelled, not to scale)."""
+    if k != lab.ALL:
+        return float(k)
+    return 2.5 * max([float(r["labels_per_class"]) for r in rows if r["labels_per_class"] != lab.ALL] or [25.0])
+
+
+def few_label_figure(rows: list[dict], ceiling: dict | None) -> go.Figure:
+    """Accuracy against labels per class (``lab.curve_rows``), one line per run; supervised from scratch
+    dashed black, random init dotted grey, the supervised-on-all ceiling as a line."""
+    fig = go.Figure()
+    for i, name in enumerate(dict.fromkeys(r["run"] for r in rows)):
+        own = sorted((r for r in rows if r["run"] == name), key=lambda r: label_x(r["labels_per_class"], rows))
+        scratch, base = name == lab.SCRATCH, name == "random init"
+        fig.add_trace(
+            go.Scatter(
+                x=[label_x(r["labels_per_class"], rows) for r in own],
+                y=[100 * r["value"] for r in own],
+                error_y=None if scratch else dict(type="data", array=[100 * (r["spread"] or 0) for r in own]),
+                name=f"{name} (fine-tuned on k)" if scratch else name,
+                mode="lines+markers",
+                line=dict(
+                    color="black" if scratch else "#999999" if base else LINE_COLOURS[i % len(LINE_COLOURS)],
+                    dash="dash" if scratch else "dot" if base else "solid",
+                    width=3 if scratch else 2,
+                ),
+            )
+        )
+    if ceiling:
+        fig.add_hline(
+            y=100 * ceiling["value"],
+            line_dash="dot",
+            line_color="#CC6677",
+            annotation_text="supervised on all labels (ceiling)",
+            annotation_position="top left",
+        )
+    ticks = sorted({label_x(r["labels_per_class"], rows) for r in rows})
+    labels = {label_x(r["labels_per_class"], rows): str(r["labels_per_class"]) for r in rows}
+    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[labels[t] for t in ticks], title="labels per class (log)")
+    fig.update_layout(yaxis_title="test accuracy (%)", height=420, margin=dict(t=20))
+    return fig
+
+
+def finetune_figure(rows: list[dict], k) -> go.Figure:
+    """Frozen linear probe beside the fine-tuned network, at k labels per class (``lab.bar_rows``)."""
+    names = [r["run"] for r in rows]
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=f"linear probe @ {k} (frozen)",
+                x=names,
+                marker_color=KNN_COLOUR,
+                y=[None if r["probe"] is None else 100 * r["probe"] for r in rows],
+                error_y=dict(type="data", array=[100 * (r["probe_spread"] or 0) for r in rows]),
+            ),
+            go.Bar(
+                name=f"fine-tuned @ {k}",
+                x=names,
+                marker_color=PROBE_COLOUR,
+                y=[None if r["finetune"] is None else 100 * r["finetune"] for r in rows],
+            ),
+        ]
+    )
+    fig.update_layout(barmode="group", yaxis_title="test accuracy (%)", height=380, margin=dict(t=20))
+    return fig
+
+
+def factor_figure(names: list[str], rows: list[dict]) -> go.Figure:
+    """Each run's factor probes (``lab.factor_rows``, random init left out) as a heat map coloured by the
+    change against random init, the score written in each cell."""
+    shown = [r for r in rows if r["task"] != lab.RANDOM_INIT]
+    z = [[r["relative"].get(n) for n in names] for r in shown]
+    text = [[f"{r['scores'][n]:.2f}" if n in r["scores"] else "" for n in names] for r in shown]
+    biggest = max([abs(v) for row in z for v in row if v is not None] or [0.1])
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[f"{n} ({rows[0]['metrics'][n]})" for n in names],
+            y=[r["run"] for r in shown],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="RdBu",
+            zmid=0,
+            zmin=-biggest,
+            zmax=biggest,
+            colorbar=dict(title="vs random init"),
+            hovertemplate="%{y}<br>%{x}: %{text} (%{z:+.2f} vs random init)<extra></extra>",
+        )
+    )
+    fig.update_layout(height=120 + 40 * len(shown), margin=dict(t=20), yaxis=dict(autorange="reversed"))
+    return fig
+
+
+# --------------------------------------------------------------------------------------- Results: sweeps
+def sweep_figure(points: list[dict], knob: str, task: str) -> go.Figure:
+    """One x position per knob value (``lab.sweep_points``); percentages on one axis (factor probes as their
+    own scores × 100)."""
+    x = [str(p["value"]) for p in points]
+    hover = [f"{p['steps']:.0f} steps · {p['runs']} run(s)" if p["steps"] is not None else "" for p in points]
+
+    def line(name, values, **style):
+        return go.Scatter(
+            x=x,
+            y=[None if v is None else 100 * v for v in values],
+            name=name,
+            mode="lines+markers",
+            customdata=hover,
+            hovertemplate="%{y:.1f} · %{customdata}",
+            **style,
+        )
+
+    fig = go.Figure()
+    if any(p["pretext_score"] is not None for p in points):
+        fig.add_trace(
+            line("pretext (0 = chance, 100 = solved)", [p["pretext_score"] for p in points], line=dict(color="#CC6677"))
+        )
+    fig.add_trace(line("linear probe (%)", [p["linear_probe"] for p in points], line=dict(color=PROBE_COLOUR, width=3)))
+    fig.add_trace(line("kNN (%)", [p["knn"] for p in points], line=dict(color=KNN_COLOUR)))
+    fig.add_trace(
+        line("random init probe (%)", [p["baseline_probe"] for p in points], line=dict(color="#999999", dash="dash"))
+    )
+    for name in sorted({n for p in points for n in p["factors"]} - {"class"}):
+        fig.add_trace(
+            line(f"factor: {name}", [p["factors"].get(name) for p in points], line=dict(dash=FACTOR_DASH, width=1.5))
+        )
+    fig.update_layout(
+        title=f"{task}: what changes with {knob}",
+        xaxis_title=knob,
+        yaxis_title="score (%)",
+        height=420,
+        margin=dict(t=40),
+        legend=dict(orientation="h", y=-0.25),
+    )
+    fig.update_xaxes(type="category")
+    return fig
