@@ -3,7 +3,7 @@
 import streamlit as st
 
 from sslcore import lab
-from views.cluster import runs_target
+from views.cluster import show_runs_target
 from views.owner import identity_sidebar
 from views.ui import start_worker
 
@@ -17,9 +17,14 @@ pages = [
 ]
 page = st.navigation(pages)
 identity_sidebar()
+runs_slot = st.sidebar.empty()  # filled after the page: naming the device may import torch; the page's text first
 try:
     start_worker()
-    st.sidebar.caption(f"Runs use: **{runs_target()}**")
 except lab.PretextLabError as err:  # a damaged, locked or full run store: say so, and keep Explore working
-    st.sidebar.error(f"Background runs are unavailable: {err}", icon="🛑")
-page.run()
+    runs_slot.error(f"Background runs are unavailable: {err}", icon="🛑")
+    runs_slot = None
+try:
+    page.run()
+finally:  # also after a page's st.stop()
+    if runs_slot is not None:
+        show_runs_target(runs_slot)

@@ -10,22 +10,16 @@ import runs in a thread so the event loop is not blocked.
 """
 
 import asyncio
-import importlib
 from contextlib import asynccontextmanager
 
 import streamlit as st
 
-HEAVY_MODULES = ("sslcore.train", "sslcore.tasks", "sslcore.preview", "sslcore.evaluate")
-
-
-def preload() -> None:
-    for name in HEAVY_MODULES:
-        importlib.import_module(name)
+from sslcore import lab
 
 
 @asynccontextmanager
 async def lifespan(_app):
-    await asyncio.to_thread(preload)
+    await asyncio.to_thread(lab.preload)
     yield
 
 

@@ -195,5 +195,12 @@ def __getattr__(name: str):
     return value
 
 
+def preload() -> None:
+    """Import every module behind this surface now. ``serve.py`` calls it while the server starts, so no visit
+    waits for torch; pages never need it (names load on first use anyway)."""
+    for module in sorted(set(_HOME.values())):
+        importlib.import_module(module)
+
+
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})

@@ -97,6 +97,19 @@ def test_importing_lab_and_its_light_names_leaves_torch_unloaded():
     assert done.returncode == 0, done.stderr
 
 
+def test_preload_imports_every_module_behind_the_surface():
+    # serve.py calls it while the server starts, so the first visit finds torch and the tasks loaded
+    code = (
+        "import sys\n"
+        "from sslcore import lab\n"
+        "lab.preload()\n"
+        "missing = sorted(set(lab._HOME.values()) - set(sys.modules))\n"
+        "assert not missing and 'torch' in sys.modules, missing\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def test_every_listed_name_resolves_to_its_home_module_object():
     import importlib
 

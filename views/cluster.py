@@ -30,6 +30,14 @@ def runs_target() -> str:
     return _target(str(lab.data_dir()))
 
 
+def show_runs_target(slot) -> None:
+    """'Runs use: this machine (CPU)' in the sidebar slot, or why background runs are unavailable."""
+    try:
+        slot.caption(f"Runs use: **{runs_target()}**")
+    except lab.PretextLabError as err:  # the store went away between the worker check and now
+        slot.error(f"Background runs are unavailable: {err}", icon="🛑")
+
+
 def show_queue_place(store: RunStore, owner: str | None) -> None:
     """'Your next run is 3rd of 17 in the queue': the queue is fair (one run per person per round)."""
     place = store.queue_position(owner)
