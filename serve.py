@@ -10,6 +10,7 @@ import runs in a thread so the event loop is not blocked.
 """
 
 import asyncio
+import gc
 from contextlib import asynccontextmanager
 
 import streamlit as st
@@ -20,6 +21,10 @@ from sslcore import lab
 @asynccontextmanager
 async def lifespan(_app):
     await asyncio.to_thread(lab.preload)
+    # torch leaves about a million long-lived objects: without this, the next full collection (which falls in
+    # the first visit) walks them all. Frozen, the collector skips them for good; they live as long as the server.
+    gc.collect()
+    gc.freeze()
     yield
 
 
