@@ -142,3 +142,26 @@ def test_modality_from_name():
     assert dataset_modality("corpus") == "text"
     assert dataset_modality("/tmp/x.CSV") == "text"
     assert dataset_modality("shapes") == "image" and dataset_modality("/tmp/x.zip") == "image"
+
+
+def test_the_corpus_gets_the_same_token_ids_in_every_process():
+    # the app, the worker and a Ray node each build the tokenizer: string hashing differs per process, ids must not
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import hashlib\n"
+        "from sslcore.data import load_dataset\n"
+        "data = load_dataset('corpus')\n"
+        "print(hashlib.md5(data.tokens.numpy().tobytes()).hexdigest(), len(data.tokenizer))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    outs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        outs.add(done.stdout.strip())
+    assert len(outs) == 1, outs

@@ -211,6 +211,8 @@ def test_a_short_run_beats_random_init_on_the_corpus():
     from sslcore.experiment import run_experiment
     from sslcore.train import TrainConfig
 
-    config = TrainConfig(task="skip_gram", epochs=40, budget=None, batch_size=128, probe_every=1e9, seed=0)
+    # 80 epochs (1,040 steps): seeds 0-2 gave +23 to +25 points over random init; 40 epochs gave only +5 to +8,
+    # too close to the 5-point margin once the tokenizer stopped depending on the process's string hashing
+    config = TrainConfig(task="skip_gram", epochs=80, budget=None, batch_size=128, probe_every=1e9, seed=0)
     results = run_experiment(config, embed="pca")
     assert results["linear_probe"] > results["baseline"]["linear_probe"] + 0.05, results

@@ -74,7 +74,9 @@ class Tokenizer:
             seen = {w[:k] for k in range(2, min(7, len(w)) + 1)}
             seen |= {CONTINUATION + w[i:j] for i in range(1, len(w) - 1) for j in range(i + 2, min(i + 6, len(w)) + 1)}
             pieces.update(seen)
-        shared = sorted((p for p, c in pieces.items() if c >= 4), key=lambda p: -pieces[p] * len(p))[:max_pieces]
+        # ties broken by the piece itself: the pieces were counted from sets, whose order changes with the process's
+        # string hashing, and a tokenizer must give the same ids in the app, the worker and on a Ray node
+        shared = sorted((p for p, c in pieces.items() if c >= 4), key=lambda p: (-pieces[p] * len(p), p))[:max_pieces]
         fallback = [*chars, *(CONTINUATION + ch for ch in chars)]
         room = max(0, max_vocab - NUM_SPECIAL - len(shared) - len(fallback))
         whole = [w for w, c in word_counts.most_common(room) if c >= min_count]
