@@ -35,6 +35,7 @@ import sslcore.runs.store as store_module
 from sslcore import artifacts
 from sslcore.artifacts import ArtifactError
 from sslcore.cli import main
+from sslcore.models import make_backbone
 from sslcore.paths import StorageError
 from sslcore.runs import WORKER_DIED, RunStore, StoreUnavailable, Worker, ensure_worker
 from sslcore.train import TrainConfig
@@ -253,7 +254,7 @@ def test_results_json_is_written_last_and_atomically(tmp_path, monkeypatch):
     )
     embedding = {k: np.zeros((3, 2)) for k in artifacts.EMBEDDING_KEYS}
     artifacts.save_run(
-        tmp_path / "run", {"task": "x"}, {"knn": 0.5}, [{"step": 1}], torch.nn.Linear(2, 2), None, embedding
+        tmp_path / "run", {"task": "x"}, {"knn": 0.5}, [{"step": 1}], make_backbone(), None, embedding
     )
     replaced = [name for kind, name in calls if kind == "replace"]
     assert replaced[-1] == artifacts.RESULTS and len(replaced) == 5
