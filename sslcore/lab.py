@@ -78,7 +78,7 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
             "PREVIEW_SIZES",
             "MAX_PREVIEW_COUNT",
         ),
-        "sslcore.models": ("BACKBONES", "DEFAULT_BACKBONE", "backbone_modality"),
+        "sslcore.models": ("BACKBONES", "DEFAULT_BACKBONE", "backbone_modality", "backbones_for"),
         "sslcore.train": ("DEVICES", "OPTIMIZERS", "available_devices"),
     },
     "tasks and previews": {

@@ -9,7 +9,7 @@ from views.cluster import show_queue_place
 from views.owner import can_change, me, owner_words, refused, teacher_token
 from views.task_builder import custom_task_options
 from views.train_sweep import sweep_form
-from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, start_worker, store_or_stop
+from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, shapes_size_input, start_worker, store_or_stop
 
 QUEUE_SHOWN = 10
 DEFAULT_TASKS = {"image": ["rotation"], "text": ["masked_language"]}
@@ -64,16 +64,8 @@ with st.form("new_runs"):
         batch_size = a.select_slider("Batch size", lab.BATCH_SIZES, value=256)
         optimizer = b.selectbox("Optimizer", list(lab.OPTIMIZERS))
         lr = c.number_input("Learning rate (0 = default)", 0.0, 10.0, 0.0, format="%.4f")
-        backbones = [name for name in lab.BACKBONES if lab.backbone_modality(name) == modality]
-        backbone = a.selectbox("Backbone", backbones)
-        n = b.number_input(
-            "Dataset size (shapes)",
-            lab.MIN_SHAPES_N,
-            lab.MAX_SHAPES_N,
-            lab.DEFAULT_SHAPES_N,
-            step=lab.SHAPES_N_STEP,
-            disabled=text_data,
-        )
+        backbone = a.selectbox("Backbone", lab.backbones_for(modality))
+        n = shapes_size_input(b, "Dataset size (shapes)", disabled=text_data)
     submitted = st.form_submit_button("Start", type="primary")
 
 if submitted:

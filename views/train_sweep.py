@@ -11,6 +11,7 @@ import streamlit as st
 
 from sslcore import lab
 from views.budget import compute_budget, seconds_picker
+from views.ui import shapes_size_input
 
 OWN = "own"
 
@@ -66,15 +67,7 @@ def sweep_form(store, modality: str, submit_group, start_worker) -> None:
         seeds = b.number_input(
             "Seeds per value", 1, lab.MAX_SEEDS, 1, key="sweep.seeds", help="Medians are drawn; more seeds, less noise."
         )
-        n = c.number_input(
-            "Dataset size",
-            lab.MIN_SHAPES_N,
-            lab.MAX_SHAPES_N,
-            lab.DEFAULT_SHAPES_N,
-            step=lab.SHAPES_N_STEP,
-            key="sweep.n",
-            disabled=modality == "text",
-        )
+        n = shapes_size_input(c, "Dataset size", disabled=modality == "text", key="sweep.n")
         fixed = st.session_state.get("sweep.fixed") or {}
         if fixed:
             st.caption("Fixed for a clean comparison: " + ", ".join(f"{k}={v}" for k, v in fixed.items()))

@@ -94,6 +94,13 @@ def uploaded_text(files, pasted: str | None) -> TextDataset | None:
     return data
 
 
+def shapes_size_input(container, label: str, disabled: bool, key: str | None = None) -> int:
+    """How many built-in shapes to train on (Train's form and its sweep form share the range and step)."""
+    return container.number_input(
+        label, lab.MIN_SHAPES_N, lab.MAX_SHAPES_N, lab.DEFAULT_SHAPES_N, step=lab.SHAPES_N_STEP, key=key, disabled=disabled
+    )
+
+
 def param_widget(spec: ParamSpec, key: str):
     """One Streamlit control per task knob, built from the params dataclass: no per-task UI code.
 
