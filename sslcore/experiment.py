@@ -22,6 +22,7 @@ from sslcore.factors import factor_table, raw_pixels
 from sslcore.fewlabel import LABELS_PER_CLASS, label_curve
 from sslcore.finetune import load_source, source_dir
 from sslcore.paths import data_dir as default_data_dir
+from sslcore.runs.records import Progress, RunResults
 from sslcore.train import FINETUNE, RANDOM_INIT, TrainConfig, Trainer, device_name
 
 BASELINE_VERSION = 2  # bump when evaluation changes, so stale cached baselines are recomputed
@@ -173,7 +174,7 @@ def run_experiment(
     if trainer.status == "cancelled":
         return {"status": "cancelled", **base_info}
     if on_event is not None:
-        on_event({"kind": "evaluating"})
+        on_event(Progress.named({"kind": "evaluating"}))
     evaluation = evaluate_trainer(trainer, embed, label_ks)
     if config.task == RANDOM_INIT:
         baseline = {key: evaluation[key] for key in ("linear_probe", "knn", "label_curve", "factors") if key in evaluation}
@@ -198,6 +199,7 @@ def run_experiment(
         results["factors"] = evaluation["factors"]
     if config.task == FINETUNE:
         results["finetune"] = finetune_summary(trainer, source_config)
+    RunResults.named(results)
     if out_dir is not None:
         test_idx = trainer.test_idx.numpy()
         embedding = {

@@ -33,6 +33,7 @@ from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED  # noqa: F401 - re-e
 from sslcore.limits import MAX_SEED
 from sslcore.menus import DEFAULT_DATASET
 from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, check_backbone_args, make_backbone
+from sslcore.runs.records import Progress
 from sslcore.tasks import RUN_KINDS, run_modality, run_objective
 
 OPTIMIZERS = {"adamw": (2e-3, 0.05), "sgd": (0.05, 5e-4)}  # default (lr, weight decay)
@@ -392,7 +393,9 @@ class Trainer:
         labels = self.data.labels
         acc = knn_accuracy(feats[: len(bank)], labels[bank], feats[len(bank) :], labels[queries])
         flops = self.steps * self.budget.step_flops
-        event = {"kind": "probe", "step": self.steps, "elapsed": round(self.train_seconds, 3), "flops": flops, "knn": acc}
+        event = Progress.named(
+            {"kind": "probe", "step": self.steps, "elapsed": round(self.train_seconds, 3), "flops": flops, "knn": acc}
+        )
         self.probes.append(event)
         return event
 
@@ -413,7 +416,7 @@ class Trainer:
 
     def start_event(self) -> dict:
         budget = self.budget
-        return {
+        return Progress.named({
             "kind": "start",
             "device": device_name(self.device),
             "task": self.config.task,
@@ -423,16 +426,16 @@ class Trainer:
             "budget": budget.kind,
             "planned_steps": budget.total_steps,
             "step_flops": budget.step_flops,
-        }
+        })
 
     def end_event(self) -> dict:
-        return {
+        return Progress.named({
             "kind": "end",
             "status": self.status,
             "steps": self.steps,
             "elapsed": self.train_seconds,
             "under_budget": self.under_budget,
-        }
+        })
 
     def accounting(self) -> dict:
         """steps, images_seen, flops, wall_s, under_budget (and the plan): what results record."""
@@ -515,7 +518,7 @@ class Trainer:
         speed = images / max(window, 1e-9)
         rate = speed if rate is None else 0.9 * rate + 0.1 * speed
         budget = self.budget
-        event = {
+        event = Progress.named({
             "kind": "step",
             "step": self.steps,
             "epoch": self.steps / (len(self.fit_idx) // self.batch_size),
@@ -527,7 +530,7 @@ class Trainer:
             "flops": self.steps * budget.step_flops,
             "eta": budget.eta(self.steps, self.train_seconds, self.batch_size / rate),
             "progress": min(1.0, budget.progress(self.steps, self.train_seconds)),
-        }
+        })
         self.history.append(event)
         return event, rate
 

@@ -245,6 +245,24 @@ def test_progress_records_read_every_kind_of_event():
     assert Baseline.from_dict(None) == Baseline()
 
 
+def test_writers_build_records_only_from_named_fields():
+    event = {"kind": "step", "step": 1, "loss": 0.5, "eta": None}
+    assert Progress.named(event) is event  # the JSON stays exactly what the writer built, nulls included
+    with pytest.raises(TypeError, match="Progress has no field los"):
+        Progress.named({"kind": "step", "los": 0.5})
+    with pytest.raises(TypeError, match="RunResults has no field probe_accuracy"):
+        RunResults.named({"status": "finished", "probe_accuracy": 0.4})
+
+
+def test_the_trainer_yields_only_named_progress_fields():
+    from sslcore.train import TrainConfig, Trainer
+
+    config = TrainConfig(task="rotation", dataset="shapes", n=64, epochs=1, budget=None, batch_size=16, device="cpu")
+    events = list(Trainer(config).events())
+    assert {e["kind"] for e in events} >= {"start", "probe", "step", "end"}
+    assert all(Progress.from_dict(e).unknown == {} for e in events)
+
+
 def test_a_store_written_before_the_records_loads_typed(tmp_path):
     store = RunStore(tmp_path)
     from sslcore.train import TrainConfig

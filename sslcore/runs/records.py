@@ -43,6 +43,16 @@ class _Record:
         extra = {k: v for k, v in values.items() if k not in known or v is None}
         return cls(**kwargs, extra=extra)
 
+    @classmethod
+    def named(cls, values: dict) -> dict:
+        """``values`` unchanged, once every key is checked to be a field of this record: the writer's side of
+        the type. The trainer builds its events and the experiment its results through this, so a misspelt
+        or new field fails where it is written, not on a page that reads None."""
+        unnamed = sorted(set(values) - set(cls._known()))
+        if unnamed:
+            raise TypeError(f"{cls.__name__} has no field {', '.join(unnamed)} (sslcore/runs/records.py)")
+        return values
+
     @property
     def unknown(self) -> dict:
         """The keys of the JSON this record has no field for (kept in ``extra``, written back unchanged)."""
