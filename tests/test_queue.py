@@ -59,6 +59,36 @@ def test_queue_order_and_positions_match_the_claims(tmp_path):
     assert [store.claim("w").id for _ in range(7)] == order
 
 
+def test_a_fine_tune_waits_for_its_source_run_however_many_slots_there_are(tmp_path):
+    from sslcore.finetune import finetune_config
+
+    store = RunStore(tmp_path)
+    source = config("rotation")
+    source_id = store.submit(source, owner="ada")
+    tune_id = store.submit(finetune_config(source.to_dict(), source_id, 10), owner="ada")
+    other_id = store.submit(config(), owner="ada")
+    assert store.queue_order() == [source_id, other_id, tune_id]  # the waiting fine-tune is listed last
+    assert store.claim("w").id == source_id
+    assert store.claim("w").id == other_id  # a second slot skips the fine-tune while its source runs
+    assert store.claim("w") is None and store.queue_position("ada") == (1, 1)
+    store.finish(source_id, "succeeded", results={"linear_probe": 0.5})
+    assert store.claim("w").id == tune_id
+
+
+def test_a_fine_tune_of_a_failed_or_deleted_source_is_not_held_forever(tmp_path):
+    from sslcore.finetune import finetune_config
+
+    store = RunStore(tmp_path)
+    failed = store.submit(config("rotation"), owner="ada")
+    gone = store.submit(config("rotation"), owner="ada")
+    assert {store.claim("w").id, store.claim("w").id} == {failed, gone}
+    store.finish(failed, "failed", error="boom")
+    store.finish(gone, "cancelled")
+    store.delete(gone, by="ada")
+    tunes = [store.submit(finetune_config(config("rotation").to_dict(), s, 10), owner="ada") for s in (failed, gone)]
+    assert [store.claim("w").id for _ in range(2)] == tunes  # each starts, and fails naming its source
+
+
 def test_the_per_owner_cap_refuses_more_with_a_clear_message_and_keeps_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv(MAX_QUEUED_ENV, "4")
     store = RunStore(tmp_path)

@@ -45,7 +45,7 @@ if right.button(
     try:
         store = run_store()
         st.session_state.group, ids = store.submit_group(configs, owner=me())
-        # queued after their sources: the worker takes runs in order, so each source has finished by then
+        # each fine-tune waits in the queue until its source run has ended (the store holds it back)
         sources = [(c.to_dict(), i) for c, i in zip(configs, ids) if c.task in lab.QUICK_TASKS]
         for source, run_id in [*sources, (configs[0].to_dict(), None)]:
             config = lab.finetune_config(

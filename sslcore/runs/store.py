@@ -601,13 +601,21 @@ def _fair_order(db: sqlite3.Connection, first_only: bool = False) -> list[str]:
 
     The owner served longest ago (or never) goes first, so a student who queued twenty runs gets one
     run per round like everyone else. No state is kept: the runs' own start times are the rotation.
-    Runs without an owner (the command line) count as one owner.
+    Runs without an owner (the command line) count as one owner. A fine-tune waits until the run it starts
+    from has ended (however many slots the executor has), then takes its turn; a source that failed or was
+    deleted does not hold it (it starts and fails with a message naming the source).
     """
     waiting: dict[str, list[str]] = {}
-    for row in db.execute("SELECT id, COALESCE(owner, '') FROM runs WHERE status = 'queued' ORDER BY created, rowid"):
-        waiting.setdefault(row[1], []).append(row[0])
+    blocked: list[str] = []  # fine-tunes whose source run has not finished: they wait, whatever their turn
+    unfinished = {row[0] for row in db.execute("SELECT id FROM runs WHERE status IN ('queued', 'running')")}
+    rows = db.execute("SELECT id, COALESCE(owner, ''), config FROM runs WHERE status = 'queued' ORDER BY created, rowid")
+    for run_id, owner, config in rows:
+        if _source_run(config) in unfinished:
+            blocked.append(run_id)
+        else:
+            waiting.setdefault(owner, []).append(run_id)
     if not waiting:
-        return []
+        return [] if first_only else blocked
     served = dict(
         db.execute(
             "SELECT COALESCE(owner, ''), MAX(started) FROM runs WHERE started IS NOT NULL GROUP BY COALESCE(owner, '')"
@@ -617,7 +625,16 @@ def _fair_order(db: sqlite3.Connection, first_only: bool = False) -> list[str]:
     if first_only:
         return waiting[owners[0]][:1]
     rounds = max(len(ids) for ids in waiting.values())
-    return [waiting[who][i] for i in range(rounds) for who in owners if i < len(waiting[who])]
+    return [waiting[who][i] for i in range(rounds) for who in owners if i < len(waiting[who])] + blocked
+
+
+def _source_run(config: str) -> str | None:
+    """The run a fine-tune starts from (its config's ``init_from``), or None."""
+    try:
+        source = json.loads(config).get("init_from")
+    except (ValueError, AttributeError):
+        return None
+    return source if isinstance(source, str) else None
 
 
 def _is_locked(err: sqlite3.Error) -> bool:
