@@ -78,7 +78,10 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
             "PREVIEW_SIZES",
             "MAX_PREVIEW_COUNT",
         ),
-        "sslcore.models": ("BACKBONES", "DEFAULT_BACKBONE", "backbone_modality", "backbones_for"),
+        "sslcore.models": (
+            "BACKBONES", "DEFAULT_BACKBONE", "backbone_modality", "backbones_for", "describe_backbones",
+            "parse_backbone_args",
+        ),
         "sslcore.train": ("DEVICES", "OPTIMIZERS", "available_devices"),
     },
     "tasks and previews": {

@@ -223,3 +223,30 @@ def test_a_damaged_run_store_is_a_message_on_every_page_and_explore_still_works(
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
         assert any("run store cannot be" in e.value for e in at.error), page
+
+
+def test_train_queues_runs_with_the_backbone_size_a_person_chose():
+    from sslcore.artifacts import load_backbone
+    from sslcore.runs import RunStore
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("views/train.py").run()
+    at.multiselect(key="tasks_image").set_value(["rotation"])
+    at.checkbox[0].set_value(False)
+    at.slider(key="budget").set_value(2)
+    next(n for n in at.number_input if n.label.startswith("Dataset size")).set_value(100)
+    at.text_input(key="backbone_args_image").set_value("width=8")  # small_cnn takes widths, not width
+    next(b for b in at.button if b.label == "Start").click().run()
+    assert any("takes no argument 'width'" in e.value and "widths" in e.value for e in at.error), [e.value for e in at.error]
+    assert RunStore().list() == []  # nothing queued
+
+    at.text_input(key="backbone_args_image").set_value("widths=8,16,32")
+    next(b for b in at.button if b.label == "Start").click().run()
+    assert not at.exception, at.exception
+    assert any("Queued 2 runs" in s.value for s in at.success)
+    store = RunStore()
+    assert {tuple(r.config["backbone_args"]["widths"]) for r in store.list()} == {(8, 16, 32)}  # baseline too
+    assert wait_until(lambda: all(r.done for r in store.list()), 180), [(r.status, r.error) for r in store.list()]
+    trained = next(r for r in store.list() if r.task == "rotation")
+    assert trained.status == "succeeded", trained.error
+    assert load_backbone(store.run_dir(trained.id)).feature_dim == 32  # the weights reload as the size chosen

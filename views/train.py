@@ -66,6 +66,13 @@ with st.form("new_runs"):
         lr = c.number_input("Learning rate (0 = default)", 0.0, 10.0, 0.0, format="%.4f")
         backbone = a.selectbox("Backbone", lab.backbones_for(modality))
         n = shapes_size_input(b, "Dataset size (shapes)", disabled=text_data)
+        backbone_size = c.text_input(
+            "Backbone size (empty = its default)",
+            key=f"backbone_args_{modality}",
+            help="The backbone's constructor arguments as key=value, several separated by spaces, e.g. "
+            "widths=16,32,64,128 for a narrower small CNN or depth=4 for a deeper transformer. "
+            f"Each backbone's arguments: {lab.describe_backbones()}.",
+        )
     submitted = st.form_submit_button("Start", type="primary")
 
 if submitted:
@@ -73,6 +80,7 @@ if submitted:
         names = [*tasks, *([lab.SUPERVISED] if supervised else [])]
         if not names:
             raise lab.PretextLabError("pick at least one task")
+        backbone_args = lab.parse_backbone_args(backbone_size.replace(";", " ").split())
         if dataset == lab.UPLOAD:
             if upload is None:
                 what = "a CSV with text and label columns" if text_data else "a zip with one folder per class"
@@ -91,6 +99,7 @@ if submitted:
                 optimizer=optimizer,
                 lr=lr or None,
                 backbone=backbone,
+                backbone_args=backbone_args,
                 n=int(n) if dataset == "shapes" else None,
             )
             for repeat in range(int(seeds))
