@@ -81,10 +81,17 @@ def test_the_scan_catches_a_deep_import(tmp_path):
     ]
 
 
+def fresh_python(code: str) -> None:
+    """Run ``code`` after ``import sys; from sslcore import lab`` in a new interpreter; its asserts must hold."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom sslcore import lab\n" + code],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_importing_lab_and_its_light_names_leaves_torch_unloaded():
-    code = (
-        "import sys\n"
-        "from sslcore import lab\n"
+    fresh_python(
         "assert 'torch' not in sys.modules, 'import'\n"
         "lab.MAX_SEED, lab.MAX_TOTAL_BYTES, lab.data_menu('train', 'image'), lab.RANDOM_INIT, lab.SUPERVISED\n"
         "lab.PretextLabError, lab.ConfigError, lab.RunStore, lab.Progress, lab.RunResults, lab.data_dir\n"
@@ -93,21 +100,15 @@ def test_importing_lab_and_its_light_names_leaves_torch_unloaded():
         "lab.TrainConfig\n"
         "assert 'torch' in sys.modules\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
 
 
 def test_preload_imports_every_module_behind_the_surface():
     # serve.py calls it while the server starts, so the first visit finds torch and the tasks loaded
-    code = (
-        "import sys\n"
-        "from sslcore import lab\n"
+    fresh_python(
         "lab.preload()\n"
         "missing = sorted(set(lab._HOME.values()) - set(sys.modules))\n"
         "assert not missing and 'torch' in sys.modules, missing\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
 
 
 def test_every_listed_name_resolves_to_its_home_module_object():
