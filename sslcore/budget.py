@@ -14,6 +14,7 @@ with the machine's measured speed (``measure_speed``), and both are shown.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -156,23 +157,28 @@ def describe(compute: float, flops_per_s: float | None) -> str:
     return f"{here}{format_flops(compute)} per run"
 
 
-def speed_key(device: torch.device, backbone: str) -> str:
+def speed_key(device: torch.device, backbone: str, backbone_args: dict | None = None) -> str:
     from sslcore.train import device_name
 
     name = "".join(c if c.isalnum() else "-" for c in device_name(device)).strip("-").lower()
-    return f"{name}-{torch.get_num_threads()}threads-{backbone}"
+    size = f"-{hashlib.sha1(json.dumps(backbone_args, sort_keys=True).encode()).hexdigest()[:10]}" if backbone_args else ""
+    return f"{name}-{torch.get_num_threads()}threads-{backbone}{size}"
 
 
-def _speed_path(device: torch.device, backbone: str, cache_dir) -> Path | None:
-    return Path(cache_dir) / "speed" / f"{speed_key(device, backbone)}.json" if cache_dir is not None else None
+def _speed_path(device: torch.device, backbone: str, backbone_args: dict | None, cache_dir) -> Path | None:
+    if cache_dir is None:
+        return None
+    return Path(cache_dir) / "speed" / f"{speed_key(device, backbone, backbone_args)}.json"
 
 
-def known_speed(backbone: str | None = None, device: str = "auto", cache_dir: str | Path | None = None) -> float | None:
+def known_speed(
+    backbone: str | None = None, device: str = "auto", cache_dir: str | Path | None = None, backbone_args: dict | None = None
+) -> float | None:
     """The speed measured here within the last day, or None (nothing is trained to find out)."""
     from sslcore.models import DEFAULT_BACKBONE
     from sslcore.train import resolve_device
 
-    path = _speed_path(resolve_device(device), backbone or DEFAULT_BACKBONE["image"], cache_dir)
+    path = _speed_path(resolve_device(device), backbone or DEFAULT_BACKBONE["image"], backbone_args, cache_dir)
     try:
         cached = json.loads(path.read_text())
         if time.time() - cached["measured_at"] < SPEED_MAX_AGE_S:
@@ -183,26 +189,31 @@ def known_speed(backbone: str | None = None, device: str = "auto", cache_dir: st
 
 
 def measure_speed(
-    backbone: str | None = None, device: str = "auto", cache_dir: str | Path | None = None, seconds: float = 1.5
+    backbone: str | None = None,
+    device: str = "auto",
+    cache_dir: str | Path | None = None,
+    seconds: float = 1.5,
+    backbone_args: dict | None = None,
 ) -> float:
     """FLOP/s this machine sustains training ``backbone`` (a supervised step at batch 256, its default data).
 
-    Cached per device, thread count and backbone for a day in ``cache_dir``: the form converts seconds
-    with it without training anything, and a busy moment does not set the speed for good.
+    Cached per device, thread count, backbone and size (``backbone_args``: a narrow network does not run at
+    the default one's FLOP/s) for a day in ``cache_dir``: the form converts seconds with it without
+    training anything, and a busy moment does not set the speed for good.
     """
     from sslcore.models import DEFAULT_BACKBONE, backbone_modality
     from sslcore.train import TrainConfig, Trainer, resolve_device, train_step
 
-    known = known_speed(backbone, device, cache_dir)
+    known = known_speed(backbone, device, cache_dir, backbone_args)
     if known is not None:
         return known
     resolved = resolve_device(device)
     backbone = backbone or DEFAULT_BACKBONE["image"]
-    path = _speed_path(resolved, backbone, cache_dir)
+    path = _speed_path(resolved, backbone, backbone_args, cache_dir)
     text = backbone_modality(backbone) == "text"
     config = TrainConfig(
         task=SUPERVISED, dataset="corpus" if text else "shapes", n=None if text else 512, backbone=backbone,
-        device=device, epochs=1, probe_points=0,
+        backbone_args=dict(backbone_args or {}), device=device, epochs=1, probe_points=0,
     )  # fmt: skip
     trainer = Trainer(config)
     optimizer = trainer.make_optimizer()
@@ -221,7 +232,8 @@ def measure_speed(
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            artifacts.write_json(path, {"flops_per_s": speed, "measured_at": time.time(), "backbone": backbone})
+            record = {"flops_per_s": speed, "measured_at": time.time(), "backbone": backbone, "backbone_args": backbone_args}
+            artifacts.write_json(path, record)
         except OSError:
             pass
     return speed

@@ -256,7 +256,7 @@ def spent(r: dict) -> str:
     return " · ".join([*parts, f"{r['train_seconds']:.0f} s"])
 
 
-def budget_from_seconds(args, backbone: str) -> None:
+def budget_from_seconds(args, backbone: str, backbone_args: dict | None = None) -> None:
     """Comparisons spend compute: ``--budget`` seconds become FLOPs at this machine's measured speed
     (unless --compute, --epochs or --wall-clock is given), with a generous wall-clock cap."""
     from sslcore.budget import describe, measure_speed, safety_cap
@@ -264,7 +264,7 @@ def budget_from_seconds(args, backbone: str) -> None:
 
     if args.compute is not None or args.epochs is not None or args.wall_clock:
         return
-    speed = measure_speed(backbone, args.device, data_dir() / "cache")
+    speed = measure_speed(backbone, args.device, data_dir() / "cache", backbone_args=backbone_args or None)
     args.compute = args.budget * speed
     args.max_seconds = args.max_seconds or safety_cap(args.budget)
     if not args.json:
@@ -314,7 +314,7 @@ def _compare(args) -> int:
     k = parse_labels_per_class(args.labels_per_class) if args.labels_per_class is not None else None
     ks = sorted({*LABELS_PER_CLASS, k} - {None})
     configs = [config_from_args(args, t) for t in tasks]  # every setting checked before measuring the speed
-    budget_from_seconds(args, configs[0].backbone)
+    budget_from_seconds(args, configs[0].backbone, configs[0].backbone_args)
     rows, baselines, few = [], [], None
     with tempfile.TemporaryDirectory(prefix="pretext-lab-compare-") as scratch:
         root = Path(args.out or scratch)  # fine-tunes start from the runs' saved weights

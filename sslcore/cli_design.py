@@ -131,7 +131,7 @@ def _sweep(args) -> int:
     task, knob, values, fixed = sweep_request(args)
     args.param = [f"{k}={v}" for k, v in fixed.items()]
     base = config_from_args(args, task)  # every setting checked before measuring the speed
-    budget_from_seconds(args, base.backbone)  # --budget seconds become the same compute for every value
+    budget_from_seconds(args, base.backbone, base.backbone_args)  # --budget seconds become the same compute for every value
     configs = sweep_configs(config_from_args(args, task), knob, values, args.seeds)
     if args.submit:
         from sslcore.runs import RunStore, ensure_worker

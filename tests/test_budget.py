@@ -180,6 +180,15 @@ def test_machine_speed_is_measured_once_and_cached(tmp_path):
     assert measure_speed("small_cnn", "cpu", tmp_path) == 123.0  # read, not re-measured
 
 
+def test_each_backbone_size_has_its_own_measured_speed(tmp_path):
+    default = measure_speed("small_cnn", "cpu", tmp_path, seconds=0.1)
+    narrow = measure_speed("small_cnn", "cpu", tmp_path, seconds=0.1, backbone_args={"widths": [8, 16, 32]})
+    files = {p.name: json.loads(p.read_text()) for p in (tmp_path / "speed").glob("*.json")}
+    assert len(files) == 2  # one per size, the default's key unchanged from before sizes existed
+    assert {tuple(r.get("backbone_args") or ()) for r in files.values()} == {(), ("widths",)}
+    assert 1e7 < narrow < 1e15 and default != narrow
+
+
 def test_compare_spends_compute_converted_from_seconds_unless_told_wall_clock(tmp_path, capsys, monkeypatch):
     from sslcore.budget import known_speed
     from sslcore.cli import main

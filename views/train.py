@@ -92,7 +92,7 @@ if submitted:
             lab.TrainConfig(
                 **({"task": lab.CUSTOM, "params": {"definition": custom[name][1]}} if name in custom else {"task": name}),
                 dataset=source,
-                **compute_budget(budget, backbone, device),
+                **compute_budget(budget, backbone, device, backbone_args),
                 seed=int(seed) + repeat,
                 device=device,
                 batch_size=batch_size,
