@@ -143,6 +143,22 @@ def launch_browser(pw):
     return pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
 
 
+def submit_shortest_comparison(page, queued: int, seconds: int = 2) -> None:
+    """On an open Train page, with its tasks picked: drop the supervised reference, a budget of ``seconds``
+    (the slider's least is 2 s), 100 shapes; Start, and wait until the page says ``queued`` runs were queued."""
+    page.get_by_text("Add the supervised reference").click()
+    page.get_by_role("slider").first.focus()
+    page.keyboard.press("Home")
+    for _ in range(seconds - 2):
+        page.keyboard.press("ArrowRight")
+    page.get_by_text("Advanced").click()
+    size = page.get_by_label("Dataset size (shapes)")
+    size.fill("100")
+    size.press("Tab")  # Enter would submit the form
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text(f"Queued {queued} runs").wait_for()
+
+
 def open_page(page, url: str, timeout: float = 120_000) -> None:
     page.goto(url)
     page.wait_for_selector(CONNECTED)

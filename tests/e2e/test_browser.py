@@ -9,7 +9,16 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e.server import HAVE_CHROMIUM, ROOT, StreamlitServer, launch_browser, open_page, shape_png, wait_for_images
+from e2e.server import (
+    HAVE_CHROMIUM,
+    ROOT,
+    StreamlitServer,
+    launch_browser,
+    open_page,
+    shape_png,
+    submit_shortest_comparison,
+    wait_for_images,
+)
 
 SHOTS = Path(os.environ.get("PRETEXT_LAB_SCREENSHOTS", ROOT / "tests" / "e2e" / "screenshots"))
 
@@ -63,16 +72,7 @@ def test_train_two_tasks_then_results(page, server):
     page.keyboard.type("Jigsaw")
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
-    page.get_by_text("Add the supervised reference").click()
-    slider = page.get_by_role("slider").first
-    slider.focus()
-    page.keyboard.press("Home")  # the shortest budget: 2 s
-    page.get_by_text("Advanced").click()
-    size = page.get_by_label("Dataset size (shapes)")
-    size.fill("100")
-    size.press("Tab")  # Enter would submit the form
-    page.get_by_role("button", name="Start").click()
-    page.get_by_text("Queued 3 runs").wait_for()
+    submit_shortest_comparison(page, queued=3)
     deadline = time.monotonic() + 240
     while (body := page.inner_text("body")).count("· succeeded") < 3:
         assert time.monotonic() < deadline, "runs did not finish in time:\n" + body

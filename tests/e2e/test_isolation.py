@@ -15,7 +15,6 @@ from e2e.server import (
     ROOT,
     ScriptRuns,
     StreamlitServer,
-    launch_browser,
     open_page,
     png,
     settle,
@@ -34,16 +33,6 @@ ORIGINALS = """() => [...document.querySelectorAll("[data-testid='stImageCaption
 def server(tmp_path_factory):
     with StreamlitServer(tmp_path_factory.mktemp("isolation-data"), env={"PRETEXT_LAB_WORKER_IDLE_S": "10"}, script="serve.py") as srv:
         yield srv
-
-
-@pytest.fixture(scope="module")
-def browser(server):  # noqa: ARG001 - the server must be up first
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = launch_browser(pw)
-        yield browser
-        browser.close()
 
 
 class Student:

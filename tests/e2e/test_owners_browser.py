@@ -8,7 +8,7 @@ import re
 import time
 
 import pytest
-from e2e.server import HAVE_CHROMIUM, StreamlitServer, launch_browser, open_page, wait_idle
+from e2e.server import HAVE_CHROMIUM, StreamlitServer, open_page, submit_shortest_comparison, wait_idle
 from playwright.sync_api import expect
 
 from sslcore.runs import NotAllowed, RunStore
@@ -25,16 +25,6 @@ def server(tmp_path_factory):
         yield srv
 
 
-@pytest.fixture(scope="module")
-def browser(server):  # noqa: ARG001 - the server must be up first
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = launch_browser(pw)
-        yield browser
-        browser.close()
-
-
 def new_page(browser):
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.set_default_timeout(60_000)
@@ -44,16 +34,7 @@ def new_page(browser):
 def start_comparison(page, url: str, name: str) -> None:
     """Open Train as ``name`` and start the shortest rotation comparison (rotation + random init)."""
     open_page(page, f"{url}/train?me={name}")
-    page.get_by_text("Add the supervised reference").click()
-    slider = page.get_by_role("slider").first
-    slider.focus()
-    page.keyboard.press("Home")  # the shortest budget: 2 s
-    page.get_by_text("Advanced").click()
-    size = page.get_by_label("Dataset size (shapes)")
-    size.fill("100")
-    size.press("Tab")
-    page.get_by_role("button", name="Start").click()
-    page.get_by_text("Queued 2 runs").wait_for()
+    submit_shortest_comparison(page, queued=2)
 
 
 def wait_all_done(store: RunStore, count: int, timeout: float = 300) -> None:

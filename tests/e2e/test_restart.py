@@ -6,7 +6,15 @@ store is the only shared state). Real headless Chromium against `streamlit run a
 import time
 
 import pytest
-from e2e.server import CONNECTED, HAVE_CHROMIUM, StreamlitServer, launch_browser, open_page, stop_workers
+from e2e.server import (
+    CONNECTED,
+    HAVE_CHROMIUM,
+    StreamlitServer,
+    launch_browser,
+    open_page,
+    stop_workers,
+    submit_shortest_comparison,
+)
 
 pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Debian's chromium is not installed")
 
@@ -27,17 +35,7 @@ def test_run_survives_a_server_restart(tmp_path):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(60_000)
             open_page(page, f"{server.url}/train")
-            page.get_by_text("Add the supervised reference").click()
-            page.get_by_role("slider").first.focus()
-            page.keyboard.press("Home")  # 2 s, then up to BUDGET_S
-            for _ in range(BUDGET_S - 2):
-                page.keyboard.press("ArrowRight")
-            page.get_by_text("Advanced").click()
-            size = page.get_by_label("Dataset size (shapes)")
-            size.fill("100")
-            size.press("Tab")
-            page.get_by_role("button", name="Start").click()
-            page.get_by_text("Queued 2 runs").wait_for()
+            submit_shortest_comparison(page, queued=2, seconds=BUDGET_S)
             store = RunStore(data)
             [run] = [r for r in store.list() if r.task == "rotation"]
             # "about BUDGET_S seconds here", queued as compute with a wall-clock safety cap above it
