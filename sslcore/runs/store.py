@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sslcore.errors import ConfigError, PretextLabError
-from sslcore.kinds import RANDOM_INIT, kind_of
+from sslcore.kinds import FINETUNE, RANDOM_INIT, kind_of
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.paths import storage_error
 from sslcore.runs.records import Progress, RunResults
@@ -608,9 +608,11 @@ def _fair_order(db: sqlite3.Connection, first_only: bool = False) -> list[str]:
     waiting: dict[str, list[str]] = {}
     blocked: list[str] = []  # fine-tunes whose source run has not finished: they wait, whatever their turn
     unfinished = {row[0] for row in db.execute("SELECT id FROM runs WHERE status IN ('queued', 'running')")}
-    rows = db.execute("SELECT id, COALESCE(owner, ''), config FROM runs WHERE status = 'queued' ORDER BY created, rowid")
-    for run_id, owner, config in rows:
-        if _source_run(config) in unfinished:
+    rows = db.execute(
+        "SELECT id, COALESCE(owner, ''), task, config FROM runs WHERE status = 'queued' ORDER BY created, rowid"
+    )
+    for run_id, owner, task, config in rows:
+        if task == FINETUNE and _source_run(config) in unfinished:  # only fine-tunes have a source to parse
             blocked.append(run_id)
         else:
             waiting.setdefault(owner, []).append(run_id)
