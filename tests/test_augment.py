@@ -1,7 +1,7 @@
 """Batched augmentations: per-image randomness, and the colour maths they rest on."""
 
 import torch
-from conftest import gen
+from seeded import gen
 
 from sslcore.augment import (
     color_jitter,

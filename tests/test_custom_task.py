@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from conftest import gen
+from seeded import gen
 
 from sslcore.cli import main
 from sslcore.custom_tasks import CustomTaskStore, NotAllowed

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import gen
+from seeded import gen
 
 from sslcore.color import AB_RANGE, lab_to_rgb, rgb_to_lab
 from sslcore.errors import ConfigError

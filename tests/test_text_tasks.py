@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import gen
+from seeded import gen
 
 from sslcore.data import load_dataset
 from sslcore.data.text import Paragraph, build_text_dataset
