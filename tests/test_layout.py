@@ -27,3 +27,14 @@ def test_pretext_lab_command_works_from_any_folder(tmp_path):
     assert out.returncode == 0, out.stderr
     names = {task["name"] for task in json.loads(out.stdout)}
     assert {"rotation", "jigsaw", "masked_language"} <= names
+
+
+def test_no_test_imports_a_conftest_by_name():
+    # "from conftest import x" binds whichever conftest pytest loaded first under that name; with tests/e2e's own
+    # conftest that was the wrong one, and collection failed in CI. Shared helpers live in tests/seeded.py.
+    offenders = [
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "tests").rglob("*.py")
+        if any(line.startswith(("from conftest import", "import conftest")) for line in path.read_text().splitlines())
+    ]
+    assert offenders == []
