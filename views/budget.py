@@ -37,8 +37,12 @@ def seconds_picker(modality: str, key: str = "budget") -> float:
         "seconds with this machine's measured speed. A busy machine then changes how long a run takes, not what "
         "it learns.",
     )
-    speed = machine_speed(lab.DEFAULT_BACKBONE[modality], "auto")
-    st.caption(f"{lab.describe(seconds * speed, speed)} · stopped at the latest after {lab.safety_cap(seconds):.0f} s")
+    default = lab.DEFAULT_BACKBONE[modality]
+    speed = machine_speed(default, "auto")
+    st.caption(
+        f"{lab.describe(seconds * speed, speed)} with the default {default} (another backbone or size converts at "
+        f"its own measured speed) · stopped at the latest after {lab.safety_cap(seconds):.0f} s"
+    )
     return float(seconds)
 
 
