@@ -20,11 +20,11 @@ BUDGET_SECONDS = (2, 600, 30)  # the "about how long?" slider: least, most, firs
 
 
 @st.cache_data(ttl=3600, show_spinner=False)
-def machine_speed(backbone: str, device: str, size: tuple = ()) -> float:
-    """FLOP/s of a training step here (measured once, a few seconds, then cached on disk for a day).
-    ``size``: the backbone's chosen arguments as sorted (name, value) pairs (hashable, for the cache)."""
+def machine_speed(backbone: str, device: str, backbone_args: dict | None = None) -> float:
+    """FLOP/s of a training step here at this backbone size (measured once, a few seconds, then cached on disk
+    for a day)."""
     with st.spinner("Measuring this machine's speed once (a few seconds)…"):
-        return lab.measure_speed(backbone, device, lab.data_dir() / "cache", backbone_args=dict(size) or None)
+        return lab.measure_speed(backbone, device, lab.data_dir() / "cache", backbone_args=backbone_args)
 
 
 def seconds_picker(modality: str, key: str = "budget") -> float:
@@ -49,8 +49,8 @@ def seconds_picker(modality: str, key: str = "budget") -> float:
 def compute_budget(seconds: float, backbone: str, device: str, backbone_args: dict | None = None) -> dict:
     """TrainConfig settings for ``seconds`` here: the compute they buy (at this backbone size's own speed)
     and the wall-clock safety cap."""
-    size = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in (backbone_args or {}).items()))
-    return {"compute": seconds * machine_speed(backbone, device, size), "max_seconds": lab.safety_cap(seconds)}
+    speed = machine_speed(backbone, device, backbone_args or None)
+    return {"compute": seconds * speed, "max_seconds": lab.safety_cap(seconds)}
 
 
 def quick_label(compute: float) -> str:

@@ -8,20 +8,19 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from sslcore import lab
+from views.ui import run_store, runs_device
 
 if TYPE_CHECKING:
     from sslcore.lab import RunStore
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def _target(path: str) -> str:
-    described = sorted({w["device"] for w in lab.RunStore(path).live_workers() if w["device"]})
+def _target(path: str) -> str:  # noqa: ARG001 - the data folder: the cache keys on it
+    described = sorted({w["device"] for w in run_store().live_workers() if w["device"]})
     if described:  # what the live dispatchers say: "this machine (CPU)", "Ray cluster, 2 nodes, 4 GPUs, ..."
         return " · ".join(described)
     if os.environ.get(lab.EXECUTOR_ENV) == "ray":
         return "a Ray cluster (connecting…)"
-    from views.ui import runs_device
-
     return f"this machine ({runs_device()})"
 
 

@@ -112,7 +112,7 @@ if submitted:
     except lab.PretextLabError as err:
         st.error(str(err), icon="⚠️")
 
-sweep_form(store, modality, lambda configs: store.submit_group(configs, owner=me()), start_worker)
+sweep_form(store, modality)
 
 
 def change_run(verb: str, run_id: str) -> None:

@@ -7,11 +7,17 @@ gets its random-init baseline, exactly as a comparison does.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from sslcore import lab
 from views.budget import compute_budget, seconds_picker
-from views.ui import shapes_size_input
+from views.owner import me
+from views.ui import shapes_size_input, start_worker
+
+if TYPE_CHECKING:
+    from sslcore.lab import RunStore
 
 OWN = "own"
 
@@ -31,8 +37,8 @@ def _new_knob() -> None:
     st.session_state["sweep.fixed"] = {}
 
 
-def sweep_form(store, modality: str, submit_group, start_worker) -> None:
-    """The expander with the sweep form; queues the group with ``submit_group(configs)``."""
+def sweep_form(store: RunStore, modality: str) -> None:
+    """The expander with the sweep form; queues the sweep in ``store`` as one group owned by this person."""
     with st.expander("🎚️ Vary one knob — a sweep that finds the sweet spot", expanded=False):
         presets = {OWN: "— your own sweep —"} | {
             n: f"📖 {p.title}" for n, p in lab.PRESETS.items() if lab.task_class(p.task).modality == modality
@@ -81,7 +87,7 @@ def sweep_form(store, modality: str, submit_group, start_worker) -> None:
                     n=int(n) if modality == "image" else None,
                     params={k: v for k, v in fixed.items() if k != knob},
                 )
-                group, ids = submit_group(lab.sweep_configs(base, knob, values, int(seeds)))
+                group, ids = store.submit_group(lab.sweep_configs(base, knob, values, int(seeds)), owner=me())
                 st.session_state.group = group
                 start_worker(just_queued=True)
                 st.success(
