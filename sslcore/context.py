@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from statistics import mean, pstdev
 
-from sslcore.kinds import RANDOM_INIT, SUPERVISED
+from sslcore.kinds import CUSTOM, RANDOM_INIT, SUPERVISED
 
 MIN_STEPS = 100  # fewer optimisation steps than this rarely teach a pretext task anything
 MIN_TEST = 100  # fewer test examples than this and one example moves the accuracy by a point or more
@@ -146,6 +146,10 @@ def pretext_chance(task: str, params: dict, batch_size: int | None = None, num_c
         return max(wrong, 1 - wrong)
     if task == SUPERVISED:
         return 1 / (num_classes or 10)
+    if task == CUSTOM:  # a design knows its own: 1/classes, R² 0, or 1 in (2B - 1) partners
+        from sslcore.tasks import get_task  # torch: only for custom runs
+
+        return get_task(CUSTOM, params).chance(batch_size or 256)
     if task in ("autoencoder", "inpainting", "masked_image"):
         return PSNR_FLOOR_DB
     return 0.0  # masked_language (1 / vocabulary), simsiam's spread (0 = collapsed)

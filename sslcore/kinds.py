@@ -14,6 +14,7 @@ RANDOM_INIT = "random_init"  # the untrained baseline: same backbone, no trainin
 SUPERVISED = "supervised"  # training on the real labels: the reference every pretext task is held against
 FINETUNE = "finetune"  # supervised training that starts from a finished run's backbone (sslcore/finetune.py)
 REFERENCE_KINDS = (SUPERVISED, RANDOM_INIT, FINETUNE)  # runs that are not a pretext task
+CUSTOM = "custom"  # a pretext task a person designed (sslcore/tasks/custom.py); its design is in params
 PRETEXT = "task"  # what the store files every pretext-task run under (custom designs included)
 
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from sslcore.context import pretext_scale
 from sslcore.errors import ConfigError
+from sslcore.kinds import CUSTOM
 from sslcore.limits import MAX_SEEDS
-from sslcore.tasks import get_task, make_params, param_specs, task_class
-from sslcore.tasks.custom import CUSTOM
+from sslcore.tasks import make_params, param_specs, task_class
 from sslcore.train import RANDOM_INIT, SUPERVISED, TrainConfig
 
 MAX_VALUES = 8
@@ -172,15 +172,9 @@ def preset(name: str) -> Preset:
 
 # ------------------------------------------------------------------------------------------------ reading
 def pretext_score(config: dict, metric: float | None) -> float | None:
-    """The pretext metric on the common scale of Results (0 = chance, 1 = solved; PSNR 10 -> 40 dB), from
-    ``sslcore.context``; a custom task knows its own chance level (1/classes, R² 0, 1 in 2B - 1 partners)."""
-    if metric is None:
-        return None
-    task, params, batch = config.get("task"), config.get("params") or {}, int(config.get("batch_size") or 256)
-    if task == CUSTOM:
-        chance = get_task(CUSTOM, params).chance(batch)
-        return (metric - chance) / (1 - chance)
-    return pretext_scale(task, metric, params, batch)
+    """The pretext metric of a run with this config on the common scale of Results (0 = chance, 1 = solved;
+    PSNR 10 -> 40 dB): ``sslcore.context.pretext_scale``, custom designs included."""
+    return pretext_scale(config.get("task"), metric, config.get("params") or {}, int(config.get("batch_size") or 256))
 
 
 def sweep_knob(runs) -> str | None:

@@ -9,6 +9,7 @@ from test_app import wait_until
 
 from sslcore.cli import main
 from sslcore.errors import ConfigError
+from sslcore.report import pretext_points
 from sslcore.runs import RunStore
 from sslcore.runs.store import Run
 from sslcore.sweeps import PRESETS, parse_sweep, pretext_score, reading, sweep_configs, sweep_knob, sweep_points
@@ -106,6 +107,15 @@ def test_runs_of_different_tasks_or_several_knobs_are_not_a_sweep():
     assert pretext_score({"task": "masked_image", "params": {}}, 25.0) == pytest.approx(0.5)  # PSNR: 10 -> 40 dB
     flip = {"task": "custom", "params": {"definition": FLIP_TASK.to_json()}, "batch_size": 64}
     assert pretext_score(flip, 0.75) == pytest.approx(0.5)
+
+
+def test_results_scale_a_custom_run_from_its_own_chance_as_sweeps_do():
+    # Results' pretext-vs-probe chart and a sweep's chart put a custom design on one scale (chance 1/2 here, not 0)
+    flip = {"definition": FLIP_TASK.to_json()}
+    [point] = pretext_points([run("custom", flip, 0.6, 0.75)])
+    assert point["x"] == pytest.approx(0.5)
+    assert point["x"] == pytest.approx(pretext_score({"task": "custom", "params": flip, "batch_size": 64}, 0.75))
+    assert point["scale"] == "0 = chance (50%), 1 = 100%"
 
 
 def test_cli_sweep_submits_one_group_each_value_once(tmp_path, capsys):

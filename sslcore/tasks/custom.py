@@ -29,6 +29,7 @@ from torch import Tensor
 
 from sslcore.augment import randint
 from sslcore.errors import ConfigError
+from sslcore.kinds import CUSTOM
 from sslcore.losses import classification_loss, nt_xent, regression_loss
 from sslcore.models.heads import MLP
 from sslcore.tasks.base import (
@@ -43,7 +44,6 @@ from sslcore.tasks.base import (
 from sslcore.tasks.views import explain_views
 from sslcore.transforms import TRANSFORMS
 
-CUSTOM = "custom"
 TARGETS = {
     "which": "which transformation was applied (classification)",
     "amount": "how much of each transformation (regression, or k levels)",
