@@ -28,3 +28,8 @@ def machine() -> str:
         f"{date.today().isoformat()}, {os.cpu_count()} CPU cores ({cpu}), {gpu}, "
         f"torch {torch.__version__} with {torch.get_num_threads()} threads, Python {platform.python_version()}"
     )
+
+
+def pct(value) -> str:
+    """A fraction as a percentage with one decimal for the printed tables; "—" where there is none."""
+    return "—" if value is None else f"{100 * value:.1f}"

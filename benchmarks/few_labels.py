@@ -25,17 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import machine, pct  # noqa: E402
 from sslcore.data import dataset_modality  # noqa: E402
 from sslcore.experiment import random_init_baseline, run_experiment  # noqa: E402
 from sslcore.fewlabel import ALL, parse_labels_per_class  # noqa: E402
 from sslcore.finetune import SCRATCH, finetune_config, load_source  # noqa: E402
 from sslcore.tasks import list_tasks  # noqa: E402
 from sslcore.train import SUPERVISED, TrainConfig, load_run_data  # noqa: E402
-
-
-def pct(value) -> str:
-    return "—" if value is None else f"{100 * value:.1f}"
 
 
 def epochs_for(steps: int, n_fit: int, batch_size: int) -> float:

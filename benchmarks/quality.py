@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import machine, pct  # noqa: E402
 from sslcore.data import dataset_modality  # noqa: E402
 from sslcore.experiment import random_init_baseline, run_experiment  # noqa: E402
 from sslcore.tasks import list_tasks  # noqa: E402
@@ -27,10 +27,6 @@ def curve_at(curve: list[dict], seconds: float) -> float | None:
     """kNN accuracy of the last probe taken at or before ``seconds`` of training."""
     before = [p["knn"] for p in curve if p["elapsed"] <= seconds + 1e-6]
     return before[-1] if before else None
-
-
-def pct(value) -> str:
-    return "—" if value is None else f"{100 * value:.1f}"
 
 
 def main(argv=None) -> int:

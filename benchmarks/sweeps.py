@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import machine, pct  # noqa: E402
 from sslcore.experiment import random_init_baseline, run_experiment  # noqa: E402
 from sslcore.sweeps import reading, sweep_configs, sweep_points  # noqa: E402
 from sslcore.train import TrainConfig, load_run_data  # noqa: E402
@@ -30,10 +30,6 @@ SWEEPS = {  # family -> (task, knob, values, fixed params)
     "contrastive (SimCLR)": ("simclr", "color_strength", [0.0, 0.5, 1.0], {"grayscale_p": 0.0}),
     "non-contrastive (SimSiam)": ("simsiam", "crop_min", [0.2, 0.6, 1.0], {}),
 }
-
-
-def pct(value) -> str:
-    return "—" if value is None else f"{100 * value:.1f}"
 
 
 def main(argv=None) -> int:
