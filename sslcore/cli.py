@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sslcore.cli_design import add_commands, add_custom_option
+from sslcore.cli_design import add_commands, add_custom_option, print_custom_section, task_params
 from sslcore.context import chance_points, flags, spread
 from sslcore.errors import ConfigError, ImageDecodeError, PretextLabError, TextDecodeError
 from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED
@@ -38,8 +38,6 @@ def _tasks(args) -> int:
         for p in t["params"]:
             allowed = f"one of {', '.join(map(str, p['choices']))}" if p["choices"] else _range_text(p)
             print(f"    {p['name']}={p['default']!s:<8} {allowed:<22} {p['help']}")
-    from sslcore.cli_design import print_custom_section
-
     print_custom_section(args.data_dir, args.owner)
     return 0
 
@@ -132,7 +130,6 @@ def _preview_text(task, args) -> int:
 def _preview(args) -> int:
     import torch
 
-    from sslcore.cli_design import task_params
     from sslcore.data import load_dataset
     from sslcore.preview import render_preview
     from sslcore.tasks import get_task
@@ -202,7 +199,6 @@ class ProgressPrinter:
 
 
 def config_from_args(args, task: str) -> TrainConfig:
-    from sslcore.cli_design import task_params
     from sslcore.models import parse_backbone_args
     from sslcore.tasks.base import parse_param_args
     from sslcore.train import TrainConfig
@@ -311,7 +307,7 @@ def _compare(args) -> int:
 
     if not 1 <= args.seeds <= MAX_SEEDS:
         raise ConfigError(f"--seeds must be from 1 to {MAX_SEEDS}, got {args.seeds}")
-    k = parse_labels_per_class(args.labels_per_class) if args.labels_per_class is not None else None
+    k = parse_labels_per_class(args.labels_per_class)
     ks = sorted({*LABELS_PER_CLASS, k} - {None})
     configs = [config_from_args(args, t) for t in tasks]  # every setting checked before measuring the speed
     budget_from_seconds(args, configs[0].backbone, configs[0].backbone_args)
@@ -322,17 +318,16 @@ def _compare(args) -> int:
             configs = [dataclasses.replace(config_from_args(args, t), seed=seed).validate() for t in tasks]
             data = load_run_data(configs[0])  # one dataset for all tasks of a seed: a fair comparison
             baselines.append(random_init_baseline(configs[0], data))
-            first = len(rows)
+            first, folders = len(rows), {}
+            few_seed = args.labels_per_class is not None and seed == args.seed  # the few-label table: the first seed
             for config in configs:
-                keep = args.out or (args.labels_per_class is not None and seed == args.seed)
-                out = root / config.task if keep else None
-                if out is not None and args.seeds > 1:
-                    out = out / f"seed{seed}"
+                out = None
+                if args.out or few_seed:  # kept: asked for, or fine-tuned below
+                    out = folders[config.task] = root / config.task / (f"seed{seed}" if args.seeds > 1 else "")
                 label = f"{config.task} seed {seed}" if args.seeds > 1 else config.task
                 printer = None if args.json else ProgressPrinter(label)
                 rows.append(run_experiment(config, out, on_event=printer, data=data, label_ks=ks))
-            if args.labels_per_class is not None and seed == args.seed:  # the few-label table: the first seed
-                folders = {c.task: root / c.task / (f"seed{seed}" if args.seeds > 1 else "") for c in configs}
+            if few_seed:
                 few = few_label_rows(args, configs, rows[first:], data, k, ks, folders)
     if args.json:
         summary = {t: _task_spread([r for r in rows if r["task"] == t]) for t in tasks}
@@ -381,12 +376,11 @@ def few_label_rows(args, configs, rows, data, k, ks, folders: dict[str, Path]) -
     from sslcore.finetune import SCRATCH, finetune_config, load_source
 
     few = []
-    budget = dict(budget=None, epochs=args.finetune_epochs) if args.finetune_epochs else dict(budget=args.finetune_budget)
     sources = [(c, r) for c, r in zip(configs, rows) if c.task not in (SUPERVISED, RANDOM_INIT)]
     for config, result in [(configs[0], None), *sources]:
         source = None if result is None else load_source(folders[config.task], config.task)
         init_from = None if result is None else f"{len(few):012x}"  # not stored: an id for the recipe only
-        tuned = finetune_config(config.to_dict(), init_from, k, **budget)
+        tuned = finetune_config(config.to_dict(), init_from, k, budget=args.finetune_budget, epochs=args.finetune_epochs or None)
         name = SCRATCH if result is None else config.task
         printer = None if args.json else ProgressPrinter(f"fine-tune {name}")
         done = run_experiment(tuned, None, on_event=printer, data=data, source=source, label_ks=ks, embed="pca")
@@ -418,9 +412,10 @@ def _finetune(args) -> int:
     from sslcore.experiment import run_experiment
     from sslcore.runs import RunStore
 
-    config = finetune_from_store(RunStore(args.data_dir), args)
+    store = RunStore(args.data_dir)
+    config = finetune_from_store(store, args.run_id, args)
     printer = None if args.json else ProgressPrinter(f"fine-tune {args.run_id}")
-    results = run_experiment(config, args.out, on_event=printer, data_dir=RunStore(args.data_dir).root)
+    results = run_experiment(config, args.out, on_event=printer, data_dir=store.root)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -435,17 +430,17 @@ def _finetune(args) -> int:
     return 0
 
 
-def finetune_from_store(store, args) -> TrainConfig:
-    """The fine-tune config of a stored run (its dataset, split and backbone), from --labels-per-class and budget."""
+def finetune_from_store(store, run_id: str, args) -> TrainConfig:
+    """The fine-tune config of stored run ``run_id`` (its dataset, split and backbone), from --labels-per-class
+    and --budget or --epochs."""
     from sslcore.fewlabel import parse_labels_per_class
     from sslcore.finetune import finetune_config
 
-    source = store.get(args.run_id)
+    source = store.get(run_id)
     if source.status != "succeeded":
-        raise ConfigError(f"run {args.run_id} is {source.status}: only a finished run can be fine-tuned")
+        raise ConfigError(f"run {run_id} is {source.status}: only a finished run can be fine-tuned")
     k = parse_labels_per_class(args.labels_per_class)
-    budget = dict(budget=None, epochs=args.epochs) if args.epochs is not None else dict(budget=args.budget)
-    return finetune_config(source.config, source.id, k, **budget)
+    return finetune_config(source.config, source.id, k, budget=args.budget, epochs=args.epochs)
 
 
 def _task_spread(rows: list[dict]) -> dict:
@@ -467,8 +462,7 @@ def _submit(args) -> int:
         raise ConfigError("submit needs --task NAME, or --finetune RUN_ID")
     store = RunStore(args.data_dir)
     if args.finetune:
-        args.run_id = args.finetune
-        config = finetune_from_store(store, args)
+        config = finetune_from_store(store, args.finetune, args)
     elif args.task == FINETUNE:  # from random init: supervised from scratch with the fine-tune recipe
         from sslcore.finetune import finetune_config
 

@@ -12,23 +12,20 @@ import sys
 from types import SimpleNamespace
 
 from sslcore.errors import ConfigError
-
-MAX_DEFINITION_FILE_BYTES = 16_000
+from sslcore.kinds import CUSTOM
+from sslcore.limits import MAX_DESIGN_FILE_BYTES
 
 
 # ------------------------------------------------------------------------------------------ custom tasks
 def custom_definition(args) -> str:
     """The canonical JSON of ``--custom``: a saved task's id or name, or a .json file of a definition."""
-    from sslcore.cli import read_capped_file
     from sslcore.custom_tasks import CustomTaskStore
-    from sslcore.tasks.custom import parse_definition
 
     value = getattr(args, "custom", None)
     if not value:
         raise ConfigError("task custom needs --custom NAME_OR_ID (a saved design) or --custom FILE.json")
     if value.lower().endswith(".json"):
-        raw = read_capped_file(value, MAX_DEFINITION_FILE_BYTES, _DefinitionFileError, "is too large for a task design")
-        return parse_definition(raw.decode("utf-8", errors="replace")).to_json()
+        return _read_definition_file(value).to_json()
     return (
         CustomTaskStore(getattr(args, "data_dir", None))
         .find(value, getattr(args, "owner", None), everyone=True)
@@ -41,9 +38,18 @@ class _DefinitionFileError(ConfigError):
         super().__init__(f"{filename}: {reason}")
 
 
+def _read_definition_file(path: str):
+    """The design in a .json file named on the command line (size-capped, then checked like any design)."""
+    from sslcore.cli import read_capped_file
+    from sslcore.tasks.custom import parse_definition
+
+    raw = read_capped_file(path, MAX_DESIGN_FILE_BYTES, _DefinitionFileError, "is too large for a task design")
+    return parse_definition(raw.decode("utf-8", errors="replace"))
+
+
 def task_params(args, task: str, params: dict) -> dict:
     """``params`` plus the design of a custom task (from ``--custom``); others unchanged."""
-    if task != "custom":
+    if task != CUSTOM:
         if getattr(args, "custom", None):
             raise ConfigError("--custom is for --task custom")
         return params
@@ -65,7 +71,6 @@ def custom_lines(tasks) -> list[str]:
 
 def _custom(args) -> int:
     from sslcore.custom_tasks import CustomTaskStore
-    from sslcore.tasks.custom import parse_definition
 
     store = CustomTaskStore(args.data_dir)
     token = os.environ.get("PRETEXT_LAB_TEACHER_TOKEN") if args.teacher else None
@@ -82,12 +87,7 @@ def _custom(args) -> int:
     if not args.target:
         raise ConfigError(f"custom {args.action} needs {'a FILE.json' if args.action == 'save' else 'a task id'}")
     if args.action == "save":
-        from sslcore.cli import read_capped_file
-
-        raw = read_capped_file(
-            args.target, MAX_DEFINITION_FILE_BYTES, _DefinitionFileError, "is too large for a task design"
-        )
-        task = store.save(parse_definition(raw.decode("utf-8", errors="replace")), args.owner)
+        task = store.save(_read_definition_file(args.target), args.owner)
         print(json.dumps(task.to_dict()) if args.json else f"saved {task.name!r} as custom:{task.id}")
     elif args.action == "show":
         task = store.get(args.target)
