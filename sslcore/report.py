@@ -10,10 +10,9 @@ import numpy as np
 
 from sslcore.context import context_line, flags, images_seen, pretext_scale, scale_note
 from sslcore.errors import ConfigError
-from sslcore.kinds import RANDOM_INIT
+from sslcore.kinds import FINETUNE, RANDOM_INIT
 from sslcore.runs.store import Run, display_owner
 from sslcore.tasks.custom import CUSTOM, parse_definition
-from sslcore.train import FINETUNE
 from sslcore.uploads import dataset_label
 
 COLUMNS = (

@@ -53,7 +53,8 @@ class Executor(Protocol):
         """The run's events since the last poll, and its outcome once it has ended (then it is forgotten)."""
 
     def cancel(self, run_id: str) -> None:
-        """Ask the run to stop; it ends as cancelled within a few seconds."""
+        """Ask the run to stop; it ends as cancelled within a few seconds. Asking again is harmless: the
+        dispatcher asks at every pump until the run has ended."""
 
     def close(self) -> None:
         """Release the engine (after the in-flight runs ended)."""

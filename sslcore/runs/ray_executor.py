@@ -103,6 +103,7 @@ def run_on_node(
 ):
     """The body of a run's Ray task: yields {"kind": "placed"}, the trainer's events, then its Outcome."""
     from sslcore import artifacts
+    from sslcore.finetune import source_dir
     from sslcore.runs.local import execute  # imports torch: on the node only
 
     inbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -127,7 +128,7 @@ def run_on_node(
                     settings["dataset"] = str(Path(tmp) / dataset[0])
                 NODE_DATA.mkdir(parents=True, exist_ok=True)
                 if source is not None:  # where run_experiment looks for a fine-tune's source run
-                    folder = NODE_DATA / "runs" / config["init_from"]
+                    folder = source_dir(NODE_DATA, config["init_from"])
                     folder.mkdir(parents=True, exist_ok=True)
                     for name, data in source.items():
                         (folder / name).write_bytes(data)

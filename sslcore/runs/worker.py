@@ -48,7 +48,6 @@ class Worker:
         self.executor = executor if executor is not None else make_executor("local")
         self.id = worker_id or f"w-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.flights: dict[str, ProgressWriter] = {}  # run id -> its progress writer
-        self.cancelling: set[str] = set()
         self.description = ""
         self.stopping = threading.Event()  # stop claiming; the runs in flight finish first
         self.stopped = threading.Event()
@@ -65,6 +64,7 @@ class Worker:
 
     def run(self, idle_exit: float | None = None, max_runs: int | None = None) -> int:
         """Serve the queue until stopped, idle for ``idle_exit`` seconds, or ``max_runs`` are done."""
+        # a mistyped or missing device is refused here, before the worker registers, not by failing every queued run
         self.description = self.executor.describe()
         self.store.register_worker(self.id, os.getpid(), self.description)
         beat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
@@ -135,12 +135,11 @@ class Worker:
         if not self.flights:
             return
         try:
-            wanted = self.store.cancel_requests(list(self.flights)) - self.cancelling
+            wanted = self.store.cancel_requests(list(self.flights))
         except StoreUnavailable as err:  # cannot read cancels now: ask again at the next pump; training goes on
             log.warning("cancel requests not read (training goes on): %s", err)
             wanted = set()
         for run_id in wanted:
-            self.cancelling.add(run_id)
             self.executor.cancel(run_id)
         for run_id in list(self.flights):
             try:
@@ -158,7 +157,6 @@ class Worker:
         folder is removed: without results.json it is no result, and on a full disk the space is needed."""
         writer = self.flights.pop(run_id)
         self.ended += 1
-        self.cancelling.discard(run_id)
         writer.flush()
         run_dir = self.store.run_dir(run_id)
         if outcome.status == "succeeded" and outcome.files is not None:
@@ -197,7 +195,6 @@ def serve(
         children = [spawn_worker(store.root, device, idle_exit) for _ in range(concurrency)]
         return max(child.wait() for child in children)
     engine = make_executor(executor, device=device, **options)
-    engine.describe()  # a mistyped or missing device is refused here, not by failing every queued run
     worker = Worker(store, engine, worker_id)
     signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
     worker.run(idle_exit=idle_exit)
