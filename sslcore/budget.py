@@ -34,6 +34,8 @@ SPEED_MAX_AGE_S = 24 * 3600  # the measured speed is re-measured once a day
 QUICK_TASKS = ("rotation", "jigsaw", "simclr")
 QUICK_COMPUTE = 1.5e12
 QUICK_MAX_SECONDS = 900.0  # its safety cap: far above what the quick runs need even on a busy small CPU
+QUICK_LABELS = 10  # its few-label view: each task fine-tuned on 10 labels per class, and supervised from scratch
+QUICK_FINETUNE_COMPUTE = QUICK_COMPUTE / 3  # a quick fine-tune gets a third of a quick run's compute
 
 
 @dataclass(frozen=True)

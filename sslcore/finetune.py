@@ -66,6 +66,15 @@ def finetune_config(
     return config.validate()
 
 
+def finetune_configs(
+    sources: list[tuple[dict, str]], scratch_from: dict | None, labels_per_class: int | None, **budget
+) -> list[TrainConfig]:
+    """The fine-tune of each (config, run id) in ``sources``, then supervised from scratch on the data of config
+    ``scratch_from`` (None: none): one recipe and one budget (``finetune_config``'s keywords) for all of them."""
+    scratch = [(scratch_from, None)] if scratch_from is not None else []
+    return [finetune_config(config, run_id, labels_per_class, **budget) for config, run_id in [*sources, *scratch]]
+
+
 def source_dir(data_dir: Path, run_id: str) -> Path:
     """The run folder of a fine-tune's source (ids were validated: only 12 hex digits become a path)."""
     return Path(data_dir) / "runs" / run_id

@@ -85,7 +85,7 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.dataset is None:
-            self.dataset = DEFAULT_DATASET["text" if task_modality(self.task) == "text" else "image"]
+            self.dataset = DEFAULT_DATASET["text" if run_modality(self.task) == "text" else "image"]
         if self.backbone is None:
             self.backbone = DEFAULT_BACKBONE[dataset_modality(self.dataset)]
         if self.backbone_args is None:
@@ -142,7 +142,7 @@ class TrainConfig:
             raise ConfigError(f"image size must be between 16 and 256 pixels, got {self.image_size}")
         if not 8 <= self.seq_len <= 256:
             raise ConfigError(f"sequence length must be between 8 and 256 tokens, got {self.seq_len}")
-        task_kind = task_modality(self.task)
+        task_kind = run_modality(self.task)
         if task_kind not in ("any", self.modality):
             other = "a text task: use the corpus or a .txt/.csv" if task_kind == "text" else "an image task"
             raise ConfigError(f"{self.task} is {other}, but dataset {self.dataset!r} is {self.modality}")
@@ -170,11 +170,6 @@ class TrainConfig:
         if objective is not None and self.modality == "image":
             objective.check(self.image_size)
         return self
-
-
-def task_modality(task: str) -> str:
-    """ "image" or "text" for pretext tasks; "any" for the reference runs (the registry decides)."""
-    return run_modality(task)
 
 
 def make_objective(config: TrainConfig, num_classes: int):

@@ -7,9 +7,6 @@ from views.budget import quick_label
 from views.owner import me
 from views.ui import builtin_corpus, builtin_images, run_store, start_worker
 
-QUICK_LABELS = 10  # the few-label view: each task fine-tuned on 10 labels per class, and supervised from scratch
-FINETUNE_PARTS = 3  # a quick fine-tune gets a third of a quick run's compute: the same budget rule, whatever the load
-
 st.title("🧩 Pretext Lab")
 st.markdown(
     """
@@ -35,7 +32,7 @@ left, right = st.columns(2)
 left.page_link("views/explore.py", label="Explore a pretext task on your own images or text →", icon="🔍")
 if right.button(
     f"⚡ Quick comparison: {', '.join(lab.QUICK_TASKS)} and supervised, {quick_label(lab.QUICK_COMPUTE)}, then each "
-    f"fine-tuned on {QUICK_LABELS} labels per class",
+    f"fine-tuned on {lab.QUICK_LABELS} labels per class",
     type="primary",
 ):
     configs = [
@@ -47,14 +44,13 @@ if right.button(
         st.session_state.group, ids = store.submit_group(configs, owner=me())
         # each fine-tune waits in the queue until its source run has ended (the store holds it back)
         sources = [(c.to_dict(), i) for c, i in zip(configs, ids) if c.task in lab.QUICK_TASKS]
-        for source, run_id in [*sources, (configs[0].to_dict(), None)]:
-            config = lab.finetune_config(
-                source,
-                run_id,
-                QUICK_LABELS,
-                compute=lab.QUICK_COMPUTE / FINETUNE_PARTS,
-                max_seconds=lab.QUICK_MAX_SECONDS,
-            )
+        for config in lab.finetune_configs(
+            sources,
+            configs[0].to_dict(),
+            lab.QUICK_LABELS,
+            compute=lab.QUICK_FINETUNE_COMPUTE,
+            max_seconds=lab.QUICK_MAX_SECONDS,
+        ):
             store.submit(config, st.session_state.group, owner=me())
         start_worker(just_queued=True)
     except lab.PretextLabError as err:

@@ -20,8 +20,7 @@ RESERVED = ("task", "source", *ALLOWED)  # no task knob may use these names (tes
 
 def sources_for(task: str) -> dict[str, str]:
     """Data sources for a task: text ones for text tasks, image ones for image tasks (custom tasks included)."""
-    text = task in lab.TASKS and lab.TASKS[task].modality == "text"
-    return lab.data_menu("explore", "text" if text else "image")
+    return lab.data_menu("explore", "text" if lab.run_modality(task) == "text" else "image")
 
 
 def settings_from_query(query: Mapping[str, str]) -> tuple[dict, list[str]]:

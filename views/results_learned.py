@@ -42,14 +42,14 @@ def finetune_bars(store, runs, everything) -> None:
     left, right = st.columns([1, 2])
     choices = list(dict.fromkeys([*ks, *lab.LABELS_PER_CLASS[1:3]]))
     k = left.selectbox("Labels per class", choices, index=choices.index(10) if 10 in choices else 0, key="learned-k")
+    rows = lab.bar_rows(runs, everything, k)  # what is shown below; queueing adds no finished run to it
     missing = [r for r in sources if k not in lab.finetunes_of(r.id, everything)]
-    scratch_missing = not any(row["run"] == lab.SCRATCH for row in lab.bar_rows(runs, everything, k))
+    scratch_missing = not any(row["run"] == lab.SCRATCH for row in rows)
     todo = len(missing) + scratch_missing
     if todo and right.button(f"Queue {todo} fine-tune{'s' * (todo > 1)} at k = {k} ({lab.DEFAULT_BUDGET_S:g} s each)"):
         try:
-            configs = [lab.finetune_config(r.config, r.id, k) for r in missing]
-            if scratch_missing and sources:
-                configs.append(lab.finetune_config(sources[0].config, None, k))
+            scratch_from = sources[0].config if scratch_missing and sources else None
+            configs = lab.finetune_configs([(r.config, r.id) for r in missing], scratch_from, k)
             for config in configs:
                 store.submit(config, owner=me())
             start_worker(just_queued=True)
@@ -57,7 +57,6 @@ def finetune_bars(store, runs, everything) -> None:
             st.error(f"Could not queue the fine-tunes: {err}", icon="🛑")
         else:
             st.success(f"Queued {len(configs)} fine-tunes: the Train page shows them; come back when they finish.")
-    rows = lab.bar_rows(runs, everything, k)
     if not any(r["finetune"] is not None for r in rows):
         st.info(f"No fine-tunes at k = {k} yet for these runs.")
         return
