@@ -21,13 +21,14 @@ from sslcore.evaluate import embed_2d, evaluate_features, extract_features, near
 from sslcore.factors import factor_table, raw_pixels
 from sslcore.fewlabel import LABELS_PER_CLASS, label_curve
 from sslcore.finetune import load_source, source_dir
+from sslcore.kinds import BASELINE_OVERRIDES
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.runs.records import Progress, RunResults
 from sslcore.train import FINETUNE, RANDOM_INIT, TrainConfig, Trainer, device_name
 
 BASELINE_VERSION = 2  # bump when evaluation changes, so stale cached baselines are recomputed
 WORD_MAP_WORDS = 400
-BASELINE_OVERRIDES = {"task": RANDOM_INIT, "params": {}, "init_from": None, "labels_per_class": None}
+BASELINE_FIELDS = ("linear_probe", "knn", "label_curve", "factors")  # what a run's random-init baseline keeps
 
 
 def evaluate_trainer(trainer: Trainer, embed: str = "tsne", label_ks=LABELS_PER_CLASS) -> dict:
@@ -59,18 +60,29 @@ def what_it_kept(feats, trainer: Trainer, full: dict | None = None, ks=LABELS_PE
     data, cfg = trainer.data, trainer.config
     split = (data.labels, trainer.train_idx, trainer.test_idx)
     curve = label_curve(feats, *split, seed=cfg.seed, ks=ks, class_names=data.class_names, full=full)
-    out = {"label_curve": curve}
-    if getattr(data, "factors", None):
-        out["factors"] = factor_table(feats, *split[:1], data.factors, *split[1:], data.class_names)
-    return out
+    factors = kept_factors(feats, trainer)
+    return {"label_curve": curve, **({"factors": factors} if factors is not None else {})}
 
 
-def finetune_summary(trainer: Trainer, source: dict | None) -> dict:
-    """Test accuracy of the fine-tuned network itself (backbone + its linear head) and what it rests on."""
-    feats = extract_features(trainer.backbone, trainer.data.inputs[trainer.test_idx], trainer.device)
+def kept_factors(feats, trainer: Trainer) -> dict | None:
+    """The factor probes of these features on the trainer's split; None when the dataset records no factors."""
+    data = trainer.data
+    if not getattr(data, "factors", None):
+        return None
+    return factor_table(feats, data.labels, data.factors, trainer.train_idx, trainer.test_idx, data.class_names)
+
+
+def baseline_of(evaluation: dict) -> dict:
+    """The part of an untrained network's evaluation that every result carries as its baseline."""
+    return {key: evaluation[key] for key in BASELINE_FIELDS if key in evaluation}
+
+
+def finetune_summary(trainer: Trainer, source: dict | None, test_features: torch.Tensor) -> dict:
+    """Test accuracy of the fine-tuned network itself (backbone + its linear head) and what it rests on.
+    ``test_features``: the backbone's features of the test split, as the evaluation extracted them."""
     head = trainer.head.eval().cpu()
     with torch.no_grad():
-        predicted = head(feats).argmax(1)
+        predicted = head(test_features).argmax(1)
     correct = (predicted == trainer.data.labels[trainer.test_idx]).float().mean()
     return {
         "accuracy": float(correct),
@@ -124,9 +136,11 @@ def random_init_baseline(config: TrainConfig, data: ImageDataset | TextDataset |
             pass  # damaged cache: recompute
     trainer = Trainer(base, data)
     evaluation = evaluate_trainer(trainer, embed="pca")
-    result = {key: evaluation[key] for key in ("linear_probe", "knn", "label_curve", "factors") if key in evaluation}
-    if trainer.data.modality == "image":  # the other reference: a linear read-out of the pixels themselves
-        result["raw_pixels"] = what_it_kept(raw_pixels(trainer.data.images), trainer)
+    result = baseline_of(evaluation)
+    if trainer.data.modality == "image":  # the other reference: what the pixels themselves show of each factor
+        raw = kept_factors(raw_pixels(trainer.data.images), trainer)
+        if raw is not None:
+            result["raw_pixels"] = {"factors": raw}
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         artifacts.write_json(cache, result)
@@ -177,7 +191,7 @@ def run_experiment(
         on_event(Progress.named({"kind": "evaluating"}))
     evaluation = evaluate_trainer(trainer, embed, label_ks)
     if config.task == RANDOM_INIT:
-        baseline = {key: evaluation[key] for key in ("linear_probe", "knn", "label_curve", "factors") if key in evaluation}
+        baseline = baseline_of(evaluation)
     else:
         baseline = random_init_baseline(config, trainer.data, data_dir)
     task = trainer.task
@@ -198,7 +212,7 @@ def run_experiment(
     if "factors" in evaluation:
         results["factors"] = evaluation["factors"]
     if config.task == FINETUNE:
-        results["finetune"] = finetune_summary(trainer, source_config)
+        results["finetune"] = finetune_summary(trainer, source_config, torch.from_numpy(evaluation["test_features"]))
     RunResults.named(results)
     if out_dir is not None:
         test_idx = trainer.test_idx.numpy()

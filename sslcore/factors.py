@@ -89,9 +89,3 @@ def raw_pixels(images: Tensor, side: int = RAW_PIXEL_SIDE) -> Tensor:
     if x.shape[-1] > side:
         x = torch.nn.functional.adaptive_avg_pool2d(x, side)
     return x.flatten(1)
-
-
-def relative_to(table: dict, reference: dict) -> dict[str, float]:
-    """Each factor's score minus the reference's (e.g. random init): what training added or removed."""
-    ref = reference.get("factors", {})
-    return {n: v["score"] - ref[n]["score"] for n, v in table.get("factors", {}).items() if n in ref}

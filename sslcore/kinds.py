@@ -15,6 +15,8 @@ SUPERVISED = "supervised"  # training on the real labels: the reference every pr
 FINETUNE = "finetune"  # supervised training that starts from a finished run's backbone (sslcore/finetune.py)
 REFERENCE_KINDS = (SUPERVISED, RANDOM_INIT, FINETUNE)  # runs that are not a pretext task
 CUSTOM = "custom"  # a pretext task a person designed (sslcore/tasks/custom.py); its design is in params
+# what turns a run's config into its random-init baseline's (same data, split and backbone; no task, no source)
+BASELINE_OVERRIDES = {"task": RANDOM_INIT, "params": {}, "init_from": None, "labels_per_class": None}
 PRETEXT = "task"  # what the store files every pretext-task run under (custom designs included)
 
 

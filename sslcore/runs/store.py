@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sslcore.errors import ConfigError, PretextLabError
-from sslcore.kinds import FINETUNE, RANDOM_INIT, kind_of
+from sslcore.kinds import BASELINE_OVERRIDES, FINETUNE, RANDOM_INIT, kind_of
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.paths import storage_error
 from sslcore.runs.records import Progress, RunResults
@@ -331,11 +331,10 @@ class RunStore:
         for config in configs:
             config.validate()
         have = {c.seed for c in configs if c.task == RANDOM_INIT}
-        overrides = {"task": RANDOM_INIT, "params": {}, "init_from": None, "labels_per_class": None}
         for seed in dict.fromkeys(c.seed for c in configs):
             if seed not in have:
                 base = next(c for c in configs if c.seed == seed).to_dict()
-                configs = [*configs, type(configs[0]).from_dict({**base, **overrides})]
+                configs = [*configs, type(configs[0]).from_dict({**base, **BASELINE_OVERRIDES})]
         group_id = uuid.uuid4().hex[:12]
         return group_id, self._queue(configs, group_id, owner)
 
