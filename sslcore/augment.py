@@ -40,6 +40,17 @@ def randint(gen: torch.Generator, high: int, shape, device) -> Tensor:
     return to_device(torch.randint(high, shape, generator=gen), device)
 
 
+def rot90_each(x: Tensor, quarter_turns: Tensor) -> Tensor:
+    """Each image turned counter-clockwise by its own number of quarter turns: exact (rot90 per group, no
+    resampling), so no interpolation blur gives the turn away."""
+    turns = quarter_turns.remainder(4)
+    out = x.clone()
+    for k in range(1, 4):
+        chosen = (turns == k).nonzero().squeeze(1)
+        out.index_copy_(0, chosen, torch.rot90(x.index_select(0, chosen), k, dims=(2, 3)))
+    return out
+
+
 def luminance(x: Tensor) -> Tensor:
     """(B, 1, H, W) luminance (ITU-R 601) of (B, 3, H, W) images."""
     return (x[:, 0:1] * LUMA[0]).add_(x[:, 1:2], alpha=LUMA[1]).add_(x[:, 2:3], alpha=LUMA[2])

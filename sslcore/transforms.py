@@ -18,7 +18,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from sslcore.augment import gaussian_blur, grayscale, hue_matrix, per_image_matmul, saturation_matrix, uniform
+from sslcore.augment import (
+    gaussian_blur,
+    grayscale,
+    hue_matrix,
+    per_image_matmul,
+    rot90_each,
+    saturation_matrix,
+    uniform,
+)
 
 CHANNEL_ORDERS = list(permutations(range(3)))  # index 0 is RGB itself
 
@@ -72,11 +80,7 @@ def _rotate(x: Tensor, degrees: Tensor, gen) -> Tensor:
     turns = torch.round(degrees / 90)
     exact = (degrees - 90 * turns).abs() < 1e-6
     if bool(exact.all()):  # multiples of 90°: rot90 is exact (no interpolation blur to detect)
-        out = x.clone()
-        for k in range(1, 4):
-            chosen = (turns.remainder(4) == k).nonzero().squeeze(1)
-            out.index_copy_(0, chosen, torch.rot90(x.index_select(0, chosen), k, dims=(2, 3)))
-        return out
+        return rot90_each(x, turns)
     rad = degrees * math.pi / 180
     theta = torch.zeros(len(x), 2, 3, device=x.device)
     theta[:, 0, 0], theta[:, 0, 1] = torch.cos(rad), -torch.sin(rad)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from sslcore.augment import randint, to_device
+from sslcore.augment import randint, rot90_each, to_device
 from sslcore.losses import classification_loss
 from sslcore.models.heads import MLP
 from sslcore.tasks.base import (
@@ -64,11 +64,9 @@ class Rotation(PretextTask):
         else:
             labels = randint(gen, n, (len(x),), x.device)
             originals = x
-            inputs = torch.empty_like(x)
-            for label, k in enumerate(turns):
-                chosen = (labels == label).nonzero().squeeze(1)
-                inputs.index_copy_(0, chosen, torch.rot90(x.index_select(0, chosen), k, dims=(2, 3)))
         quarter = to_device(torch.tensor(turns), x.device)[labels]
+        if not self.params.all_rotations:
+            inputs = rot90_each(x, quarter)
         return PretextBatch(inputs, labels, originals, {"quarter_turns": quarter})
 
     def head(self, backbone, image_size):
