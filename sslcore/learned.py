@@ -11,7 +11,7 @@ import io
 import json
 
 from sslcore.fewlabel import ALL
-from sslcore.finetune import SCRATCH
+from sslcore.finetune import INHERITED, SCRATCH
 from sslcore.report import task_title
 from sslcore.runs.store import Run
 from sslcore.train import FINETUNE, RANDOM_INIT, SUPERVISED
@@ -44,7 +44,8 @@ def scratch_runs(runs: list[Run], everything: list[Run]) -> dict:
 
 
 def _data_key(config: dict) -> tuple:
-    same = tuple(config.get(k) for k in ("dataset", "n", "image_size", "seq_len", "backbone", "seed", "test_fraction"))
+    """What a fine-tune inherits from its source (data, split, backbone), but where it ran."""
+    same = tuple(config.get(k) for k in INHERITED if k not in ("backbone_args", "device"))
     return (*same, json.dumps(config.get("backbone_args") or {}, sort_keys=True))  # {} and absent: the defaults
 
 
