@@ -81,6 +81,73 @@ def test_every_registered_backbone_meets_its_modality_contract(name):
             assert any(p is table.weight for p in backbone.parameters())  # the backbone's own word vectors
 
 
+def stage_inputs(backbone, n: int = 6) -> torch.Tensor:
+    """uint8 images, or a text dataset's (n, 2, L) rows with padding (trailing all-pad columns too)."""
+    gen = torch.Generator().manual_seed(1)
+    if backbone.modality == "image":
+        return torch.randint(0, 256, (n, 3, 32, 32), generator=gen, dtype=torch.uint8)
+    rows = torch.randint(1, VOCAB, (n, 2, 12), generator=gen)
+    rows[:, :, 9:] = 0  # no sentence is longer than 9 tokens: the last columns are all padding
+    rows[1, 0, 4:] = 0
+    return rows
+
+
+@pytest.mark.parametrize("name", list(BACKBONES))
+def test_every_backbone_names_its_stages_and_one_hooked_pass_pools_each(name):
+    """The stage contract: readable names ending with the pooled width, submodules of the backbone in
+    forward order; extract_features(stages=True) returns the same final features as without, one (N, width)
+    tensor per stage, and leaves no hook behind and the train/eval mode as found."""
+    torch.manual_seed(0)
+    backbone = build(name).train()
+    stages = backbone.stages()
+    names = [stage for stage, _ in stages]
+    assert stages and len(set(names)) == len(names)
+    inside = {id(m) for m in backbone.modules() if m is not backbone}
+    assert all(isinstance(stage, str) and id(module) in inside for stage, module in stages)
+    widths = [int(re.search(r"\((\d+) (?:ch|d)\)$", stage).group(1)) for stage in names]
+    args = backbone.init_args
+    expected = {
+        "small_cnn": lambda: args["widths"],
+        "resnet18": lambda: args["widths"],
+        "transformer": lambda: [args["width"]] * args["depth"],
+    }
+    assert widths == expected.get(name, lambda: widths)()  # a new backbone: its names' widths are checked below
+    inputs = stage_inputs(backbone)
+    plain = extract_features(backbone, inputs, batch_size=4)
+    feats, pooled = extract_features(backbone, inputs, batch_size=4, stages=True)
+    assert backbone.training and all(not m._forward_hooks for m in backbone.modules())
+    if backbone.modality == "image":
+        assert torch.equal(feats, plain)
+    else:  # a hooked Transformer layer leaves PyTorch's fused inference path: the same sums, another order
+        assert torch.allclose(feats, plain, atol=1e-5)
+    assert list(pooled) == names
+    assert [x.shape for x in pooled.values()] == [(len(inputs), w) for w in widths]
+    assert all(x.dtype == torch.float32 and torch.isfinite(x).all() for x in pooled.values())
+    if backbone.modality == "image":  # the last stage is what forward pools
+        assert torch.allclose(pooled[names[-1]], feats, atol=1e-5)
+    else:  # padding never counts: trimming the all-pad columns changes no stage's pooled states
+        _, trimmed = extract_features(backbone, inputs[:, :, :9].contiguous(), batch_size=4, stages=True)
+        assert all(torch.allclose(trimmed[k], pooled[k], atol=1e-5) for k in names)
+
+
+def test_hooks_are_removed_and_the_mode_restored_when_the_pass_fails(monkeypatch):
+    backbone = make_backbone("small_cnn", **NARROW).train()
+
+    def broken(output, x):
+        raise RuntimeError("pooling failed")
+
+    monkeypatch.setattr(backbone, "pool_stage", broken)
+    with pytest.raises(RuntimeError, match="pooling failed"):
+        extract_features(backbone, torch.zeros(2, 3, 16, 16, dtype=torch.uint8), stages=True)
+    assert backbone.training and all(not m._forward_hooks for m in backbone.modules())
+
+
+def test_resnet_stages_are_the_last_block_of_each_stage():
+    backbone = make_backbone("resnet18", widths=[8, 16, 32], blocks=[1, 2, 1])
+    assert [stage for stage, _ in backbone.stages()] == ["stage 1 (8 ch)", "stage 2 (16 ch)", "stage 3 (32 ch)"]
+    assert [module for _, module in backbone.stages()] == [backbone.layers[1], backbone.layers[3], backbone.layers[4]]
+
+
 @pytest.mark.parametrize("name", list(BACKBONES))
 def test_a_backbones_spec_is_plain_json_and_rebuilds_the_same_network(name):
     backbone = build(name)

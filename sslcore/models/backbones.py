@@ -42,6 +42,14 @@ class Backbone(nn.Module):
     def spec(self) -> dict:
         return {"name": self.name, "args": dict(self.init_args)}
 
+    def stages(self) -> list[tuple[str, nn.Module]]:
+        """(readable name, submodule) per stage, in forward order (the contract: ``protocols.AnyBackbone``)."""
+        raise NotImplementedError
+
+    def pool_stage(self, output: Tensor, x: Tensor) -> Tensor:
+        """(B, D) pooled features of one stage's output for input batch ``x``."""
+        raise NotImplementedError
+
 
 def whole(what: str, value, low: int, high: int) -> int:
     """``value`` as an int in [low, high], or a ConfigError naming the argument (JSON and the CLI give ints)."""
@@ -85,6 +93,10 @@ class ConvBackbone(Backbone):
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_map(x).mean(dim=(2, 3))
 
+    def pool_stage(self, output: Tensor, x: Tensor) -> Tensor:
+        """A conv stage's (B, C, h, w) map, globally averaged as ``forward`` pools the last one."""
+        return output.mean(dim=(2, 3))
+
 
 class SmallCNN(ConvBackbone):
     """Conv layers of ``widths`` channels (default 32-64-128-256), stride 2 from the second layer on,
@@ -105,6 +117,10 @@ class SmallCNN(ConvBackbone):
             cin = width
         super().__init__(nn.Sequential(*layers), cin, 2 ** (len(layers) - 1))
         self.init_args = args
+
+    def stages(self) -> list[tuple[str, nn.Module]]:
+        """Each conv layer: "block 1 (32 ch)" ... "block 4 (256 ch)"; the last one's pooled output is ``forward``."""
+        return [(f"block {i + 1} ({w} ch)", layer) for i, (w, layer) in enumerate(zip(self.init_args["widths"], self.layers))]
 
     @staticmethod
     def check_args(widths) -> dict:
@@ -146,6 +162,11 @@ class ResNet18(ConvBackbone):
                 cin = width
         super().__init__(nn.Sequential(*layers), cin, 2 ** (len(widths) - 1))
         self.init_args = args
+
+    def stages(self) -> list[tuple[str, nn.Module]]:
+        """Each stage's last residual block: "stage 1 (64 ch)" ... "stage 4 (512 ch)" (the stem is not a stage)."""
+        ends = torch.tensor(self.init_args["blocks"]).cumsum(0).tolist()  # layers[0] is the stem
+        return [(f"stage {i + 1} ({w} ch)", self.layers[end]) for i, (w, end) in enumerate(zip(self.init_args["widths"], ends))]
 
     @staticmethod
     def check_args(widths, blocks) -> dict:

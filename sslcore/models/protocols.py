@@ -42,6 +42,17 @@ class AnyBackbone(Protocol):
         """``{"name": ..., "args": {...}}``: ``make_backbone(spec["name"], **spec["args"])`` rebuilds it."""
         ...
 
+    def stages(self) -> list[tuple[str, nn.Module]]:
+        """The backbone's stages in forward order, each as (readable name, the submodule whose output it is);
+        a name ends with the stage's pooled width in brackets, e.g. ``("block 3 (128 ch)", ...)``. ``sslcore.evaluate.extract_features(..., stages=True)`` hooks
+        these modules and pools each output with ``pool_stage``, so every stage is probed in one pass."""
+        ...
+
+    def pool_stage(self, output: Tensor, x: Tensor) -> Tensor:
+        """(B, D) global pooling of one stage's ``output`` for the input batch ``x``: a spatial mean of a
+        conv map, the mean over real (non-padding) tokens of a Transformer layer's states."""
+        ...
+
 
 @runtime_checkable
 class ImageBackbone(AnyBackbone, Protocol):

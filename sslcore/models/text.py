@@ -67,10 +67,26 @@ class TextEncoder(Backbone):
         return self.norm(self.encoder(x, src_key_padding_mask=tokens == PAD))
 
     def forward(self, tokens: Tensor) -> Tensor:
-        if tokens.ndim == 3:
-            tokens = tokens[:, 0]
-        tokens = trim_padding(tokens)
-        states = self.forward_tokens(tokens)
+        tokens = self._sentence(tokens)
+        return self._mean_over_real(self.forward_tokens(tokens), tokens)
+
+    def stages(self) -> list[tuple[str, nn.Module]]:
+        """Each Transformer layer: "layer 1 (128 d)" ...; its states before the final LayerNorm (which
+        ``forward`` applies), mean-pooled over the real tokens."""
+        width = self.init_args["width"]
+        return [(f"layer {i + 1} ({width} d)", layer) for i, layer in enumerate(self.encoder.layers)]
+
+    def pool_stage(self, output: Tensor, x: Tensor) -> Tensor:
+        """A layer's (B, L, width) states, averaged over the real tokens of ``x``, as ``forward`` pools."""
+        return self._mean_over_real(output, self._sentence(x))
+
+    @staticmethod
+    def _sentence(tokens: Tensor) -> Tensor:
+        """(B, L) ids of the first sentence, all-padding columns trimmed (what ``forward_tokens`` is given)."""
+        return trim_padding(tokens[:, 0] if tokens.ndim == 3 else tokens)
+
+    @staticmethod
+    def _mean_over_real(states: Tensor, tokens: Tensor) -> Tensor:
         real = (tokens != PAD).unsqueeze(-1).to(states.dtype)
         return (states * real).sum(1) / real.sum(1).clamp_min(1)
 
