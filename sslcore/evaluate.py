@@ -34,9 +34,15 @@ _TSNE_BLOCK_ELEMENTS = 1 << 19  # 2 MB float32 row blocks stay in a CPU's cache 
 
 
 # ------------------------------------------------------------------------------------------------ features
-def extract_features(backbone: nn.Module, images: Tensor, device="cpu", batch_size: int = 512) -> Tensor:
+def extract_features(
+    backbone: nn.Module, images: Tensor, device="cpu", batch_size: int = 512, *, stages: bool = False
+) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
     """Pooled features of uint8 images (N,3,H,W) or token rows as a float32 CPU tensor (N, D), the backbone
     left as found.
+
+    ``stages=True`` also returns each of the backbone's stages (``backbone.stages()``), globally pooled
+    (``backbone.pool_stage``), from the same forward pass: ``(features, {stage name: (N, D_stage)})``. Forward
+    hooks collect them; they are removed however the pass ends, and the final features are the same as without.
 
     Images stay uint8 until a chunk reaches the device (4x less to copy than float). Inputs are
     channels_last, the layout training uses (faster there on the CPUs we tried; for this forward-only pass the
@@ -62,18 +68,38 @@ def extract_features(backbone: nn.Module, images: Tensor, device="cpu", batch_si
         backbone.to(device)
     use_autocast = device.type == "cuda"
     out = []
+    pooled: dict[str, list[Tensor]] = {}
+    batch: list[Tensor] = []  # the batch now going through the backbone, for the hooks' pooling
+    hooks = []
     try:
+        for name, module in backbone.stages() if stages else []:
+            pooled[name] = []
+            hooks.append(module.register_forward_hook(_stage_hook(backbone, pooled[name], batch)))
         with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_autocast):
             for start in range(0, len(images), batch_size):
                 x = images[start : start + batch_size].to(device, non_blocking=True)
                 if image:
                     x = x.contiguous(memory_format=torch.channels_last).float().div_(255)  # float() keeps the layout
+                batch[:] = [x]
                 out.append(backbone(x).float().cpu())
     finally:
+        for hook in hooks:
+            hook.remove()
         if home != device:
             backbone.to(home)
         backbone.train(was_training)
+    if stages:
+        return torch.cat(out), {name: torch.cat(parts) for name, parts in pooled.items()}
     return torch.cat(out)
+
+
+def _stage_hook(backbone, into: list, batch: list):
+    """A forward hook that pools its module's output for the current batch and keeps it (float32, CPU)."""
+
+    def hook(module, inputs, output):
+        into.append(backbone.pool_stage(output, batch[0]).float().cpu())
+
+    return hook
 
 
 # ------------------------------------------------------------------------------------------------ splits
@@ -151,6 +177,34 @@ def probe_predictions(train_x, train_y, test_x, test_y, max_iter: int = PROBE_MA
         opt.step(closure)
     with torch.no_grad():
         return classes[(xte @ weight + bias).argmax(1)]
+
+
+def stage_probes(stage_features: dict, labels, train_idx, test_idx, known: tuple | None = None) -> list[dict]:
+    """The linear probe of the final features (``linear_probe``: standardised, the same split) on each stage's
+    pooled features (``extract_features(..., stages=True)``), in the backbone's order:
+    ``[{"stage": name, "dim": D, "linear_probe": accuracy}, ...]``.
+
+    ``known``: (features, their probe accuracy) already measured on this split, usually the final features;
+    a stage whose features are exactly these (a conv backbone's last block) takes that accuracy instead of a
+    second fit, so the chart's last stage and the run's linear probe are the same number.
+
+    One intra-op thread (``_torch_threads``): the probe is thousands of small ops, and on a 2-core machine
+    with a busy neighbour two threads made each probe several times slower (docs/benchmarks.md, "Which
+    layer holds what"); with one thread the probes cost well under a second per run.
+    """
+    y = _labels(labels, "labels")
+    rows = []
+    with _torch_threads(1):
+        for name, x in stage_features.items():
+            x = _features(x, f"stage {name!r} features")
+            if len(x) != len(y):
+                raise ConfigError(f"stage {name!r} has {len(x)} feature rows for {len(y)} labels")
+            if known is not None and known[0].shape == x.shape and torch.equal(known[0], x):
+                accuracy = float(known[1])
+            else:
+                accuracy = linear_probe(x[train_idx], y[train_idx], x[test_idx], y[test_idx])
+            rows.append({"stage": str(name), "dim": int(x.shape[1]), "linear_probe": accuracy})
+    return rows
 
 
 def confusion_matrix(truth, predicted, num_classes: int) -> list[list[int]]:
