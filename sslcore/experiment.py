@@ -17,7 +17,7 @@ import torch
 from sslcore import artifacts
 from sslcore.context import loss_trend
 from sslcore.data import DATASETS, ImageDataset, TextDataset
-from sslcore.evaluate import embed_2d, evaluate_features, extract_features, nearest_neighbours
+from sslcore.evaluate import embed_2d, evaluate_features, extract_features, nearest_neighbours, stage_probes
 from sslcore.factors import factor_table, raw_pixels
 from sslcore.fewlabel import LABELS_PER_CLASS, label_curve
 from sslcore.finetune import load_source, source_dir
@@ -26,16 +26,16 @@ from sslcore.paths import data_dir as default_data_dir
 from sslcore.runs.records import Progress, RunResults
 from sslcore.train import FINETUNE, RANDOM_INIT, TrainConfig, Trainer, device_name
 
-BASELINE_VERSION = 2  # bump when evaluation changes, so stale cached baselines are recomputed
+BASELINE_VERSION = 3  # bump when evaluation changes, so stale cached baselines are recomputed
 WORD_MAP_WORDS = 400
-BASELINE_FIELDS = ("linear_probe", "knn", "label_curve", "factors")  # what a run's random-init baseline keeps
+BASELINE_FIELDS = ("linear_probe", "knn", "label_curve", "factors", "stages")  # what a run's random-init baseline keeps
 
 
 def evaluate_trainer(trainer: Trainer, embed: str = "tsne", label_ks=LABELS_PER_CLASS) -> dict:
     """Linear probe, kNN, 2-D map and neighbours of the test split, from the frozen backbone's features."""
     data, device = trainer.data, trainer.device
     tick = time.perf_counter()
-    feats = extract_features(trainer.backbone, data.inputs, device)
+    feats, stage_feats = extract_features(trainer.backbone, data.inputs, device, stages=True)
     extract_s = time.perf_counter() - tick
     labels = data.labels
     out = evaluate_features(
@@ -50,6 +50,10 @@ def evaluate_trainer(trainer: Trainer, embed: str = "tsne", label_ks=LABELS_PER_
     out["test_features"] = feats[trainer.test_idx].numpy()
     out.update(what_it_kept(feats, trainer, out, label_ks))
     out["timings"]["label_curve"] = out["label_curve"]["seconds"]
+    tick = time.perf_counter()  # which layer holds the class: the same probe on each stage's pooled output
+    known = (feats, out["linear_probe"])  # a stage equal to the final features keeps the run's own probe
+    out["stages"] = stage_probes(stage_feats, labels, trainer.train_idx, trainer.test_idx, known)
+    out["timings"]["stages"] = time.perf_counter() - tick
     if "factors" in out:
         out["timings"]["factors"] = out["factors"]["seconds"]
     return out
@@ -211,6 +215,7 @@ def run_experiment(
     }
     if "factors" in evaluation:
         results["factors"] = evaluation["factors"]
+    results["stages"] = evaluation["stages"]
     if config.task == FINETUNE:
         results["finetune"] = finetune_summary(trainer, source_config, torch.from_numpy(evaluation["test_features"]))
     RunResults.named(results)

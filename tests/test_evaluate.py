@@ -12,6 +12,7 @@ from sslcore.evaluate import (
     linear_probe,
     nearest_neighbours,
     split_indices,
+    stage_probes,
 )
 from sslcore.models import make_backbone
 
@@ -42,6 +43,31 @@ def test_shuffled_labels_score_near_chance(score):
     x, y = gaussian_clusters(500, classes, 32, separation=12.0)
     y = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(1))]
     assert abs(score(*halves(x, y)) - 1 / classes) <= 0.1
+
+
+def test_stage_probes_find_the_one_stage_that_holds_the_class():
+    """Stage "early" is noise, "middle" holds the class in a linear direction, "late" holds it only as the
+    product of two signs (no linear read-out): the same probe scores each, in the stages' order."""
+    x, y = gaussian_clusters(100, 4, 8, separation=6.0)
+    gen = torch.Generator().manual_seed(1)
+    noise = torch.randn(len(y), 8, generator=gen)
+    signs = torch.randint(0, 2, (len(y),), generator=gen) * 2 - 1.0
+    xor = torch.stack([signs, signs * torch.where(y % 2 == 0, 1.0, -1.0)], 1) + 0.05 * torch.randn(len(y), 2, generator=gen)
+    parity = y % 2  # "late" encodes only the parity, and only as sign(a * b)
+    train, test = split_indices(y, 0)
+    threads = torch.get_num_threads()
+    stages = {"early (8 d)": noise, "middle (8 d)": x, "late (2 d)": xor}
+    rows = stage_probes(stages, y, train, test)
+    assert torch.get_num_threads() == threads  # the one-thread setting is undone
+    assert [(r["stage"], r["dim"]) for r in rows] == [("early (8 d)", 8), ("middle (8 d)", 8), ("late (2 d)", 2)]
+    early, middle, late = (r["linear_probe"] for r in rows)
+    assert middle > 0.95 and early < 0.45 and late < 0.6  # chance is 0.25
+    assert middle == linear_probe(x[train], y[train], x[test], y[test])  # the very probe of the final features
+    assert stage_probes({"late (2 d)": xor}, parity, train, test)[0]["linear_probe"] < 0.7  # XOR: not linear
+    known = stage_probes(stages, y, train, test, known=(x.clone(), 0.5))  # equal features reuse the number
+    assert [r["linear_probe"] for r in known] == [early, 0.5, late]
+    with pytest.raises(ConfigError, match="feature rows"):
+        stage_probes({"cut": x[:10]}, y, train, test)
 
 
 def test_probes_accept_numpy_and_arbitrary_label_values():

@@ -129,6 +129,7 @@ class Baseline(_Record):
     label_curve: dict | None = None
     factors: dict | None = None
     raw_pixels: dict | None = None  # the second reference: a read-out of the pixels themselves (images)
+    stages: list[dict] | None = None  # the linear probe per backbone stage, as ``RunResults.stages``
     extra: dict = field(default_factory=dict)
 
 
@@ -170,6 +171,8 @@ class RunResults(_Record):
     label_curve: dict | None = None
     factors: dict | None = None
     finetune: dict | None = None
+    # the linear probe on each backbone stage's pooled output, in forward order: [{"stage", "dim", "linear_probe"}]
+    stages: list[dict] | None = None
     timings: dict | None = None
     extra: dict = field(default_factory=dict)
 
