@@ -27,8 +27,9 @@ Groups (the defining module in brackets):
   budgets in seconds and FLOPs, the quick comparison, fine-tunes, sweeps.
 - **Runs** [sslcore.runs, sslcore.paths] — the store, the worker, owners, and the typed records a run leaves
   (``Progress``, ``RunResults``).
-- **Results** [sslcore.report, sslcore.context, sslcore.learned, sslcore.predict, sslcore.artifacts] — rows,
-  CSVs, what a number rests on, "What did it learn?", predictions, embeddings.
+- **Results** [sslcore.report, sslcore.context, sslcore.learned, sslcore.predict, sslcore.artifacts,
+  sslcore.stages] — rows, CSVs, what a number rests on, "What did it learn?", predictions, embeddings,
+  which layer holds what.
 """
 
 from __future__ import annotations
@@ -183,6 +184,7 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
             "learned_csv",
         ),
         "sslcore.predict": ("predict_run",),
+        "sslcore.stages": ("stage_panel",),
     },
 }
 

@@ -4,7 +4,7 @@ store the way the worker writes them, read back typed) and with hand-built rows 
 import numpy as np
 import pytest
 
-from sslcore import artifacts
+from sslcore import artifacts, lab
 from sslcore.experiment import run_experiment
 from sslcore.learned import bar_rows, ceiling, curve_rows, factor_rows
 from sslcore.report import pretext_points, result_row
@@ -165,3 +165,29 @@ def test_sweep_chart_draws_one_point_per_knob_value():
 def test_progress_records_are_what_the_train_card_reads():
     p = Progress.from_dict({"kind": "step", "progress": 0.5, "loss": 1.25, "images_per_s": 90.0, "eta": 3.0})
     assert (p.progress, p.loss, p.images_per_s, p.eta) == (0.5, 1.25, 90.0, 3.0)
+
+
+def test_a_real_runs_stage_probes_and_their_small_multiples(finished):
+    """The run and its random-init baseline probe every stage of the small CNN (one feature pass), the last
+    stage is the run's own linear probe, and the chart draws each panel with random init, chance and the best."""
+    _, run, results = finished
+    stages = results["stages"]
+    assert [(r["stage"], r["dim"]) for r in stages] == [
+        ("block 1 (32 ch)", 32), ("block 2 (64 ch)", 64), ("block 3 (128 ch)", 128), ("block 4 (256 ch)", 256)
+    ]
+    assert all(0 <= r["linear_probe"] <= 1 for r in stages + results["baseline"]["stages"])
+    assert stages[-1]["linear_probe"] == results["linear_probe"]  # block 4 is what forward pools
+    assert [r["stage"] for r in results["baseline"]["stages"]] == [r["stage"] for r in stages]
+    assert results["baseline"]["stages"][-1]["linear_probe"] == results["baseline"]["linear_probe"]
+    panel = lab.stage_panel(run.results_record, "rotation")
+    fig = charts.stage_figure([panel, {**panel, "name": "again", "random_init": None, "chance": None}])
+    names = [t.name for t in fig.data]
+    assert names == ["linear probe", charts.RANDOM_INIT_NAME, "chance", "best stage", "linear probe", "best stage"]
+    probe, base, chance, best = fig.data[:4]
+    assert list(probe.y) == pytest.approx([100 * r["linear_probe"] for r in stages])
+    assert list(base.y) == pytest.approx([100 * r["linear_probe"] for r in results["baseline"]["stages"]])
+    assert list(chance.y) == pytest.approx([100 / results["num_classes"]] * len(stages))
+    assert list(best.y) == [max(probe.y)] and best.x[0] == probe.x[panel["best"]] and best.marker.symbol == "star"
+    assert [t.showlegend for t in fig.data] == [True, True, True, True, False, False]  # one legend for all panels
+    assert [a.text for a in fig.layout.annotations] == ["rotation", "again"]
+    assert panel["reading"].startswith("rotation's best layer is ")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from sslcore import lab
 
@@ -342,6 +343,51 @@ def factor_figure(names: list[str], rows: list[dict]) -> go.Figure:
         )
     )
     fig.update_layout(height=120 + 40 * len(shown), margin=dict(t=20), yaxis=dict(autorange="reversed"))
+    return fig
+
+
+# ---------------------------------------------------------------------------- Results: which layer holds what
+def stage_figure(panels: list[dict]) -> go.Figure:
+    """Small multiples, one per run (``lab.stage_panel``): linear-probe accuracy (%) per backbone stage, random
+    init's per stage (dashed), chance (dotted) and the best stage starred; one y axis for all panels."""
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=[p["name"] for p in panels], shared_yaxes=True,
+        horizontal_spacing=0.04, vertical_spacing=0.25 / max(rows, 1),
+    )
+    for i, panel in enumerate(panels):
+        at, first = dict(row=i // cols + 1, col=i % cols + 1), i == 0
+        x = [s.replace(" (", "<br>(") for s in panel["stages"]]
+        colour = LINE_COLOURS[i % len(LINE_COLOURS)]
+        fig.add_trace(go.Scatter(
+            x=x, y=[100 * v for v in panel["probe"]], name="linear probe", legendgroup="probe", showlegend=first,
+            mode="lines+markers", line=dict(color=colour, width=3),
+            hovertemplate="%{x}: %{y:.1f}%<extra>" + panel["name"] + "</extra>",
+        ), **at)
+        if panel["random_init"] is not None:
+            fig.add_trace(go.Scatter(
+                x=x, y=[100 * v for v in panel["random_init"]], name=RANDOM_INIT_NAME, legendgroup="random",
+                showlegend=first, mode="lines+markers", line=dict(color=GREY, dash="dash"),
+                hovertemplate="%{x}: %{y:.1f}%<extra>random init</extra>",
+            ), **at)
+        if panel["chance"] is not None:
+            fig.add_trace(go.Scatter(
+                x=x, y=[100 * panel["chance"]] * len(x), name="chance", legendgroup="chance", showlegend=first,
+                mode="lines", line=dict(color=GREY, dash="dot", width=1), hoverinfo="skip",
+            ), **at)
+        best = panel["best"]
+        fig.add_trace(go.Scatter(
+            x=[x[best]], y=[100 * panel["probe"][best]], name="best stage", legendgroup="best", showlegend=first,
+            mode="markers+text", marker=dict(symbol="star", size=16, color=colour), text=["best"],
+            textposition="top center", hovertemplate="best: %{x}, %{y:.1f}%<extra></extra>",
+        ), **at)
+    fig.update_yaxes(range=[0, 105])
+    fig.update_yaxes(title_text="linear probe (%)", col=1)
+    fig.update_xaxes(type="category")
+    fig.update_layout(
+        height=300 * rows + 40, margin=dict(t=40, b=10), legend=dict(orientation="h", y=-0.2 if rows == 1 else -0.08)
+    )
     return fig
 
 

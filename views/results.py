@@ -8,6 +8,7 @@ from sslcore import lab
 from views.budget import spent_table
 from views.charts import embedding_map, probe_curves, word_map
 from views.results_compare import accuracy_chart, pick_comparison, pretext_chart
+from views.results_layers import layers_section
 from views.results_learned import show_learned
 from views.results_predict import predictions_section
 from views.results_sweep import sweep_section
@@ -131,6 +132,7 @@ if word_runs:
             near = emb["word_neighbours"][words.index(word)]
             st.markdown(", ".join(f"`{words[j]}`" for j in near))
 
+layers_section(runs)  # the linear probe per backbone stage (views/results_layers.py)
 show_learned(store, runs, finished)  # few labels, probe vs fine-tune, factor map (views/results_learned.py)
 
 # --- downloads -----------------------------------------------------------------------------------------
