@@ -26,16 +26,10 @@ import torch
 from sslcore import artifacts
 from sslcore.flops import format_flops
 from sslcore.kinds import SUPERVISED
+from sslcore.precision import resolve_precision
 
 SAFETY_FACTOR = 5.0  # a compute run converted from S seconds is stopped after SAFETY_FACTOR × S (at least +60 s)
 SPEED_MAX_AGE_S = 24 * 3600  # the measured speed is re-measured once a day
-# The Home page's quick comparison (and `compare --quick`): a fixed amount of compute, so its numbers are the
-# same on every machine at any load (how long that takes here is measured: benchmarks/compute_budget.py).
-QUICK_TASKS = ("rotation", "jigsaw", "simclr")
-QUICK_COMPUTE = 1.5e12
-QUICK_MAX_SECONDS = 900.0  # its safety cap: far above what the quick runs need even on a busy small CPU
-QUICK_LABELS = 10  # its few-label view: each task fine-tuned on 10 labels per class, and supervised from scratch
-QUICK_FINETUNE_COMPUTE = QUICK_COMPUTE / 3  # a quick fine-tune gets a third of a quick run's compute
 
 
 @dataclass(frozen=True)
@@ -164,7 +158,8 @@ def speed_key(device: torch.device, backbone: str, backbone_args: dict | None = 
 
     name = "".join(c if c.isalnum() else "-" for c in device_name(device)).strip("-").lower()
     size = f"-{hashlib.sha1(json.dumps(backbone_args, sort_keys=True).encode()).hexdigest()[:10]}" if backbone_args else ""
-    return f"{name}-{torch.get_num_threads()}threads-{backbone}{size}"
+    bf16 = "-bf16" if device.type == "cpu" and resolve_precision("auto", device) == "bf16" else ""  # ~2x fp32's speed
+    return f"{name}-{torch.get_num_threads()}threads-{backbone}{size}{bf16}"
 
 
 def _speed_path(device: torch.device, backbone: str, backbone_args: dict | None, cache_dir) -> Path | None:

@@ -33,6 +33,7 @@ from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED  # noqa: F401 - re-e
 from sslcore.limits import MAX_SEED
 from sslcore.menus import DEFAULT_DATASET
 from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, check_backbone_args, make_backbone
+from sslcore.precision import PRECISIONS, autocast, resolve_precision
 from sslcore.runs.records import Progress
 from sslcore.tasks import RUN_KINDS, run_modality, run_objective
 
@@ -82,6 +83,7 @@ class TrainConfig:
     init_from: str | None = None  # a finished run's id: start from its backbone (fine-tuning)
     labels_per_class: int | None = None  # train on k labelled examples per class (None: the whole train split)
     backbone_lr_scale: float = 1.0  # the backbone's learning rate relative to the head's
+    precision: str = "auto"  # "auto" (bf16 where native: CUDA, CPUs with avx512_bf16/AMX), "fp32" or "bf16"
 
     def __post_init__(self):
         if self.dataset is None:
@@ -136,6 +138,8 @@ class TrainConfig:
             raise ConfigError(f"warmup is a fraction of the run in [0, 1), got {self.warmup}")
         if self.device not in DEVICES:
             raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.backbone not in BACKBONES:
             raise ConfigError(f"unknown backbone {self.backbone!r}; choose from {', '.join(BACKBONES)}")
         if not 16 <= self.image_size <= 256:
@@ -310,7 +314,8 @@ class Trainer:
             raise ConfigError("a fine-tune needs its source run's weights (init_from and init_state go together)")
         self.init_state = init_state
         self.cache_dir = cache_dir  # where counted step FLOPs are kept (None: this process only)
-        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        self.precision = resolve_precision(config.precision, self.device)  # what the run records
+        self.autocast = autocast(self.precision, self.device)
         self.sync_free = self.device.type == "cpu"  # reading a CPU tensor costs nothing: report every step
         self.backbone, self.task, self.head = self.build_model()
         self.history: list[dict] = []  # step events (throttled by the consumer if needed)
@@ -434,7 +439,8 @@ class Trainer:
 
     def accounting(self) -> dict:
         """steps, images_seen, flops, wall_s, under_budget (and the plan): what results record."""
-        return self.budget.accounting(self.steps, self.batch_size, self.train_seconds, self.under_budget)
+        spent = self.budget.accounting(self.steps, self.batch_size, self.train_seconds, self.under_budget)
+        return {**spent, "precision": self.precision}
 
     def _batches(self, n: int, gen: torch.Generator) -> Iterator[torch.Tensor]:
         """Index batches on the device, epoch after epoch, a fresh seeded order each (the ragged end dropped)."""

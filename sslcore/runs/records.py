@@ -157,6 +157,7 @@ class RunResults(_Record):
     step_flops: float | None = None
     wall_s: float | None = None  # training seconds, probes excluded
     under_budget: bool | None = None  # stopped by the wall-clock safety cap before its compute was spent
+    precision: str | None = None  # "fp32" or "bf16" (runs from before bf16 on CPUs: None, which was fp32 there)
     train_seconds: float | None = None  # the old name of wall_s (runs from before compute budgets have only this)
     probe_curve: list[ProbePoint] | None = None
     config: dict | None = None
