@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine  # noqa: E402
-from sslcore.budget import QUICK_COMPUTE  # noqa: E402
 from sslcore.flops import parse_flops  # noqa: E402
+from sslcore.plans import QUICK_COMPUTE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

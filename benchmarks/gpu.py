@@ -29,10 +29,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine  # noqa: E402
-from sslcore.budget import QUICK_COMPUTE, QUICK_TASKS  # noqa: E402
 from sslcore.data import ImageDataset, load_dataset  # noqa: E402
 from sslcore.experiment import run_experiment  # noqa: E402
 from sslcore.models import make_backbone  # noqa: E402
+from sslcore.plans import QUICK_COMPUTE, QUICK_TASKS  # noqa: E402
 from sslcore.tasks import TASKS, get_task  # noqa: E402
 from sslcore.tasks.supervised import Supervised  # noqa: E402
 from sslcore.train import SUPERVISED, TrainConfig, Trainer, train_step  # noqa: E402
@@ -151,7 +151,7 @@ def concurrency(device, runs: int, compute: float, levels) -> list[str]:
 
             store = RunStore(data_dir)
             for i in range(runs):
-                store.submit(TrainConfig(task=QUICK_TASKS[i % len(QUICK_TASKS)], compute=compute, seed=i, n=1000))
+                store.submit(TrainConfig(task=list(QUICK_TASKS)[i % len(QUICK_TASKS)], compute=compute, seed=i, n=1000))
             tick = time.perf_counter()
             worker = subprocess.Popen(
                 [sys.executable, "-m", "sslcore", "worker", "--device", device.type, "--concurrency", str(level),

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -236,7 +237,9 @@ def print_summary(r: dict, out=None) -> None:
     if r.get("pretext_metric") is not None:
         lines.append(f"  {r['metric_label']:<34} {r['pretext_metric']:.3f}")
     gain = 100 * (r["linear_probe"] - base["linear_probe"])
-    lines.append(f"  {'linear probe':<34} {_pct(r['linear_probe'])}  (random init {_pct(base['linear_probe'])}, {gain:+.1f} points)")
+    lines.append(
+        f"  {'linear probe':<34} {_pct(r['linear_probe'])}  (random init {_pct(base['linear_probe'])}, {gain:+.1f} points)"
+    )
     lines.append(f"  {'kNN (k=20)':<34} {_pct(r['knn'])}  (random init {_pct(base['knn'])})")
     lines.append(f"  {'time':<34} {r['train_seconds']:.1f} s training, {r['timings']['total']:.1f} s in all")
     print("\n".join(lines), file=out or sys.stdout)
@@ -287,12 +290,8 @@ def _compare(args) -> int:
     from sslcore.fewlabel import LABELS_PER_CLASS
     from sslcore.train import RUN_KINDS, TrainConfig, load_run_data
 
-    if args.quick:  # the Home page's quick comparison: its tasks, and its fixed compute
-        from sslcore.budget import QUICK_COMPUTE, QUICK_TASKS
-
-        args.tasks = ",".join(QUICK_TASKS)
-        if args.compute is None and args.epochs is None and not args.wall_clock:
-            args.compute = QUICK_COMPUTE
+    if args.quick:
+        return _quick(args)
     if not args.tasks:
         raise ConfigError("give --tasks (e.g. rotation,jigsaw,simclr) or --quick")
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
@@ -333,7 +332,11 @@ def _compare(args) -> int:
         summary = {t: _task_spread([r for r in rows if r["task"] == t]) for t in tasks}
         seeded = [{**b, "seed": args.seed + i} for i, b in enumerate(baselines)]
         extra = {"few_labels": few} if few else {}
-        print(json.dumps({"baseline": baselines[0], "baselines": seeded, "runs": rows, "spread": summary, **extra}, indent=2))
+        print(
+            json.dumps(
+                {"baseline": baselines[0], "baselines": seeded, "runs": rows, "spread": summary, **extra}, indent=2
+            )
+        )
         return 0
     from sslcore.flops import format_flops
     from sslcore.uploads import dataset_label
@@ -344,7 +347,9 @@ def _compare(args) -> int:
     print(f"\n{len(rows)} runs on {dataset_label(args.dataset)}, {first['device']}, {seeds}{same} each")
     print(f"{'run':<20}{'pretext metric':>16}{'linear probe':>22}{'vs random':>11}{'kNN':>9}{'steps':>8}{'test':>7}")
     base = _task_spread(baselines)
-    print(f"{RANDOM_INIT:<20}{'—':>16}{_spread_text(base['linear_probe']):>22}{'':>11}{_pct(base['knn']['mean']):>9}{0:>8}")
+    print(
+        f"{RANDOM_INIT:<20}{'—':>16}{_spread_text(base['linear_probe']):>22}{'':>11}{_pct(base['knn']['mean']):>9}{0:>8}"
+    )
     for task in tasks:
         mine = [r for r in rows if r["task"] == task]
         stats = _task_spread(mine)
@@ -358,7 +363,9 @@ def _compare(args) -> int:
     for r in rows:
         if r.get("under_budget"):
             print(f"  ! {r['task']} (seed {r['config']['seed']}): under budget, stopped by the safety cap")
-    print("spent: " + ", ".join(f"{r['task']} {r['steps']} steps, {format_flops(r['flops'])}" for r in rows[: len(tasks)]))
+    print(
+        "spent: " + ", ".join(f"{r['task']} {r['steps']} steps, {format_flops(r['flops'])}" for r in rows[: len(tasks)])
+    )
     print(f"chance: {chance_points(first.get('num_classes')):.1f}% ({first.get('num_classes')} classes)")
     for r in rows:
         for warning in flags(r, r.get("config") or {}):
@@ -366,6 +373,87 @@ def _compare(args) -> int:
     if few:
         print_few_labels(few, args.labels_per_class)
     return 0
+
+
+def _quick(args) -> int:
+    """Exactly the Home page's quick comparison (sslcore.plans), in this process: random init first, each run,
+    then the fine-tunes and supervised from scratch; the lesson and the wall time at the end."""
+    from sslcore.experiment import random_init_baseline, run_experiment
+    from sslcore.finetune import load_source
+    from sslcore.kinds import BASELINE_OVERRIDES
+    from sslcore.lesson import comparison_lesson
+    from sslcore.plans import quick_finetunes, quick_runs
+    from sslcore.train import TrainConfig, load_run_data
+
+    tick = time.perf_counter()
+    runs = quick_runs(args.seed)
+    data = load_run_data(runs[0])
+    rows, timeline = [], []
+    with tempfile.TemporaryDirectory(prefix="pretext-lab-quick-") as scratch:
+        root = Path(args.out or scratch)
+        base = TrainConfig(**{**runs[0].to_dict(), **BASELINE_OVERRIDES})
+        for config in [base, *runs]:
+            printer = None if args.json else ProgressPrinter(config.task)
+            rows.append(
+                run_experiment(
+                    config, root / config.task, on_event=printer, data=data, data_dir=getattr(args, "data_dir", None)
+                )
+            )
+            timeline.append({"run": config.task, "ended_s": round(time.perf_counter() - tick, 1)})
+        ids = [f"{i:012x}" for i in range(len(runs))]  # not stored: ids that tie each fine-tune to its source folder
+        folders = {run_id: root / config.task for run_id, config in zip(ids, runs)}
+        for config in quick_finetunes(runs, ids):
+            source = load_source(folders[config.init_from], config.init_from) if config.init_from else None
+            name = (
+                f"fine-tune {next(c.task for i, c in zip(ids, runs) if i == config.init_from)}" if source else "scratch"
+            )
+            printer = None if args.json else ProgressPrinter(name)
+            row = run_experiment(
+                config, None, on_event=printer, data=data, source=source, data_dir=getattr(args, "data_dir", None)
+            )
+            rows.append(row)
+            timeline.append({"run": name, "ended_s": round(time.perf_counter() - tick, 1)})
+    wall = time.perf_counter() - tick
+    baseline = random_init_baseline(base, data, getattr(args, "data_dir", None))
+    summary = quick_summary(rows, baseline)
+    lesson = comparison_lesson(rows)
+    if args.json:
+        print(json.dumps({**summary, "lesson": lesson, "wall_s": wall, "timeline": timeline, "runs": rows}, indent=2))
+        return 0
+    print(f"\nquick comparison: {len(rows)} runs in {wall:.0f} s")
+    for task, above in summary["above_random_init"].items():
+        print(
+            f"  {task:<12} linear probe {_pct(above['linear_probe'])} vs random init {_pct(above['random_init'])}: "
+            f"{'above' if above['above'] else 'NOT above'} (±{above['noise_points']:.1f} points)"
+        )
+    for sentence in lesson:
+        print(f"  {sentence}")
+    return 0
+
+
+def quick_summary(rows: list[dict], baseline: dict) -> dict:
+    """Which tasks beat random init by more than the test set's noise, and fine-tune@k of the best task
+    against supervised from scratch@k (what `compare --quick --json` reports)."""
+    from sslcore.context import noise_points
+
+    pretext = [r for r in rows if r["task"] not in (RANDOM_INIT, SUPERVISED, FINETUNE)]
+    above = {}
+    for r in pretext:
+        noise = noise_points(r["test_images"]) or 0.0
+        gain = 100 * (r["linear_probe"] - baseline["linear_probe"])
+        above[r["task"]] = {
+            "linear_probe": r["linear_probe"], "random_init": baseline["linear_probe"], "noise_points": noise,
+            "steps": r["steps"], "above": gain > noise,
+        }  # fmt: skip
+    tuned = [r["finetune"] for r in rows if r["task"] == FINETUNE]
+    scratch = next((f for f in tuned if not f.get("source_task")), None)
+    best = max((f for f in tuned if f.get("source_task")), key=lambda f: f["accuracy"], default=None)
+    return {
+        "above_random_init": above,
+        "finetune_best": best and {"task": best["source_task"], "accuracy": best["accuracy"]},
+        "scratch": scratch and scratch["accuracy"],
+        "finetune_best_above_scratch": bool(best and scratch and best["accuracy"] > scratch["accuracy"]),
+    }
 
 
 def few_label_rows(args, configs, rows, data, k, ks, folders: dict[str, Path]) -> list[dict]:
@@ -380,7 +468,9 @@ def few_label_rows(args, configs, rows, data, k, ks, folders: dict[str, Path]) -
     for config, result in [(configs[0], None), *sources]:
         source = None if result is None else load_source(folders[config.task], config.task)
         init_from = None if result is None else f"{len(few):012x}"  # not stored: an id for the recipe only
-        tuned = finetune_config(config.to_dict(), init_from, k, budget=args.finetune_budget, epochs=args.finetune_epochs or None)
+        tuned = finetune_config(
+            config.to_dict(), init_from, k, budget=args.finetune_budget, epochs=args.finetune_epochs or None
+        )
         name = SCRATCH if result is None else config.task
         printer = None if args.json else ProgressPrinter(f"fine-tune {name}")
         done = run_experiment(tuned, None, on_event=printer, data=data, source=source, label_ks=ks, embed="pca")
@@ -401,7 +491,9 @@ def few_label_rows(args, configs, rows, data, k, ks, folders: dict[str, Path]) -
 
 
 def print_few_labels(few: list[dict], k) -> None:
-    print(f"\nwith {k} labels per class (probe: median of the draws; fine-tune: one recipe, {few[0]['finetune_steps']} steps)")
+    print(
+        f"\nwith {k} labels per class (probe: median of the draws; fine-tune: one recipe, {few[0]['finetune_steps']} steps)"
+    )
     print(f"{'run':<26}{'linear probe':>14}{'kNN':>9}{'fine-tune':>11}")
     for r in few:
         print(f"{r['run']:<26}{_pct(r['linear_probe']):>14}{_pct(r['knn']):>9}{_pct(r['finetune']):>11}")
@@ -467,7 +559,9 @@ def _submit(args) -> int:
         from sslcore.finetune import finetune_config
 
         base = config_from_args(args, SUPERVISED).to_dict()
-        config = finetune_config(base, None, parse_labels_per_class(args.labels_per_class), budget=base["budget"], epochs=base["epochs"])
+        config = finetune_config(
+            base, None, parse_labels_per_class(args.labels_per_class), budget=base["budget"], epochs=base["epochs"]
+        )
     else:
         config = config_from_args(args, args.task)
         if args.labels_per_class is not None:
@@ -560,7 +654,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--budget", type=float, default=60.0, help=f"training seconds per run (max {MAX_BUDGET_S})")
     p.add_argument(
-        "--compute", type=_flops, help="FLOPs of training per run, e.g. 2.4T: the same steps on any machine, at any load"
+        "--compute",
+        type=_flops,
+        help="FLOPs of training per run, e.g. 2.4T: the same steps on any machine, at any load",
     )
     p.add_argument("--max-seconds", type=float, help="wall-clock safety cap of a --compute or --epochs run")
     p.add_argument("--epochs", type=float, help="train for this many epochs instead of a time budget")
@@ -585,7 +681,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sslcore", description="Pretext Lab: self-supervised pretext tasks.")
+    parser = argparse.ArgumentParser(
+        prog="python -m sslcore", description="Pretext Lab: self-supervised pretext tasks."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("tasks", help="list the pretext tasks and their parameters (and your custom tasks)")
@@ -622,7 +720,9 @@ def build_parser() -> argparse.ArgumentParser:
         "compare", help="train several tasks on the same compute (--budget seconds converted here) and print a table"
     )
     p.add_argument("--tasks", help="comma-separated task names, e.g. rotation,jigsaw,simclr")
-    p.add_argument("--no-supervised", dest="with_supervised", action="store_false", help="skip the supervised reference")
+    p.add_argument(
+        "--no-supervised", dest="with_supervised", action="store_false", help="skip the supervised reference"
+    )
     p.add_argument("--quick", action="store_true", help="the Home page's quick comparison (its tasks and compute)")
     p.add_argument(
         "--wall-clock", action="store_true", help="give each run --budget seconds instead of converting them to compute"
@@ -632,10 +732,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="also report probe@K, kNN@K and fine-tune@K of every run, and supervised from scratch@K (K or 'all')",
     )
-    p.add_argument("--finetune-budget", type=float, default=20.0, help="seconds per fine-tune (with --labels-per-class)")
+    p.add_argument(
+        "--finetune-budget", type=float, default=20.0, help="seconds per fine-tune (with --labels-per-class)"
+    )
     p.add_argument("--finetune-epochs", type=float, help="epochs per fine-tune instead of --finetune-budget")
     p.add_argument(
-        "--seeds", type=int, default=1, help=f"repeat every run with seeds SEED, SEED+1, … (1-{MAX_SEEDS}): shows the spread"
+        "--seeds",
+        type=int,
+        default=1,
+        help=f"repeat every run with seeds SEED, SEED+1, … (1-{MAX_SEEDS}): shows the spread",
     )
     add_run_options(p)
     p.set_defaults(func=_compare)

@@ -128,12 +128,8 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "training": {
         "sslcore.train": ("TrainConfig", "resolve_device", "device_name"),
+        "sslcore.plans": ("QUICK_COMPUTE", "QUICK_TASKS", "quick_runs", "quick_finetunes", "quick_words"),
         "sslcore.budget": (
-            "QUICK_COMPUTE",
-            "QUICK_MAX_SECONDS",
-            "QUICK_TASKS",
-            "QUICK_LABELS",
-            "QUICK_FINETUNE_COMPUTE",
             "describe",
             "known_speed",
             "measure_speed",
@@ -159,6 +155,7 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "sslcore.runs.records": ("Progress", "RunResults", "ProbePoint", "Baseline"),
     },
     "results": {
+        "sslcore.lesson": ("comparison_lesson",),
         "sslcore.report": (
             "CLASS_COLOURS",
             "result_row",

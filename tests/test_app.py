@@ -201,6 +201,15 @@ def test_quick_comparison_queues_a_group_and_opens_train():
         assert {r.config["labels_per_class"] for r in runs if r.task == "finetune"} == {10}
         first_tune = min(r.created for r in runs if r.task == "finetune")
         assert all(r.created < first_tune for r in runs if r.task != "finetune")  # sources run first
+        assert min(runs, key=lambda r: r.created).task == "random_init"  # the baseline first: every lesson needs it
+        # exactly the plan `compare --quick` runs (sslcore.plans): the same configs, in the same order
+        from sslcore.plans import quick_finetunes, quick_runs
+
+        queued = sorted((r for r in runs if r.task != "random_init"), key=lambda r: r.created)
+        plan = quick_runs()
+        ids = [r.id for r in queued[: len(plan)]]
+        planned = [c.to_dict() for c in [*plan, *quick_finetunes(plan, ids)]]
+        assert [r.config for r in queued] == planned
         assert any(m.value.startswith("🏋️ Train") or "Queue" in m.value for m in [*at.title, *at.subheader])
     finally:
         for run in runs:

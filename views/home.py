@@ -30,33 +30,20 @@ network, train tasks against each other, and compare what they learned.
 
 left, right = st.columns(2)
 left.page_link("views/explore.py", label="Explore a pretext task on your own images or text →", icon="🔍")
-if right.button(
-    f"⚡ Quick comparison: {', '.join(lab.QUICK_TASKS)} and supervised, {quick_label(lab.QUICK_COMPUTE)}, then each "
-    f"fine-tuned on {lab.QUICK_LABELS} labels per class",
-    type="primary",
-):
-    configs = [
-        lab.TrainConfig(task=t, compute=lab.QUICK_COMPUTE, max_seconds=lab.QUICK_MAX_SECONDS)
-        for t in [*lab.QUICK_TASKS, lab.SUPERVISED]
-    ]
+if right.button("⚡ Quick comparison (about two minutes)", type="primary"):
     try:
         store = run_store()
-        st.session_state.group, ids = store.submit_group(configs, owner=me())
+        runs = lab.quick_runs()
+        st.session_state.group, ids = store.submit_group(runs, owner=me())
         # each fine-tune waits in the queue until its source run has ended (the store holds it back)
-        sources = [(c.to_dict(), i) for c, i in zip(configs, ids) if c.task in lab.QUICK_TASKS]
-        for config in lab.finetune_configs(
-            sources,
-            configs[0].to_dict(),
-            lab.QUICK_LABELS,
-            compute=lab.QUICK_FINETUNE_COMPUTE,
-            max_seconds=lab.QUICK_MAX_SECONDS,
-        ):
+        for config in lab.quick_finetunes(runs, ids):
             store.submit(config, st.session_state.group, owner=me())
         start_worker(just_queued=True)
     except lab.PretextLabError as err:
         st.error(f"Could not queue the runs: {err}", icon="🛑")
         st.stop()
     st.switch_page("views/train.py")
+right.caption(f"{lab.quick_words()}; {quick_label(lab.QUICK_COMPUTE)}.")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

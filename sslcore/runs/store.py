@@ -324,19 +324,23 @@ class RunStore:
         return ids
 
     def submit_group(self, configs: list[TrainConfig], owner: str | None = None) -> tuple[str, list[str]]:
-        """Queue runs for one comparison; a random-init baseline is added for every seed that has none."""
+        """Queue runs for one comparison; a random-init baseline is added for every seed that has none, queued
+        before the rest. The ids come back in the order of ``configs``, then the added baselines'."""
         owner = check_owner(owner)
         if not configs:
             raise ConfigError("a comparison needs at least one run")
         for config in configs:
             config.validate()
         have = {c.seed for c in configs if c.task == RANDOM_INIT}
-        for seed in dict.fromkeys(c.seed for c in configs):
-            if seed not in have:
-                base = next(c for c in configs if c.seed == seed).to_dict()
-                configs = [*configs, type(configs[0]).from_dict({**base, **BASELINE_OVERRIDES})]
+        baselines = [
+            type(configs[0]).from_dict({**next(c for c in configs if c.seed == seed).to_dict(), **BASELINE_OVERRIDES})
+            for seed in dict.fromkeys(c.seed for c in configs)
+            if seed not in have
+        ]
         group_id = uuid.uuid4().hex[:12]
-        return group_id, self._queue(configs, group_id, owner)
+        # the baselines are queued first: they take seconds, and every result is read against them
+        ids = self._queue([*baselines, *configs], group_id, owner)
+        return group_id, ids[len(baselines) :] + ids[: len(baselines)]
 
     # -- reading ------------------------------------------------------------------------------------
     def get(self, run_id: str) -> Run:
