@@ -33,11 +33,33 @@ chosen_ids = st.multiselect(
     list(labels),
     default,
     format_func=labels.get,
-    key=f"runs-{st.session_state.get('comparison')}",
+    key=f"runs-{st.session_state.get('comparison')}-{len(default)}",  # a run that ends joins the default
 )
 runs = [r for r in finished if r.id in chosen_ids]
+
+
+@st.fragment(run_every=3)
+def fills_in(group: str, shown: int) -> None:
+    """While the comparison still has runs to come, say so, and rerun the page when one of them ends."""
+    try:
+        mine = store.list(group_id=group)
+    except lab.PretextLabError:
+        return
+    if sum(r.status == "succeeded" for r in mine) != shown:
+        st.rerun()
+    if pending := sum(r.status in ("queued", "running") for r in mine):
+        st.caption(f"⏳ {pending} more run{'s' * (pending != 1)} of this comparison to come: this page fills in as they end.")
+
+
+group = st.session_state.get("comparison")
+if group and any(r.status in ("queued", "running") for r in store.list(group_id=group)):
+    fills_in(group, len(default))
 if not runs:
     st.stop()
+
+# --- the lesson in words, above every chart --------------------------------------------------------------
+for sentence in lab.comparison_lesson([{**r.results, "task": r.task} for r in runs]):
+    st.info(sentence, icon="💡")
 rows = [lab.result_row(r) for r in runs]
 if len({r.config.get("dataset") for r in runs}) > 1:
     st.warning(
