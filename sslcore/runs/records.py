@@ -158,6 +158,7 @@ class RunResults(_Record):
     under_budget: bool | None = None  # stopped by the wall-clock safety cap before its compute was spent
     train_seconds: float | None = None  # the old name of wall_s (runs from before compute budgets have only this)
     probe_curve: list[ProbePoint] | None = None
+    eval_view: str | None = None  # the input its features were evaluated on ("image", "grey"); None: older runs, images
     config: dict | None = None
     pretext_metric: float | None = None
     metric_label: str | None = None
