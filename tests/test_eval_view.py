@@ -12,6 +12,7 @@ from seeded import gen
 import sslcore.train as train_module
 from sslcore import experiment
 from sslcore.color import rgb_to_lab
+from sslcore.context import context_line
 from sslcore.data import ImageDataset
 from sslcore.errors import ConfigError
 from sslcore.evaluate import extract_features
@@ -160,3 +161,10 @@ def test_the_random_init_baseline_is_evaluated_and_cached_per_view(twins, tmp_pa
     config = TrainConfig(task="colorization", budget=1, image_size=16, **FAST)
     random_init_baseline(config, twins, tmp_path)
     assert seen and torch.equal(seen[0], view_inputs("grey", twins.images))
+
+
+def test_results_say_what_a_run_was_evaluated_on():
+    results = {"task": "colorization", "steps": 10, "test_images": 20, "num_classes": 4}
+    assert "grey" not in context_line(results, {})  # runs from before views: the images
+    assert context_line({**results, "eval_view": "image"}, {}) == context_line(results, {})
+    assert context_line({**results, "eval_view": "grey"}, {}).endswith("evaluated on grey inputs")
