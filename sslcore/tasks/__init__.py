@@ -110,6 +110,7 @@ def describe_task(cls: type[PretextTask]) -> dict:
         "summary": cls.summary,
         "metric": cls.metric,
         "metric_label": cls.metric_label,
+        "eval_view": cls.eval_view,
         "params": [
             {
                 "name": s.name,
