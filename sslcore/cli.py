@@ -423,7 +423,7 @@ def _quick(args) -> int:
     print(f"\nquick comparison: {len(rows)} runs in {wall:.0f} s")
     for task, above in summary["above_random_init"].items():
         print(
-            f"  {task:<12} linear probe {_pct(above['linear_probe'])} vs random init {_pct(above['random_init'])}: "
+            f"  {task:<12} linear probe {_pct(above['linear_probe'])} vs random init {_pct(above['baseline'])}: "
             f"{'above' if above['above'] else 'NOT above'} (±{above['noise_points']:.1f} points)"
         )
     for sentence in lesson:
@@ -442,7 +442,7 @@ def quick_summary(rows: list[dict], baseline: dict) -> dict:
         noise = noise_points(r["test_images"]) or 0.0
         gain = 100 * (r["linear_probe"] - baseline["linear_probe"])
         above[r["task"]] = {
-            "linear_probe": r["linear_probe"], "random_init": baseline["linear_probe"], "noise_points": noise,
+            "linear_probe": r["linear_probe"], "baseline": baseline["linear_probe"], "noise_points": noise,
             "steps": r["steps"], "above": gain > noise,
         }  # fmt: skip
     tuned = [r["finetune"] for r in rows if r["task"] == FINETUNE]

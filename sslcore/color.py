@@ -39,3 +39,14 @@ def lab_to_rgb(lab: Tensor) -> Tensor:
     xyz = xyz * _WHITE.to(lab).view(1, 3, 1, 1)
     rgb = per_image_matmul(torch.linalg.inv(_RGB_TO_XYZ), xyz)
     return _linear_to_srgb(rgb.clamp(0, 1)).clamp(0, 1)
+
+
+def lightness_rgb(rgb: Tensor) -> Tensor:
+    """(B, 3, H, W) sRGB in [0, 1] -> its lightness L/100 in [0, 1] on all three channels (grey RGB):
+    what colorization feeds its network, and the evaluation view of a colorization run."""
+    return grey_from_lightness(rgb_to_lab(rgb)[:, :1])
+
+
+def grey_from_lightness(lightness: Tensor) -> Tensor:
+    """(B, 1, H, W) Lab lightness in [0, 100] -> (B, 3, H, W) grey RGB L/100: colorization's network input."""
+    return (lightness / 100).clamp(0, 1).expand(-1, 3, -1, -1).contiguous()

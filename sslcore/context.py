@@ -128,7 +128,8 @@ def flags(results: dict, config: dict, baseline_probe: float | None = None) -> l
 
 
 def context_line(results: dict, config: dict) -> str:
-    """'420 steps · 107,520 images seen · 500 test images · chance 8.3%' (what is known of it)."""
+    """'420 steps · 107,520 images seen · 500 test images · chance 8.3%' (what is known of it), and the view
+    its features were evaluated on when it is not the images themselves ('evaluated on grey inputs')."""
     parts = []
     if results.get("task") == RANDOM_INIT:
         parts.append("untrained")
@@ -141,6 +142,8 @@ def context_line(results: dict, config: dict) -> str:
     classes = results.get("num_classes") or len(results.get("class_names") or []) or None
     if classes:
         parts.append(f"chance {chance_points(classes):.1f}%")
+    if results.get("eval_view") not in (None, "image"):  # colorization: its features never saw colour
+        parts.append(f"evaluated on {results['eval_view']} inputs")
     return " · ".join(parts)
 
 

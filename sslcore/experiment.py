@@ -32,10 +32,11 @@ BASELINE_FIELDS = ("linear_probe", "knn", "label_curve", "factors", "stages")  #
 
 
 def evaluate_trainer(trainer: Trainer, embed: str = "tsne", label_ks=LABELS_PER_CLASS) -> dict:
-    """Linear probe, kNN, 2-D map and neighbours of the test split, from the frozen backbone's features."""
+    """Linear probe, kNN, 2-D map and neighbours of the test split, from the frozen backbone's features of the
+    run's evaluation view (``trainer.eval_inputs``: grey inputs for colorization, else the images)."""
     data, device = trainer.data, trainer.device
     tick = time.perf_counter()
-    feats, stage_feats = extract_features(trainer.backbone, data.inputs, device, stages=True)
+    feats, stage_feats = extract_features(trainer.backbone, trainer.eval_inputs, device, stages=True)
     extract_s = time.perf_counter() - tick
     labels = data.labels
     out = evaluate_features(
@@ -123,14 +124,24 @@ def _baseline_key(config: TrainConfig) -> str | None:
         fields["backbone_args"] = config.backbone_args
     if config.modality == "text":
         fields["seq_len"] = config.seq_len
+    if config.view != "image":  # only when set, so baselines on the images themselves keep their keys
+        fields["eval_view"] = config.view
     fields["version"] = BASELINE_VERSION
     digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
     return f"{config.dataset}-{config.backbone}-{config.image_size}px-seed{config.seed}-{digest}"
 
 
+def baseline_config(config: TrainConfig) -> TrainConfig:
+    """The random-init baseline's config of a run: same data, split and backbone, no training, and the run's
+    evaluation view (a colorization run's baseline is evaluated on grey inputs too)."""
+    view = None if config.view == "image" else config.view
+    return TrainConfig(**{**config.to_dict(), **BASELINE_OVERRIDES, "eval_view": view})
+
+
 def random_init_baseline(config: TrainConfig, data: ImageDataset | TextDataset | None = None, data_dir=None) -> dict:
-    """Probe and kNN accuracy of the same backbone, untrained, evaluated the same way. Cached on disk."""
-    base = TrainConfig(**{**config.to_dict(), **BASELINE_OVERRIDES})
+    """Probe and kNN accuracy of the same backbone, untrained, evaluated the same way (on the same view: a
+    colorization run's baseline sees grey inputs too). Cached on disk, per view."""
+    base = baseline_config(config)
     key = _baseline_key(base)
     cache = default_data_dir(data_dir) / "cache" / "baselines" / f"{key}.json" if key else None
     if cache is not None and cache.is_file():
@@ -142,7 +153,7 @@ def random_init_baseline(config: TrainConfig, data: ImageDataset | TextDataset |
     evaluation = evaluate_trainer(trainer, embed="pca")
     result = baseline_of(evaluation)
     if trainer.data.modality == "image":  # the other reference: what the pixels themselves show of each factor
-        raw = kept_factors(raw_pixels(trainer.data.images), trainer)
+        raw = kept_factors(raw_pixels(trainer.eval_inputs), trainer)
         if raw is not None:
             result["raw_pixels"] = {"factors": raw}
     if cache is not None:
@@ -187,6 +198,7 @@ def run_experiment(
         **trainer.accounting(),  # steps, images_seen, flops, wall_s, under_budget (and the plan)
         "train_seconds": trainer.train_seconds,
         "probe_curve": [{k: p[k] for k in ("elapsed", "step", "flops", "knn")} for p in trainer.probes],
+        "eval_view": trainer.view,  # what its features were evaluated on (sslcore.tasks.EVAL_VIEWS)
         "config": config.to_dict(),
     }
     if trainer.status == "cancelled":

@@ -18,6 +18,7 @@ from pathlib import Path
 from sslcore import artifacts
 from sslcore.artifacts import ArtifactError
 from sslcore.errors import ConfigError
+from sslcore.tasks import run_view
 from sslcore.train import FINETUNE, RANDOM_INIT, TrainConfig
 
 RECIPE_PARAMS = {"crop_min": 0.5, "flip": True}  # the supervised task's augmentation (images)
@@ -28,6 +29,14 @@ DEFAULT_BUDGET_S = 20.0
 SCRATCH = "supervised from scratch"  # how a fine-tune from random init is named in tables and charts
 # settings a fine-tune inherits from its source run, so data, split and backbone are the same
 INHERITED = ("dataset", "n", "image_size", "seq_len", "backbone", "backbone_args", "seed", "test_fraction", "device")
+# and the source's evaluation view (finetune_config): a colorization run's fine-tune trains and is scored on grey
+
+
+def source_view(source: dict) -> str | None:
+    """The evaluation view a fine-tune of this source run trains and is evaluated on, as its config's
+    ``eval_view`` (None: the images). Configs stored before views existed lack the field: their task's own."""
+    view = source.get("eval_view") or run_view(source.get("task", ""))
+    return None if view == "image" else view
 
 
 def finetune_config(
@@ -50,6 +59,7 @@ def finetune_config(
     config = TrainConfig(
         task=FINETUNE,
         **inherited,
+        eval_view=source_view(source) if init_from is not None else None,  # from scratch: the images
         budget=None if epochs is not None or compute is not None else budget,
         epochs=epochs,
         compute=compute,

@@ -26,6 +26,30 @@ def classification_loss(logits: Tensor, targets: Tensor) -> tuple[Tensor, dict[s
     return loss, {"accuracy": (logits.argmax(1) == targets).float().mean()}
 
 
+def weighted_classification_loss(logits: Tensor, targets: Tensor, weights: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """Cross-entropy with a weight per target class (``weights`` (C,)), averaged over examples or pixels, plus
+    the plain accuracy: colorization's class-rebalanced loss (Zhang et al. 2016, eq. 2: the sum over pixels of
+    v(Z)·CE). Weights with mean 1 under the class prior (``rebalancing_weights``) keep the loss's scale."""
+    if targets.numel() == 0:
+        return logits.sum() * 0, {"accuracy": torch.zeros(())}
+    ce = F.cross_entropy(logits.float(), targets, reduction="none")
+    loss = (weights.to(ce)[targets] * ce).mean()
+    return loss, {"accuracy": (logits.argmax(1) == targets).float().mean()}
+
+
+def rebalancing_weights(prior: Tensor, mix: float = 0.5, support: Tensor | None = None) -> Tensor:
+    """Zhang et al. 2016's class rebalancing: w ∝ ((1 − λ)·p̃ + λ/Q)^−1 with λ = ``mix``, p̃ = ``prior`` (the
+    smoothed class distribution, normalised here) and Q the classes of ``support`` (the paper's in-gamut bins;
+    default: those p̃ gives any mass), normalised so that E_p̃[w] = Σ p̃·w = 1. A uniform prior gives all ones;
+    rare classes weigh more. Classes outside the support (no colour lands there) get weight 0."""
+    support = prior > 0 if support is None else support.to(prior.device).bool()
+    p = torch.where(support, prior.double().clamp(min=0), 0.0)
+    p = p / p.sum()
+    q = int(support.sum())
+    w = torch.where(support, 1.0 / ((1 - mix) * p + mix / q), 0.0)
+    return (w / (p * w).sum()).float()
+
+
 def binary_classification_loss(logits: Tensor, targets: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
     """Binary cross-entropy on one logit per example, with *balanced* accuracy (the mean recall of the two
     classes), since one class may be rare (ELECTRA: most tokens are originals)."""
@@ -51,13 +75,19 @@ def binned_regression_loss(
     return loss, {"accuracy": (to_bins(pred.detach()) == to_bins(target)).float().mean()}
 
 
-def reconstruction_loss(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
-    """MSE over the pixels that had to be reconstructed (all of them when ``mask`` is None), plus PSNR."""
+def reconstruction_loss(
+    pred: Tensor, target: Tensor, mask: Tensor | None = None, pixels: tuple[Tensor, Tensor] | None = None
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """MSE over the pixels that had to be reconstructed (all of them when ``mask`` is None), plus PSNR.
+
+    ``pixels``: (prediction, truth) in [0, 1] to measure the PSNR on, when the loss's target is not in pixel
+    space (MAE's normalised patches); by default the PSNR is the loss's own."""
     if pred.shape[-2:] != target.shape[-2:]:  # decoders work in powers of two; any image size is fine
         pred = F.interpolate(pred.float(), size=target.shape[-2:], mode="bilinear", align_corners=False)
     mask = torch.ones_like(target[:, :1], dtype=torch.bool) if mask is None else mask
     loss = masked_mse(pred, target, mask)
-    return loss, {"psnr": psnr(loss.detach())}
+    shown = loss.detach() if pixels is None else masked_mse(pixels[0].detach(), pixels[1], mask)
+    return loss, {"psnr": psnr(shown)}
 
 
 def nt_xent(z: Tensor, temperature: float) -> tuple[Tensor, Tensor]:

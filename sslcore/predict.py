@@ -20,7 +20,7 @@ from sslcore import artifacts
 from sslcore.artifacts import ArtifactError
 from sslcore.evaluate import split_indices
 from sslcore.tasks.base import PreviewImage, PreviewItem, TextPreviewItem
-from sslcore.train import RANDOM_INIT, SUPERVISED, TrainConfig, load_run_data, make_objective
+from sslcore.train import RANDOM_INIT, SUPERVISED, TrainConfig, load_run_data, make_objective, objective_inputs
 
 DEFAULT_COUNT = 6
 RIGHT, WRONG = "✓", "✗"
@@ -55,7 +55,8 @@ def predict_run(run_dir: str | Path, config: dict, count: int = DEFAULT_COUNT, d
     except Exception as err:  # missing, damaged, or the head of another setting
         raise ArtifactError(f"{path} could not be loaded: {str(err)[:200]}") from None
     backbone.eval(), head.eval()
-    batch = task.prepare(data.inputs[picked], torch.Generator().manual_seed(cfg.seed))
+    inputs = objective_inputs(cfg, task, data.inputs[picked])  # a colorization run's fine-tune: grey, as it trained
+    batch = task.prepare(inputs, torch.Generator().manual_seed(cfg.seed))
     if getattr(task, "needs_labels", False):
         batch.targets = data.labels[picked]
     with torch.no_grad():
@@ -115,16 +116,18 @@ def _sentence_order(task, batch, out, items, data) -> Predictions:
 
 def _colorization(task, batch, out, items, data) -> Predictions:
     from sslcore.color import AB_RANGE, lab_to_rgb
-    from sslcore.tasks.colorization import ab_to_bins, bins_to_ab
+    from sslcore.tasks.colorization import ANNEAL_T, ab_to_bins, annealed_mean, bin_centres
 
     out = F.interpolate(out.float(), size=batch.inputs.shape[-2:], mode="bilinear", align_corners=False)
     bins = task.params.bins
-    ab = bins_to_ab(out.argmax(1), bins) if task.params.target == "bins" else out * AB_RANGE
+    # the paper's annealed mean (T = 0.38) of the predicted colour distribution; a regressing head gives ab
+    ab = annealed_mean(out, bin_centres(bins), ANNEAL_T) if task.params.target == "bins" else out * AB_RANGE
     rgb = lab_to_rgb(torch.cat([batch.extra["lightness"], ab], dim=1))
     truth = ab_to_bins(batch.extra["ab"], bins)
     hits = (ab_to_bins(ab, bins) == truth).float().mean((1, 2))
     for item, picture, hit in zip(items, rgb, hits.tolist()):
-        item.views.append(PreviewImage(picture, "network's colours"))
+        caption = f"network's colours (annealed mean, T = {ANNEAL_T})" if task.params.target == "bins" else "network's colours"
+        item.views.append(PreviewImage(picture, caption))
         item.label = f"truth: {item.label}  \nnetwork: {100 * hit:.0f}% of pixels in the right colour bin"
     good = int((hits > 0.5).sum())
     return Predictions(items, good, len(items), "the colours (right when over half the pixels are)")
@@ -140,6 +143,8 @@ def _reconstruction(task, batch, out, items, data) -> Predictions:
         mask = torch.ones_like(batch.originals[:, :1], dtype=torch.bool)
     target = batch.targets
     if getattr(task.params, "norm_pix", False):  # MAE's normalised patches: shown with the true patch statistics
+        from sslcore.tasks.masked_image import denormalise_patches
+
         pred = denormalise_patches(pred, batch.originals, task.params.patch)
         target = batch.originals
     shown = torch.where(mask, pred.clamp(0, 1), batch.inputs)
@@ -153,15 +158,6 @@ def _reconstruction(task, batch, out, items, data) -> Predictions:
         verdict = "close to the truth" if psnr >= 20 else "far from the truth (20 dB or more looks close)"
         item.label = f"{item.label}  \nnetwork: {psnr:.1f} dB PSNR, {verdict}"
     return Predictions(items, good, len(items), "the hidden pixels (close when PSNR ≥ 20 dB)")
-
-
-def denormalise_patches(pred: torch.Tensor, originals: torch.Tensor, patch: int) -> torch.Tensor:
-    """Undo MAE's per-patch normalisation with the true patches' mean and spread (as the MAE paper shows it)."""
-    b, c, h, w = originals.shape
-    cols = F.unfold(originals, patch, stride=patch).view(b, c, patch * patch, -1)
-    mean, std = cols.mean(2, keepdim=True), (cols.var(2, keepdim=True) + 1e-6).sqrt()
-    pcols = F.unfold(pred, patch, stride=patch).view(b, c, patch * patch, -1)
-    return F.fold((pcols * std + mean).view(b, c * patch * patch, -1), (h, w), patch, stride=patch)
 
 
 def _views(task, batch, out, items, data) -> Predictions:

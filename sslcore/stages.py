@@ -15,7 +15,7 @@ from sslcore.runs.records import RunResults
 
 
 def stage_panel(results: RunResults, name: str) -> dict | None:
-    """One run's panel: ``{"name", "stages", "dims", "probe", "random_init", "chance", "best", "last",
+    """One run's panel: ``{"name", "stages", "dims", "probe", "baseline", "chance", "best", "last",
     "reading"}`` (accuracies as fractions, in the backbone's stage order; ``random_init`` None when the
     baseline has no stage probes for the same stages, ``chance`` None without a class count). None for a
     run from before stage probes were recorded."""
@@ -33,7 +33,7 @@ def stage_panel(results: RunResults, name: str) -> dict | None:
         "stages": stages,
         "dims": [r.get("dim") for r in rows],
         "probe": probe,
-        "random_init": random_init,
+        "baseline": random_init,
         "chance": 1 / results.num_classes if results.num_classes else None,
         "best": best,
         "last": len(probe) - 1,
@@ -54,7 +54,7 @@ def _short(stage: str) -> str:
 def stage_reading(panel: dict) -> str:
     """One sentence from a panel's numbers: where the class is most linearly readable, and how the last
     stage compares, e.g. "rotation's best layer is block 3 (71%; random init 40%), its last, block 4, 58%."."""
-    name, stages, probe, base = panel["name"], panel["stages"], panel["probe"], panel["random_init"]
+    name, stages, probe, base = panel["name"], panel["stages"], panel["probe"], panel["baseline"]
     best, last = panel["best"], panel["last"]
 
     def at(i: int) -> str:

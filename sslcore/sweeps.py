@@ -96,10 +96,22 @@ PRESETS: dict[str, Preset] = {
             "Without a gap (and jitter) the network matches tile edges and line continuations, a low-level "
             "shortcut; leaving gaps between tiles gave clearly better transfer.",
             "Noroozi & Favaro. Unsupervised Learning of Visual Representations by Solving Jigsaw Puzzles. ECCV 2016.",
-            {"jitter": False},
+            {"jitter": False, "normalize_tiles": False},
             measured="Disagrees at our scale: on 32-px shapes at 1.5 TFLOP per run, gap 0 gives 73.2% (256 steps) and "
             "gap 4 56.2% (359 steps) linear probe; the gap cuts each 16-px tile to 12 px (44% of the pixels unseen) and the shapes "
-            "offer no edge shortcut to remove (2026-11-30, 2-core CPU).",
+            "offer no edge shortcut to remove (2026-11-30, 2-core CPU; measured before per-tile normalisation existed, which "
+            "this preset therefore keeps off).",
+        ),
+        Preset(
+            "jigsaw_tile_norm",
+            "Jigsaw: normalising each tile",
+            "jigsaw",
+            "normalize_tiles",
+            (False, True),
+            "Low-level statistics can give a tile's position away; among its guards against such shortcuts the paper "
+            "normalises the mean and standard deviation of each tile independently. Turned off here, tiles of our "
+            "shapes can be ordered by the brightness of their gradient backgrounds.",
+            "Noroozi & Favaro. Unsupervised Learning of Visual Representations by Solving Jigsaw Puzzles. ECCV 2016.",
         ),
         Preset(
             "rotation_angles",
@@ -147,8 +159,10 @@ PRESETS: dict[str, Preset] = {
             "A high mask ratio (75%) worked best: hiding little leaves a task solvable by interpolating "
             "neighbouring pixels.",
             "He, Chen, Xie, Li, Dollár & Girshick. Masked Autoencoders Are Scalable Vision Learners. CVPR 2022.",
+            {"norm_pix": False},
             measured="Not decided at our budget: on shapes at 1.5 TFLOP per run (96 steps) ratios 0.25 and 0.9 both stay "
-            "at random init (21.2%, 20.6% vs 20.0%); 0.9 keeps less colour in the features (2026-11-30, 2-core CPU).",
+            "at random init (21.2%, 20.6% vs 20.0%); 0.9 keeps less colour in the features (2026-11-30, 2-core CPU; "
+            "measured on raw-pixel targets, the default then, which this preset therefore keeps).",
         ),
         Preset(
             "mlm_rate",

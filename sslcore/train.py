@@ -35,7 +35,7 @@ from sslcore.menus import DEFAULT_DATASET
 from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, check_backbone_args, make_backbone
 from sslcore.precision import PRECISIONS, autocast, resolve_precision
 from sslcore.runs.records import Progress
-from sslcore.tasks import RUN_KINDS, run_modality, run_objective
+from sslcore.tasks import EVAL_VIEWS, RUN_KINDS, TASKS, run_modality, run_objective, run_view, view_inputs
 
 OPTIMIZERS = {"adamw": (2e-3, 0.05), "sgd": (0.05, 5e-4)}  # default (lr, weight decay)
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -84,6 +84,7 @@ class TrainConfig:
     labels_per_class: int | None = None  # train on k labelled examples per class (None: the whole train split)
     backbone_lr_scale: float = 1.0  # the backbone's learning rate relative to the head's
     precision: str = "auto"  # "auto" (bf16 where native: CUDA, CPUs with avx512_bf16/AMX), "fp32" or "bf16"
+    eval_view: str | None = None  # what it is evaluated (and a fine-tune trained) on; None: its task's own view
 
     def __post_init__(self):
         if self.dataset is None:
@@ -98,6 +99,11 @@ class TrainConfig:
     @property
     def modality(self) -> str:
         return dataset_modality(self.dataset)
+
+    @property
+    def view(self) -> str:
+        """The evaluation view (``EVAL_VIEWS``): ``eval_view``, else the task's own (colorization: grey)."""
+        return self.eval_view or run_view(self.task)
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -170,6 +176,13 @@ class TrainConfig:
                 raise ConfigError(f"labels per class must be a whole number from 1 to 100000, got {self.labels_per_class!r}")
         if not 0 < self.backbone_lr_scale <= 1:
             raise ConfigError(f"backbone_lr_scale must be in (0, 1], got {self.backbone_lr_scale}")
+        if self.eval_view is not None:
+            if self.eval_view not in EVAL_VIEWS:
+                raise ConfigError(f"eval_view must be one of {', '.join(EVAL_VIEWS)}, got {self.eval_view!r}")
+            if self.eval_view != "image" and self.modality != "image":
+                raise ConfigError(f"eval_view {self.eval_view!r} is a view of images; {self.dataset!r} is text")
+            if self.task in TASKS and self.eval_view != run_view(self.task):
+                raise ConfigError(f"{self.task} is evaluated on its own input ({run_view(self.task)}), not {self.eval_view}")
         objective = make_objective(self, num_classes=2)
         if objective is not None and self.modality == "image":
             objective.check(self.image_size)
@@ -237,6 +250,14 @@ def load_run_data(config: TrainConfig, data: ImageDataset | TextDataset | None =
         unit = "sentences" if data.modality == "text" else "images"
         raise ConfigError(f"dataset {data.name!r} has only {len(data)} {unit}; a run needs at least 20")
     return data
+
+
+def objective_inputs(config: TrainConfig, task, inputs):
+    """What a run's objective reads of these dataset inputs: the inputs themselves when the objective makes
+    the run's view itself (colorization turns images into lightness in ``make_batch``; most runs see images),
+    else the view (a fine-tune of a colorization run trains and predicts on grey images)."""
+    own = task.eval_view if task is not None else "image"
+    return inputs if own == config.view else view_inputs(config.view, inputs)
 
 
 def build_backbone(name: str, data, args: dict | None = None):
@@ -325,6 +346,7 @@ class Trainer:
         self.steps = 0
         self.under_budget = False  # stopped by the wall-clock cap before its compute was spent
         self._probe_inputs = None
+        self._eval_inputs = None
         self.budget: Budget = self.plan_budget()
 
     # -- setup -----------------------------------------------------------------------------------------
@@ -377,6 +399,25 @@ class Trainer:
     def plan_budget(self) -> Budget:
         return Budget.plan(self.config, len(self.fit_idx) // self.batch_size, self.step_flops())
 
+    # -- what it is evaluated on ------------------------------------------------------------------
+    @property
+    def view(self) -> str:
+        return self.config.view
+
+    @property
+    def eval_inputs(self):
+        """The dataset's inputs in the run's evaluation view (computed once, on first use): what every probe,
+        kNN, few-label curve, factor probe and map reads; the images themselves for most tasks."""
+        if self._eval_inputs is None:
+            self._eval_inputs = view_inputs(self.view, self.data.inputs)
+        return self._eval_inputs
+
+    @property
+    def train_inputs(self):
+        """What the objective trains on: the dataset's inputs, or their view (the rule of ``objective_inputs``)."""
+        own = self.task.eval_view if self.task is not None else "image"
+        return self.data.inputs if own == self.view else self.eval_inputs
+
     # -- the downstream signal during training ------------------------------------------------------
     def _probe_sets(self):
         gen = torch.Generator().manual_seed(self.config.seed + 1)
@@ -388,7 +429,7 @@ class Trainer:
         """kNN accuracy of the current backbone on a fixed held-out subset: cheap enough to run often."""
         bank, queries = self._probe_sets()
         if self._probe_inputs is None:  # kept on the device: probes copy nothing
-            self._probe_inputs = self.data.inputs[torch.cat([bank, queries])].to(self.device)
+            self._probe_inputs = self.eval_inputs[torch.cat([bank, queries])].to(self.device)
         feats = extract_features(self.backbone, self._probe_inputs, self.device)
         labels = self.data.labels
         acc = knn_accuracy(feats[: len(bank)], labels[bank], feats[len(bank) :], labels[queries])
@@ -452,7 +493,7 @@ class Trainer:
     def _train(self, should_stop: Callable[[], bool]) -> Iterator[dict]:
         budget, device = self.budget, self.device
         optimizer = self.make_optimizer()
-        images = self.data.inputs[self.fit_idx].to(device)  # resident on the device for the whole run
+        images = self.train_inputs[self.fit_idx].to(device)  # resident on the device for the whole run
         labels = self.data.labels[self.fit_idx].to(device)
         gen = torch.Generator().manual_seed(self.config.seed)
         clock, tally = StepClock(device), Tally()

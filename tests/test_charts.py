@@ -180,7 +180,7 @@ def test_a_real_runs_stage_probes_and_their_small_multiples(finished):
     assert [r["stage"] for r in results["baseline"]["stages"]] == [r["stage"] for r in stages]
     assert results["baseline"]["stages"][-1]["linear_probe"] == results["baseline"]["linear_probe"]
     panel = lab.stage_panel(run.results_record, "rotation")
-    fig = charts.stage_figure([panel, {**panel, "name": "again", "random_init": None, "chance": None}])
+    fig = charts.stage_figure([panel, {**panel, "name": "again", "baseline": None, "chance": None}])
     names = [t.name for t in fig.data]
     assert names == ["linear probe", charts.RANDOM_INIT_NAME, "chance", "best stage", "linear probe", "best stage"]
     probe, base, chance, best = fig.data[:4]

@@ -27,7 +27,7 @@ def test_tasks_json_lists_every_task_with_params(capsys):
 def test_tasks_table(capsys):
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out
-    assert all(name in out for name in TASKS) and "mask_ratio=0.6" in out
+    assert all(name in out for name in TASKS) and "mask_ratio=0.75" in out
 
 
 @pytest.mark.parametrize("name", [name for name, cls in TASKS.items() if cls.modality == "image"])

@@ -21,14 +21,14 @@ def results(probe, base=None, num_classes=4, names=NAMES) -> RunResults:
 def test_a_middle_best_layer_is_named_with_its_last_and_random_init():
     panel = stage_panel(results([0.40, 0.55, 0.71, 0.58], [0.30, 0.40, 0.35, 0.30]), "rotation")
     assert panel["stages"] == NAMES and panel["dims"] == [32, 64, 128, 256]
-    assert panel["probe"] == [0.40, 0.55, 0.71, 0.58] and panel["random_init"] == [0.30, 0.40, 0.35, 0.30]
+    assert panel["probe"] == [0.40, 0.55, 0.71, 0.58] and panel["baseline"] == [0.30, 0.40, 0.35, 0.30]
     assert (panel["best"], panel["last"], panel["chance"]) == (2, 3, 0.25)
     assert panel["reading"] == "rotation's best layer is block 3 (71%; random init 35%), its last, block 4, 58%."
 
 
 def test_a_last_best_layer_says_so_and_the_first_for_contrast():
     panel = stage_panel(results([0.30, 0.50, 0.60, 0.80]), "simclr")
-    assert panel["random_init"] is None and panel["best"] == 3
+    assert panel["baseline"] is None and panel["best"] == 3
     assert panel["reading"] == "simclr's best layer is its last, block 4 (80%); its first, block 1, reads 30%."
 
 
@@ -41,7 +41,7 @@ def test_ties_go_to_the_earlier_stage_and_one_stage_reads_alone():
 def test_random_init_is_shown_only_for_the_same_stages():
     other = results([0.4, 0.5, 0.6, 0.7], [0.3] * 4)
     renamed = RunResults.from_dict({**other.to_dict(), "baseline": {"stages": [{"stage": "x", "linear_probe": 0.3}]}})
-    assert stage_panel(renamed, "rotation")["random_init"] is None
+    assert stage_panel(renamed, "rotation")["baseline"] is None
     assert stage_panel(results([0.4] * 4, num_classes=None), "rotation")["chance"] is None
 
 
@@ -57,7 +57,7 @@ def test_the_reading_is_computed_from_the_panel_alone():
         "name": "x",
         "stages": ["a (1 d)", "b (1 d)"],
         "probe": [0.9, 0.1],
-        "random_init": None,
+        "baseline": None,
         "best": 0,
         "last": 1,
     }

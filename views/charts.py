@@ -365,9 +365,9 @@ def stage_figure(panels: list[dict]) -> go.Figure:
             mode="lines+markers", line=dict(color=colour, width=3),
             hovertemplate="%{x}: %{y:.1f}%<extra>" + panel["name"] + "</extra>",
         ), **at)
-        if panel["random_init"] is not None:
+        if panel["baseline"] is not None:
             fig.add_trace(go.Scatter(
-                x=x, y=[100 * v for v in panel["random_init"]], name=RANDOM_INIT_NAME, legendgroup="random",
+                x=x, y=[100 * v for v in panel["baseline"]], name=RANDOM_INIT_NAME, legendgroup="random",
                 showlegend=first, mode="lines+markers", line=dict(color=GREY, dash="dash"),
                 hovertemplate="%{x}: %{y:.1f}%<extra>random init</extra>",
             ), **at)

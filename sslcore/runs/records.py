@@ -160,6 +160,7 @@ class RunResults(_Record):
     precision: str | None = None  # "fp32" or "bf16" (runs from before bf16 on CPUs: None, which was fp32 there)
     train_seconds: float | None = None  # the old name of wall_s (runs from before compute budgets have only this)
     probe_curve: list[ProbePoint] | None = None
+    eval_view: str | None = None  # the input its features were evaluated on ("image", "grey"); None: older runs, images
     config: dict | None = None
     pretext_metric: float | None = None
     metric_label: str | None = None

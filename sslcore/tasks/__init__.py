@@ -11,6 +11,7 @@ from sslcore.errors import ConfigError
 from sslcore.kinds import FINETUNE, RANDOM_INIT, REFERENCE_KINDS, SUPERVISED
 from sslcore.tasks.autoencoder import Autoencoder
 from sslcore.tasks.base import (
+    EVAL_VIEWS,
     TASK_KINDS,
     ParamSpec,
     PretextBatch,
@@ -22,6 +23,7 @@ from sslcore.tasks.base import (
     Token,
     make_params,
     param_specs,
+    view_inputs,
 )
 from sslcore.tasks.colorization import Colorization
 from sslcore.tasks.custom import CUSTOM, CustomTask
@@ -60,6 +62,12 @@ def run_objective(task: str, params: dict | None = None, num_classes: int = 2) -
     if task in (SUPERVISED, FINETUNE):
         return Supervised(make_params(Supervised.Params, params), num_classes=num_classes)
     return get_task(task, params)
+
+
+def run_view(task: str) -> str:
+    """The evaluation view (``EVAL_VIEWS``) a run of this kind is evaluated on when its config names none: a
+    pretext task's own (colorization: "grey"), "image" for custom designs and the reference runs."""
+    return TASKS[task].eval_view if task in TASKS else "image"
 
 
 def run_modality(task: str) -> str:
@@ -102,6 +110,7 @@ def describe_task(cls: type[PretextTask]) -> dict:
         "summary": cls.summary,
         "metric": cls.metric,
         "metric_label": cls.metric_label,
+        "eval_view": cls.eval_view,
         "params": [
             {
                 "name": s.name,
@@ -119,6 +128,7 @@ def describe_task(cls: type[PretextTask]) -> dict:
 
 
 __all__ = [
+    "EVAL_VIEWS",
     "RUN_KINDS",
     "TASKS",
     "TASK_KINDS",
@@ -136,6 +146,8 @@ __all__ = [
     "make_params",
     "param_specs",
     "run_modality",
+    "run_view",
     "run_objective",
     "task_class",
+    "view_inputs",
 ]

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, final
 import torch
 from torch import Tensor, nn
 
+from sslcore.color import lightness_rgb
 from sslcore.errors import ConfigError
 
 
@@ -201,6 +202,31 @@ class Teaching:
     paper: str
 
 
+# --------------------------------------------------------------------------------------- evaluation views
+EVAL_VIEWS: dict[str, str] = {
+    # what a task's features are evaluated on (probes, kNN, few labels, factors, maps, fine-tunes,
+    # predictions): the input it was trained on. The only values ``PretextTask.eval_view`` takes.
+    "image": "the images themselves",
+    "grey": "grey inputs (the lightness channel L as grey RGB, as colorization is trained)",
+}
+VIEW_CHUNK = 4096  # images converted at a time: a large dataset's Lab copy stays small
+
+
+def view_inputs(view: str, images: Tensor) -> Tensor:
+    """A dataset's inputs as evaluation view ``view`` shows them: the same tensor for "image" (no copy; text
+    rows too), for "grey" uint8 images (B, 3, H, W) with R = G = B = round(255·L/100), exactly the
+    lightness colorization's ``make_batch`` feeds (float input stays float). Pure and batched."""
+    if view == "image":
+        return images
+    if view != "grey":
+        raise ConfigError(f"unknown evaluation view {view!r}; one of {', '.join(EVAL_VIEWS)}")
+    if images.dtype == torch.uint8:
+        parts = [lightness_rgb(as_float_images(c)).mul_(255).round_().to(torch.uint8) for c in images.split(VIEW_CHUNK)]
+    else:
+        parts = [lightness_rgb(as_float_images(c)) for c in images.split(VIEW_CHUNK)]
+    return torch.cat(parts) if parts else images.clone()
+
+
 # ----------------------------------------------------------------------------------------------- tasks
 TASK_KINDS: dict[str, str] = {
     # what a task's network predicts, the only values ``PretextTask.kind`` takes (the CLI's `tasks --json` shows it)
@@ -253,6 +279,7 @@ class PretextTask(abc.ABC):
     metric: ClassVar[str] = "accuracy"  # the key in loss()'s metrics that measures pretext success
     metric_label: ClassVar[str] = "pretext accuracy"
     needs_labels: ClassVar[bool] = False  # only the supervised reference: the loop fills batch.targets
+    eval_view: ClassVar[str] = "image"  # one of EVAL_VIEWS: the input its features are evaluated on
     teaching: ClassVar[Teaching]
 
     @dataclass

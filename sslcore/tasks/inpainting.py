@@ -36,14 +36,22 @@ class Inpainting(PretextTask):
         shortcuts="Smooth images can be filled by copying and blurring the border colours, which needs no "
         "understanding; an L2 loss rewards exactly such blurry averages.",
         guard="Hide a large region (so border copying fails in the middle) and at random places (so the "
-        "network cannot specialise on one hole). The paper adds an adversarial loss to fight blur.",
+        "network cannot specialise on one hole): the paper's feature-learning experiments used random blocks "
+        "and random regions, its central region only for the reconstruction figures. We hide one random "
+        "square (the paper's best features came from random, arbitrarily shaped regions) and use no "
+        "adversarial loss (the paper adds one against blur).",
         paper="Pathak, Krähenbühl, Donahue, Darrell & Efros. Context Encoders: Feature Learning by Inpainting. "
         "CVPR 2016.",
     )
 
     @dataclass
     class Params:
-        region: str = param("center", "Hide the central square (as in the paper) or one at a random place.", choices=("center", "random"))
+        region: str = param(
+            "random",
+            "Hide a square at a random place (as the paper did for feature learning) or the central square (the "
+            "paper's reconstruction figures; the network can specialise on that one hole).",
+            choices=("random", "center"),
+        )
         size: float = param(0.5, "Side of the hidden square as a fraction of the image side.", min=0.1, max=0.9)
 
     def hole_size(self, image_size: int) -> int:

@@ -82,8 +82,11 @@ class Jigsaw(PretextTask):
         "not copy pixels across borders.",
         shortcuts="Tiles that touch can be matched by continuing edges and lines across the border, or by "
         "chromatic aberration and vignetting that reveal where in the frame a tile came from.",
-        guard="A gap between tiles and random jitter of each tile inside its cell break edge continuity; a "
-        "permutation set with a large minimum Hamming distance keeps classes from being near-duplicates.",
+        guard="A gap between tiles and random jitter of each tile inside its cell break edge continuity; each "
+        "tile's mean and spread are normalised on their own, so tiles cannot be ordered by brightness or "
+        "contrast (our shapes' gradient backgrounds would give that away); a permutation set with a large "
+        "minimum Hamming distance keeps classes from being near-duplicates. The paper also jitters colour and "
+        "grey-scales some tiles against chromatic aberration; we do not.",
         paper="Noroozi & Favaro. Unsupervised Learning of Visual Representations by Solving Jigsaw Puzzles. "
         "ECCV 2016.",
     )
@@ -94,6 +97,11 @@ class Jigsaw(PretextTask):
         permutations: int = param(24, "Size K of the permutation set (the number of classes).", min=2, max=1000)
         gap: int = param(2, "Pixels left out between neighbouring tiles, against edge-matching shortcuts.", min=0, max=16)
         jitter: bool = param(True, "Shift each tile randomly within its gap, so borders never line up exactly.")
+        normalize_tiles: bool = param(
+            True,
+            "Normalise each tile to zero mean and unit spread on its own (the paper), so tiles cannot be put in "
+            "order by their brightness or contrast, e.g. along a gradient background.",
+        )
 
     def perms(self) -> np.ndarray:
         return permutation_set(self.params.grid**2, self.params.permutations)
@@ -128,6 +136,8 @@ class Jigsaw(PretextTask):
         else:
             offsets = torch.full((b, tiles_n, 2), self.params.gap // 2, device=x.device)
         tiles = cut_tiles(x, self.params.grid, tile, offsets)
+        if self.params.normalize_tiles:
+            tiles = normalise_tiles(tiles)
         perms = to_device(torch.as_tensor(self.perms()), x.device)
         labels = randint(gen, len(perms), (b,), x.device)
         order = perms[labels]  # slot i shows the tile from position order[b, i]
@@ -148,16 +158,33 @@ class Jigsaw(PretextTask):
 
     def explain(self, batch):
         items = []
+        shown = displayable_tiles(batch.inputs) if self.params.normalize_tiles else batch.inputs
+        caption = "shuffled tiles (network input" + (", each normalised; shown stretched)" if self.params.normalize_tiles else ")")
         for i in range(len(batch)):
             order = " ".join(str(int(v)) for v in batch.extra["order"][i])
             items.append(
                 PreviewItem(
                     PreviewImage(batch.originals[i], "original"),
-                    [PreviewImage(assemble_tiles(batch.inputs[i], self.params.grid), "shuffled tiles (network input)")],
+                    [PreviewImage(assemble_tiles(shown[i], self.params.grid), caption)],
                     f"permutation {int(batch.targets[i])} of {self.num_classes}: tiles {order}",
                 )
             )
         return items
+
+
+def normalise_tiles(tiles: Tensor, eps: float = 1e-3) -> Tensor:
+    """(B, T, C, t, t) tiles, each shifted and scaled to zero mean and unit std over its channels and pixels
+    (Noroozi & Favaro normalise every tile independently); ``eps`` keeps a flat tile finite (all zeros)."""
+    mean = tiles.mean(dim=(2, 3, 4), keepdim=True)
+    std = tiles.std(dim=(2, 3, 4), keepdim=True)
+    return (tiles - mean) / (std + eps)
+
+
+def displayable_tiles(tiles: Tensor) -> Tensor:
+    """Normalised tiles stretched into [0, 1] one by one (min to max), only so a person can see them."""
+    low = tiles.amin(dim=(-3, -2, -1), keepdim=True)
+    high = tiles.amax(dim=(-3, -2, -1), keepdim=True)
+    return (tiles - low) / (high - low).clamp(min=1e-6)
 
 
 def assemble_tiles(tiles: Tensor, grid: int, border: int = 1) -> Tensor:

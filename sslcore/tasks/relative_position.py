@@ -38,8 +38,10 @@ class RelativePosition(PretextTask):
         shortcuts="Lines and textures that continue across patch borders; and chromatic aberration: lenses "
         "shift colour channels towards the frame's edge, which tells a network where a patch lies in the "
         "image without looking at content.",
-        guard="A gap and random jitter between patches break continuity; colour dropping (keep one channel, "
-        "replace the others with noise) removes the chromatic-aberration cue.",
+        guard="A gap and random jitter between patches break continuity; colour dropping (keep one random "
+        "channel, replace the other two with faint Gaussian noise, about 1/100 of the kept channel's spread) "
+        "removes the chromatic-aberration cue. It is off by default here: the built-in images are drawn, not "
+        "photographed, so they carry no aberration; turn it on for photographs.",
         paper="Doersch, Gupta & Efros. Unsupervised Visual Representation Learning by Context Prediction. "
         "ICCV 2015.",
     )
@@ -49,7 +51,16 @@ class RelativePosition(PretextTask):
         gap: int = param(2, "Pixels between neighbouring patches, against edge-continuation shortcuts.", min=0, max=16)
         jitter: int = param(1, "Each patch moves randomly by up to this many pixels.", min=0, max=8)
         drop_color: bool = param(
-            False, "Keep one random colour channel per patch and replace the others with noise (the paper's fix)."
+            False,
+            "Keep one random colour channel per patch and replace the others with faint noise (the paper's fix "
+            "for chromatic aberration; off by default, as drawn images have none).",
+        )
+        drop_noise: float = param(
+            0.01,
+            "Spread of the noise that replaces dropped channels, relative to the kept channel's (the paper: "
+            "about 1/100).",
+            min=0.0,
+            max=1.0,
         )
 
     def patch_size(self, image_size: int) -> int:
@@ -73,7 +84,7 @@ class RelativePosition(PretextTask):
         corners = jit + cells * (p + gap) + randint(gen, 2 * jit + 1, (b, 2, 2), device) - jit
         patches = crop_squares(x, corners, p)
         if self.params.drop_color:
-            patches = drop_colors(patches, gen)
+            patches = drop_colors(patches, gen, self.params.drop_noise)
         return PretextBatch(patches, labels, x, {"corners": corners, "patch": torch.tensor(p)})
 
     def head(self, backbone, image_size):
@@ -105,12 +116,13 @@ class RelativePosition(PretextTask):
         return items
 
 
-def drop_colors(patches: Tensor, gen: torch.Generator) -> Tensor:
-    """Keep one random channel per patch, replace the other two with noise of matching spread."""
+def drop_colors(patches: Tensor, gen: torch.Generator, scale: float = 0.01) -> Tensor:
+    """Keep one random channel per patch, replace the other two with Gaussian noise around the kept channel's
+    mean whose std is ``scale`` times the kept channel's (Doersch et al.: about 1/100)."""
     b, n, c = patches.shape[:3]
     keep = randint(gen, c, (b, n), patches.device)
     kept = patches.gather(2, keep.view(b, n, 1, 1, 1).expand(-1, -1, 1, *patches.shape[3:]))
-    noise = to_device(torch.randn(patches.shape, generator=gen), patches.device) * kept.std(dim=(2, 3, 4), keepdim=True)
+    noise = to_device(torch.randn(patches.shape, generator=gen), patches.device) * (scale * kept.std(dim=(2, 3, 4), keepdim=True))
     mask = torch.nn.functional.one_hot(keep, c).bool().view(b, n, c, 1, 1)
     out = torch.where(mask, patches, (kept.mean(dim=(2, 3, 4), keepdim=True) + noise).clamp(0, 1))
     return out
