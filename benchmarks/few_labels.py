@@ -1,14 +1,15 @@
 """Where do pretext tasks pay off? Probe@k, fine-tune@k and supervised-from-scratch@k, and the factor table.
 
     python benchmarks/few_labels.py [--datasets shapes,corpus] [--tasks all] [--epochs 15]
-                                    [--finetune-steps 40] [--ks 1,5,10,all] [--json FILE]
+                                    [--ks 1,5,10,all] [--json FILE]
 
 For each dataset every task of its modality trains for the same number of epochs (equal steps, not equal
 seconds: the machine may be shared, and a busy machine must change how long a run takes, not what it
 learns), plus supervised training on all labels (the ceiling). Each run is then evaluated with k labels
 per class (linear probe and kNN on frozen features, 5 stratified draws per k, medians), fine-tuned with
-the one fixed recipe of sslcore/finetune.py for the same number of steps at every k, and set against
-supervised from scratch at k: the same recipe from random init. Also the factor table (what each
+the recipe of sslcore/finetune.py (LP-FT; its length rule: epochs over the k labels, capped in steps; its
+draws, the label curve's own, reported as median ± spread beside the frozen probe on the same draws), and set
+against supervised from scratch at k: the same config from random init. Also the factor table (what each
 representation keeps) against random init and raw pixels, and what the evaluation itself costs.
 Prints Markdown for docs/benchmarks.md; --json keeps everything (written after every run).
 """
@@ -34,11 +35,6 @@ from sslcore.tasks import list_tasks  # noqa: E402
 from sslcore.train import SUPERVISED, TrainConfig, load_run_data  # noqa: E402
 
 
-def epochs_for(steps: int, n_fit: int, batch_size: int) -> float:
-    """Epochs that make ``steps`` optimiser steps on ``n_fit`` examples (the trainer drops ragged batches)."""
-    return steps / max(1, n_fit // min(batch_size, n_fit))
-
-
 def point(result: dict, k) -> dict | None:
     return next((p for p in result["label_curve"]["points"] if p["k"] == k), None)
 
@@ -55,7 +51,6 @@ def main(argv=None) -> int:
     parser.add_argument("--datasets", default="shapes,corpus")
     parser.add_argument("--tasks", default="all", help="all (the dataset's tasks) or a comma-separated list")
     parser.add_argument("--epochs", type=float, default=15.0, help="pretext training epochs (equal for every task)")
-    parser.add_argument("--finetune-steps", type=int, default=40, help="fine-tune steps at every k")
     parser.add_argument("--ks", default="1,5,10,all")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: fair on a shared machine)")
@@ -83,7 +78,7 @@ def main(argv=None) -> int:
     ks = [parse_labels_per_class(k) for k in args.ks.split(",")]
     print(f"Machine: {machine()}")
     print(
-        f"Pretext runs: {args.epochs:g} epochs each; fine-tunes: {args.finetune_steps} steps at every k; seed {args.seed}"
+        f"Pretext runs: {args.epochs:g} epochs each; fine-tunes: the recipe's length rule; seed {args.seed}"
     )
     everything = {}
     scratch = Path(tempfile.mkdtemp(prefix="few-labels-"))
@@ -100,7 +95,6 @@ def main(argv=None) -> int:
             if args.json:
                 Path(args.json).write_text(json.dumps(everything, indent=2, default=float))
 
-        n_train = len(data) * (1 - base.test_fraction)
         references = [] if args.no_references else [None, SUPERVISED]  # None: supervised from scratch (fine-tunes)
         for task in [*references, *tasks]:
             if task is not None:
@@ -120,15 +114,21 @@ def main(argv=None) -> int:
             name = task or SCRATCH
             source = load_source(scratch / task, task) if task else None
             for k in ks:
-                n_fit = n_train if k is None else k * len(data.class_names)
-                epochs = epochs_for(args.finetune_steps, int(n_fit), base.batch_size)
-                tuned = finetune_config(base.to_dict(), "0" * 12 if task else None, k, epochs=epochs)
+                tuned = finetune_config(base.to_dict(), "0" * 12 if task else None, k)
                 result = timed_run(tuned, None, data, source)
                 record["finetunes"].setdefault(name, {})[str(k or ALL)] = result
-                print(f"    fine-tune {name} k={k or ALL}: {pct(result['finetune']['accuracy'])}", file=sys.stderr)
+                print(f"    fine-tune {name} k={k or ALL}: {ft_cell(result)}", file=sys.stderr)
                 save()
         report(dataset, data, record, ks, args)
     return 0
+
+
+def ft_cell(result: dict) -> str:
+    """'61.2 ±1.3 (probe 55.0)': the fine-tune's median and spread over its draws, the frozen probe on them."""
+    tuned = result["finetune"]
+    spread = (tuned.get("spread") or {}).get("std", 0.0)
+    probe = tuned.get("probe")
+    return f"{pct(tuned['accuracy'])} ±{100 * spread:.1f}" + (f" (probe {pct(probe['median'])})" if probe else "")
 
 
 def report(dataset, data, record, ks, args) -> None:
@@ -156,9 +156,7 @@ def report(dataset, data, record, ks, args) -> None:
             probes.append(
                 "—" if p is None else f"{pct(p['linear_probe']['median'])} ±{100 * p['linear_probe']['std']:.1f}"
             )
-        fts = [
-            pct(tuned[str(k or ALL)]["finetune"]["accuracy"]) if tuned and str(k or ALL) in tuned else "—" for k in ks
-        ]
+        fts = [ft_cell(tuned[str(k or ALL)]) if tuned and str(k or ALL) in tuned else "—" for k in ks]
         steps = result.get("steps", 0) if result else 0
         print(f"| {name} | {steps} | " + " | ".join(probes) + " | " + " | ".join(fts) + " |")
     if SUPERVISED in runs:
@@ -171,7 +169,7 @@ def report(dataset, data, record, ks, args) -> None:
             + " |"
         )
     ft_steps = sorted({r["steps"] for t in tunes.values() for r in t.values()})
-    print(f"\nFine-tune steps: {ft_steps}; kNN@k medians are in the JSON.")
+    print(f"\nFine-tune steps per draw: {ft_steps}; kNN@k medians are in the JSON.")
 
     print(
         "\nFactor probes (accuracy for categorical factors, R² for continuous ones); runs as change vs random init:\n"

@@ -732,9 +732,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="also report probe@K, kNN@K and fine-tune@K of every run, and supervised from scratch@K (K or 'all')",
     )
-    p.add_argument(
-        "--finetune-budget", type=float, default=20.0, help="seconds per fine-tune (with --labels-per-class)"
-    )
+    p.add_argument("--finetune-budget", type=float, help="seconds per fine-tune draw (default: the recipe's length rule)")
     p.add_argument("--finetune-epochs", type=float, help="epochs per fine-tune instead of --finetune-budget")
     p.add_argument(
         "--seeds",
@@ -748,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("finetune", help="fine-tune a finished run's backbone + a linear head on K labels per class")
     p.add_argument("run_id", help="id of a finished run (see `runs`)")
     p.add_argument("--labels-per-class", required=True, metavar="K", help="labelled examples per class, or 'all'")
-    p.add_argument("--budget", type=float, default=20.0, help="training seconds")
+    p.add_argument("--budget", type=float, help="training seconds per draw (default: the recipe's length rule)")
     p.add_argument("--epochs", type=float, help="train for this many epochs (of the K-per-class set) instead")
     p.add_argument("--out", help="folder for the fine-tuned run's files")
     p.add_argument("--json", action="store_true", help="print the results as JSON")

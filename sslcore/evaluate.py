@@ -10,6 +10,7 @@ import logging
 import math
 import time
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -156,11 +157,46 @@ def probe_predictions(train_x, train_y, test_x, test_y, max_iter: int = PROBE_MA
     process imports torch._dynamo (seconds, once per process); a worker that trained has paid that already.
     """
     train_x, train_y, test_x, test_y = _check_pair(train_x, train_y, test_x, test_y)
-    classes, y_all = torch.unique(torch.cat([train_y, test_y]), return_inverse=True)
-    ytr = y_all[: len(train_y)]
+    fit = fit_probe(train_x, train_y, max_iter)
+    with torch.no_grad():
+        return fit.classes[(((test_x - fit.mean) / fit.std) @ fit.weight + fit.bias).argmax(1)]
+
+
+class ProbeFit(NamedTuple):
+    """A fitted linear probe: logits = ((x - mean) / std) @ weight + bias, column j meaning label classes[j]."""
+
+    weight: Tensor  # (D, C)
+    bias: Tensor  # (C,)
+    mean: Tensor  # (D,)
+    std: Tensor  # (D,)
+    classes: Tensor  # (C,) the label values the columns stand for
+
+    def as_linear(self, num_classes: int) -> tuple[Tensor, Tensor]:
+        """(weight (num_classes, D), bias (num_classes,)) of an ``nn.Linear`` on the raw features that gives
+        the same logits (standardisation folded in: W/σ and b − (W/σ)·μ). Classes the probe never saw get
+        zero weights and a bias far below every fitted one, so they are never predicted."""
+        scaled = self.weight.double() / self.std.double()[:, None]
+        bias = self.bias.double() - self.mean.double() @ scaled
+        weight = torch.zeros(num_classes, len(self.mean), dtype=torch.float64)
+        full_bias = torch.full((num_classes,), float(bias.min()) - 1e4, dtype=torch.float64)
+        weight[self.classes] = scaled.T
+        full_bias[self.classes] = bias
+        return weight.float(), full_bias.float()
+
+
+def fit_probe(train_x, train_y, max_iter: int = PROBE_MAX_ITER) -> ProbeFit:
+    """The linear probe of ``probe_predictions``, fitted: multinomial logistic regression by full-batch L-BFGS
+    on features standardised with their own statistics, a fixed L2 penalty (PROBE_WEIGHT_DECAY). What a
+    fine-tune's head starts from (LP-FT) and what every probe accuracy is."""
+    train_x, train_y = _features(train_x, "train features"), _labels(train_y, "train labels")
+    if len(train_x) != len(train_y):
+        raise ConfigError(f"features and labels differ in length: {len(train_x)} vs {len(train_y)}")
+    classes, ytr = torch.unique(train_y, return_inverse=True)
+    if len(classes) < 2:
+        raise ConfigError("evaluation needs at least 2 classes in the training split")
     mean, std = train_x.mean(0), train_x.std(0, unbiased=False)
     std = torch.where(std > 1e-6 * std.max().clamp(min=1e-12), std, torch.ones_like(std))  # constant dims
-    xtr, xte = (train_x - mean) / std, (test_x - mean) / std
+    xtr = (train_x - mean) / std
     weight = torch.zeros(xtr.shape[1], len(classes), requires_grad=True)
     bias = torch.zeros(len(classes), requires_grad=True)
     opt = torch.optim.LBFGS(
@@ -175,8 +211,7 @@ def probe_predictions(train_x, train_y, test_x, test_y, max_iter: int = PROBE_MA
 
     with torch.enable_grad():
         opt.step(closure)
-    with torch.no_grad():
-        return classes[(xte @ weight + bias).argmax(1)]
+    return ProbeFit(weight.detach(), bias.detach(), mean, std, classes)
 
 
 def stage_probes(stage_features: dict, labels, train_idx, test_idx, known: tuple | None = None) -> list[dict]:

@@ -19,8 +19,8 @@ from sslcore.context import loss_trend
 from sslcore.data import DATASETS, ImageDataset, TextDataset
 from sslcore.evaluate import embed_2d, evaluate_features, extract_features, nearest_neighbours, stage_probes
 from sslcore.factors import factor_table, raw_pixels
-from sslcore.fewlabel import LABELS_PER_CLASS, label_curve
-from sslcore.finetune import load_source, source_dir
+from sslcore.fewlabel import LABELS_PER_CLASS, label_curve, summarise
+from sslcore.finetune import load_source, source_dir, train_draws
 from sslcore.kinds import BASELINE_OVERRIDES
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.runs.records import Progress, RunResults
@@ -82,20 +82,34 @@ def baseline_of(evaluation: dict) -> dict:
     return {key: evaluation[key] for key in BASELINE_FIELDS if key in evaluation}
 
 
-def finetune_summary(trainer: Trainer, source: dict | None, test_features: torch.Tensor) -> dict:
-    """Test accuracy of the fine-tuned network itself (backbone + its linear head) and what it rests on.
-    ``test_features``: the backbone's features of the test split, as the evaluation extracted them."""
-    head = trainer.head.eval().cpu()
-    with torch.no_grad():
-        predicted = head(test_features).argmax(1)
-    correct = (predicted == trainer.data.labels[trainer.test_idx]).float().mean()
+def finetune_summary(trainers: list[Trainer], source: dict | None, test_features: torch.Tensor) -> dict:
+    """Test accuracy of each draw's fine-tuned network itself (backbone + its linear head), summarised, beside
+    the frozen probe of the starting backbone on the same draws, and what they rest on.
+    ``test_features``: draw 0's backbone features of the test split, as the evaluation extracted them."""
+    first = trainers[0]
+    truth = first.data.labels[first.test_idx]
+    accuracies = []
+    for i, trainer in enumerate(trainers):
+        feats = test_features if i == 0 else extract_features(trainer.backbone, trainer.eval_inputs[trainer.test_idx], trainer.device)
+        head = trainer.head.eval().cpu()
+        with torch.no_grad():
+            accuracies.append(float((head(feats).argmax(1) == truth).float().mean()))
+    tuned = summarise(accuracies)
+    probes = [t.start_probe["accuracy"] for t in trainers if t.start_probe is not None]
+    config = first.config
     return {
-        "accuracy": float(correct),
-        "labels_per_class": trainer.config.labels_per_class,
-        "labels": len(trainer.fit_idx),
-        "test_size": len(trainer.test_idx),
+        "accuracy": tuned["median"],  # the median over the draws (readers before draws read this one number)
+        "spread": tuned,
+        "probe": summarise(probes) if len(probes) == len(trainers) else None,  # frozen start, same draws
+        "draws": len(trainers),
+        "labels_per_class": config.labels_per_class,
+        "labels": len(first.fit_idx),
+        "test_size": len(first.test_idx),
+        "steps": first.steps,  # per draw
+        "freeze_bn": config.freeze_bn,
+        "backbone_lr": (config.lr or 0.0) * config.backbone_lr_scale,
         "source_task": source["task"] if source else None,
-        "init_from": trainer.config.init_from,
+        "init_from": config.init_from,
     }
 
 
@@ -184,8 +198,14 @@ def run_experiment(
     if config.init_from is not None and source is None:
         source = load_source(source_dir(default_data_dir(data_dir), config.init_from), config.init_from)
     source_config, init_state = source if config.init_from is not None else (None, None)
-    trainer = Trainer(config, data, cache_dir=default_data_dir(data_dir) / "cache", init_state=init_state)
-    for event in trainer.events(should_stop):
+    cache_dir = default_data_dir(data_dir) / "cache"
+    trainer = Trainer(config, data, cache_dir=cache_dir, init_state=init_state)
+    trainers = [trainer]  # a fine-tune trains its label draws one after the other, as this one run
+    if config.task == FINETUNE:
+        events = train_draws(trainers, lambda d: Trainer(config, trainer.data, cache_dir, init_state, draw=d), should_stop)
+    else:
+        events = trainer.events(should_stop)
+    for event in events:
         if on_event is not None:
             on_event(event)
     base_info = {
@@ -201,7 +221,7 @@ def run_experiment(
         "eval_view": trainer.view,  # what its features were evaluated on (sslcore.tasks.EVAL_VIEWS)
         "config": config.to_dict(),
     }
-    if trainer.status == "cancelled":
+    if any(t.status == "cancelled" for t in trainers):
         return {"status": "cancelled", **base_info}
     if on_event is not None:
         on_event(Progress.named({"kind": "evaluating"}))
@@ -229,7 +249,7 @@ def run_experiment(
         results["factors"] = evaluation["factors"]
     results["stages"] = evaluation["stages"]
     if config.task == FINETUNE:
-        results["finetune"] = finetune_summary(trainer, source_config, torch.from_numpy(evaluation["test_features"]))
+        results["finetune"] = finetune_summary(trainers, source_config, torch.from_numpy(evaluation["test_features"]))
     RunResults.named(results)
     if out_dir is not None:
         test_idx = trainer.test_idx.numpy()

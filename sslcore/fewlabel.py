@@ -24,6 +24,11 @@ DRAWS = 5  # draws per k: the spread shows how much one unlucky handful of label
 ALL = "all"
 
 
+def draw_seed(seed: int, draw: int) -> int:
+    """The key of draw ``draw`` of a run with seed ``seed``: the label curve's draws and a fine-tune's are the same."""
+    return seed * 1000 + draw
+
+
 def draw_per_class(labels, pool, k: int, seed: int, class_names: list[str] | None = None) -> Tensor:
     """``k`` indices of each class from ``pool`` (indices into ``labels``), sorted; the same for the same seed.
 
@@ -98,7 +103,7 @@ def label_curve(
     for k in [k for k in ks if k <= room]:
         probe, knn = [], []
         for d in range(draws):
-            idx = draw_per_class(y, train_idx, k, seed * 1000 + d, class_names)
+            idx = draw_per_class(y, train_idx, k, draw_seed(seed, d), class_names)
             probe.append(linear_probe(x[idx], y[idx], test_x, test_y))
             knn.append(knn_accuracy(x[idx], y[idx], test_x, test_y))
         points.append(

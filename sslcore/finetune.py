@@ -1,31 +1,53 @@
 """Fine-tuning: a finished run's backbone plus a linear head, trained on k labels per class.
 
-One fixed recipe for every source, so fine-tunes compare with each other: the supervised objective (a
-linear head on the pooled features, cross-entropy), random crops and flips for images (text rows are used
-as they are), linear warm-up then cosine decay, AdamW, and a lower learning rate for the backbone than for
-the head: the head at 1e-2, the backbone at 2e-3 (the rate every run trains with), so a few labels adjust
-the features rather than overwrite them. Lower still was measured and rejected: with the backbone at
-2e-4, supervised from scratch on all labels of shapes reached 13.6% after 40 steps against 41.0% at
-2e-3, a reference too weak to be honest. Started from random init instead of a run, the same recipe *is*
-supervised learning from scratch on the same k labels: both come out of this one code path (a
-``finetune`` config with ``init_from=None``), which is what makes the comparison at small k fair.
+One recipe for every source (LP-FT, Kumar et al. 2022), so fine-tunes compare with each other and never
+start below the frozen probe they came from:
+
+- **Head from the probe.** The linear head starts as the linear probe fitted (``evaluate.fit_probe``, the
+  probe every accuracy uses) on the starting backbone's features of the labelled examples, its
+  standardisation folded in (W/σ, b − (W/σ)·μ): before any step the fine-tune predicts what the probe
+  predicts. A random head would send large gradients through the features while it learns to read them.
+- **Small rates.** AdamW, the head at HEAD_LR = 1e-3 (it starts at an optimum; AdamW moves a weight by
+  about lr a step), the backbone at 0.3 × that with fewer than 25 labels per class and 1 × (1e-3, half the
+  pretraining rate) with more: in ``benchmarks/finetune_lr.py`` (docs/benchmarks.md) a backbone at 1e-3
+  with 10 labels per class fell below the probe, while with all labels higher rates kept winning.
+- **BatchNorm frozen with few labels** (fewer than FREEZE_BN_BELOW = 25 per class, about one batch of
+  images or less): the running statistics of the source stay (the features the probe was fitted on); only
+  the affine parameters train. With all labels they are re-estimated (frozen measured worse there).
+- **Length by epochs**: EPOCHS over the labelled set, capped at MAX_STEPS, so k = 1 is not hundreds of steps
+  and k = all is not one epoch (``budget``/``epochs``/``compute`` keywords still override it, per draw).
+- **Draws**: a run trains DRAWS label draws, the label curve's own (``fewlabel.draw_seed``), one after the
+  other (``train_draws``: one queued run, one progress bar); results give the median, the spread and the
+  frozen probe on the same draws. Draw 0's weights are saved.
+- Crops and flips for images (text rows as they are), linear warm-up then cosine decay.
+
+Started from random init the same config *is* supervised learning from scratch on the same k labels (one
+code path: a ``finetune`` config with ``init_from=None``): a random head, BatchNorm trained, the whole
+network at SCRATCH_LR, the rate that was best for it in the same sweep, so the reference is not handicapped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sslcore import artifacts
 from sslcore.artifacts import ArtifactError
 from sslcore.errors import ConfigError
+from sslcore.runs.records import Progress
 from sslcore.tasks import run_view
-from sslcore.train import FINETUNE, RANDOM_INIT, TrainConfig
+from sslcore.train import FINETUNE, RANDOM_INIT, TrainConfig, Trainer
 
 RECIPE_PARAMS = {"crop_min": 0.5, "flip": True}  # the supervised task's augmentation (images)
-HEAD_LR = 1e-2
-BACKBONE_LR_SCALE = 0.2  # the backbone at 2e-3, the learning rate every run trains with (AdamW default)
+HEAD_LR = 1e-3  # the head starts at the probe's optimum: AdamW moves each weight by about lr a step, so small
+BACKBONE_LR_SCALE = 0.3  # few labels: the backbone at HEAD_LR x this (measured: benchmarks/finetune_lr.py)
+BACKBONE_LR_SCALE_MANY = 1.0  # FREEZE_BN_BELOW labels per class or more: 1e-3, half the pretraining rate (measured)
+SCRATCH_LR = 1e-2  # supervised from scratch: the whole network at one rate, the best for it in the same sweep
 WARMUP = 0.1
-DEFAULT_BUDGET_S = 20.0
+EPOCHS = 30.0  # the length rule: epochs over the labelled set...
+MAX_STEPS = 300  # ...capped in steps (a large labelled set does not train for hours)
+FREEZE_BN_BELOW = 25  # fewer labels per class than this: BatchNorm keeps the source's running statistics
+DRAWS = 3  # label draws a fine-tune trains and scores: the label curve's draws 0, 1, 2
 SCRATCH = "supervised from scratch"  # how a fine-tune from random init is named in tables and charts
 # settings a fine-tune inherits from its source run, so data, split and backbone are the same
 INHERITED = ("dataset", "n", "image_size", "seq_len", "backbone", "backbone_args", "seed", "test_fraction", "device")
@@ -39,39 +61,58 @@ def source_view(source: dict) -> str | None:
     return None if view == "image" else view
 
 
+def few_labels(labels_per_class: int | None) -> bool:
+    """Fewer than FREEZE_BN_BELOW labels per class: about one batch of images or less."""
+    return labels_per_class is not None and labels_per_class < FREEZE_BN_BELOW
+
+
+def freezes_bn(init_from: str | None, labels_per_class: int | None) -> bool:
+    """Whether a fine-tune keeps BatchNorm's running statistics: from a run, with fewer than FREEZE_BN_BELOW
+    labels per class (below that the labelled set is about one batch, and its augmented crops would replace
+    statistics estimated on the whole training split). Supervised from scratch always trains them."""
+    return init_from is not None and few_labels(labels_per_class)
+
+
 def finetune_config(
     source: dict,
     init_from: str | None,
     labels_per_class: int | None,
     *,
-    budget: float | None = DEFAULT_BUDGET_S,
+    budget: float | None = None,
     epochs: float | None = None,
     compute: float | None = None,
     max_seconds: float | None = None,
     batch_size: int | None = None,
+    draws: int = DRAWS,
 ) -> TrainConfig:
-    """The fine-tune of run ``init_from`` (None: from random init) whose config is ``source``.
+    """The fine-tune of run ``init_from`` (None: supervised from scratch) whose config is ``source``.
 
-    ``labels_per_class`` None uses every label of the training split. ``compute`` (FLOPs) or ``epochs``,
-    when given, replace the seconds of ``budget``: a comparison's fine-tunes follow its budget rule.
+    ``labels_per_class`` None uses every label of the training split. The length is the recipe's rule,
+    EPOCHS over the labelled set capped at MAX_STEPS, unless ``compute`` (FLOPs), ``epochs`` or ``budget``
+    (seconds) is given: then each draw trains that much.
     """
     inherited = {key: source[key] for key in INHERITED if key in source}
+    rule = compute is None and epochs is None and budget is None
+    scratch = init_from is None
     config = TrainConfig(
         task=FINETUNE,
         **inherited,
         eval_view=source_view(source) if init_from is not None else None,  # from scratch: the images
-        budget=None if epochs is not None or compute is not None else budget,
-        epochs=epochs,
+        budget=budget,
+        epochs=EPOCHS if rule else epochs,
         compute=compute,
         max_seconds=max_seconds,
+        max_steps=MAX_STEPS if rule else None,
         batch_size=batch_size or source.get("batch_size", 256),
         params=dict(RECIPE_PARAMS),
         warmup=WARMUP,
         optimizer="adamw",
-        lr=HEAD_LR,
+        lr=SCRATCH_LR if scratch else HEAD_LR,
         init_from=init_from,
         labels_per_class=labels_per_class,
-        backbone_lr_scale=BACKBONE_LR_SCALE,
+        backbone_lr_scale=1.0 if scratch or not few_labels(labels_per_class) else BACKBONE_LR_SCALE,
+        freeze_bn=freezes_bn(init_from, labels_per_class),
+        draws=draws,
     )
     return config.validate()
 
@@ -80,9 +121,72 @@ def finetune_configs(
     sources: list[tuple[dict, str]], scratch_from: dict | None, labels_per_class: int | None, **budget
 ) -> list[TrainConfig]:
     """The fine-tune of each (config, run id) in ``sources``, then supervised from scratch on the data of config
-    ``scratch_from`` (None: none): one recipe and one budget (``finetune_config``'s keywords) for all of them."""
+    ``scratch_from`` (None: none): one recipe and one length (``finetune_config``'s keywords) for all of them."""
     scratch = [(scratch_from, None)] if scratch_from is not None else []
     return [finetune_config(config, run_id, labels_per_class, **budget) for config, run_id in [*sources, *scratch]]
+
+
+def train_draws(
+    trainers: list[Trainer], make: Callable[[int], Trainer], should_stop: Callable[[], bool] | None = None
+) -> Iterator[dict]:
+    """Train a fine-tune's draws one after the other as one run, yielding one run's events.
+
+    ``trainers`` holds draw 0's trainer; ``make(d)`` builds draw d's, which is appended. Draw 0 is the run
+    the pages watch (its probes, its history and weights are saved); later draws train without probes.
+    Step events continue across draws (step, elapsed and flops add up; ``progress`` is the share of all
+    draws, ``eta`` counts the draws still to come), so the progress bar never jumps back. ``should_stop``
+    is checked before every step and between draws; one "end" event closes the run.
+    """
+    stop = should_stop or (lambda: False)
+    first = trainers[0]
+    total = first.config.draws
+    done = {"steps": 0, "elapsed": 0.0, "flops": 0.0}
+    for d in range(total):
+        if d:
+            if stop():
+                trainers[-1].status = "cancelled"
+                break
+            trainer = make(d)
+            trainer.probing = False
+            trainers.append(trainer)
+        trainer = trainers[d]
+        for event in trainer.events(stop):
+            kind = event["kind"]
+            if kind == "start":
+                if d == 0:
+                    planned = event.get("planned_steps")
+                    yield Progress.named(
+                        {**event, "planned_steps": planned * total if planned is not None else None, "draws": total}
+                    )
+                continue
+            if kind == "end":
+                continue
+            if kind == "step":
+                eta, elapsed = event["eta"], event["elapsed"]
+                event = Progress.named({
+                    **event,
+                    "draw": d,
+                    "step": event["step"] + done["steps"],
+                    "elapsed": elapsed + done["elapsed"],
+                    "flops": event["flops"] + done["flops"],
+                    "progress": (d + event["progress"]) / total,
+                    "eta": eta + (total - 1 - d) * (elapsed + eta),
+                })
+            yield event
+        done["steps"] += trainer.steps
+        done["elapsed"] += trainer.train_seconds
+        done["flops"] += trainer.steps * trainer.budget.step_flops
+        if trainer.status == "cancelled":
+            break
+    status = "cancelled" if any(t.status == "cancelled" for t in trainers) else "finished"
+    yield Progress.named({
+        "kind": "end",
+        "status": status,
+        "steps": done["steps"],
+        "elapsed": done["elapsed"],
+        "under_budget": any(t.under_budget for t in trainers),
+        "draws": len(trainers),
+    })
 
 
 def source_dir(data_dir: Path, run_id: str) -> Path:

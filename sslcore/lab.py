@@ -136,7 +136,7 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
             "safety_cap",
         ),
         "sslcore.flops": ("format_flops",),
-        "sslcore.finetune": ("finetune_config", "finetune_configs", "DEFAULT_BUDGET_S", "SCRATCH"),
+        "sslcore.finetune": ("finetune_config", "finetune_configs", "DRAWS", "SCRATCH"),
         "sslcore.sweeps": (
             "PRESETS",
             "parse_sweep",

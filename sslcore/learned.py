@@ -120,14 +120,32 @@ def finetune_ks(runs: list[Run], everything: list[Run]) -> list:
     return sorted(ks, key=lambda k: float("inf") if k == ALL else k)
 
 
+def _tuned(run: Run | None) -> dict:
+    """A fine-tune's median, spread and draws (a fine-tune from before draws: its one number, no spread)."""
+    if run is None:
+        return {"finetune": None, "finetune_spread": None, "finetune_low": None, "finetune_high": None, "draws": None}
+    tuned = run.results["finetune"]
+    spread = tuned.get("spread") or {}
+    return {
+        "finetune": tuned["accuracy"],
+        "finetune_spread": spread.get("std"),
+        "finetune_low": spread.get("min"),
+        "finetune_high": spread.get("max"),
+        "draws": tuned.get("draws", 1),
+    }
+
+
 def bar_rows(runs: list[Run], everything: list[Run], k) -> list[dict]:
-    """Probe@k (median of draws) beside fine-tune@k for every compared run, and supervised from scratch@k."""
+    """Probe@k beside fine-tune@k (medians over the same draws, with their spread) for every compared run,
+    and supervised from scratch@k. The probe is the fine-tune's own frozen start on its draws when it has
+    one, else the label curve's median."""
     rows = []
     for run in runs:
         if not is_source(run) or run.task == SUPERVISED:
             continue
         point = next((p for p in run.results.get("label_curve", {}).get("points", []) if p["k"] == k), None)
         tuned = finetunes_of(run.id, everything).get(k)
+        probe = (tuned.results["finetune"].get("probe") if tuned else None) or (point["linear_probe"] if point else None)
         rows.append(
             {
                 "chart": "probe vs fine-tune",
@@ -135,9 +153,9 @@ def bar_rows(runs: list[Run], everything: list[Run], k) -> list[dict]:
                 "id": run.id,
                 "task": run.task,
                 "labels_per_class": k,
-                "probe": point["linear_probe"]["median"] if point else None,
-                "probe_spread": point["linear_probe"]["std"] if point else None,
-                "finetune": tuned.results["finetune"]["accuracy"] if tuned else None,
+                "probe": probe["median"] if probe else None,
+                "probe_spread": probe["std"] if probe else None,
+                **_tuned(tuned),
                 "finetune_id": tuned.id if tuned else None,
                 "steps": tuned.results.get("steps") if tuned else None,
                 "test_size": run.results.get("label_curve", {}).get("test_size"),
@@ -154,7 +172,7 @@ def bar_rows(runs: list[Run], everything: list[Run], k) -> list[dict]:
                 "labels_per_class": k,
                 "probe": None,
                 "probe_spread": None,
-                "finetune": scratch.results["finetune"]["accuracy"],
+                **_tuned(scratch),
                 "finetune_id": scratch.id,
                 "steps": scratch.results.get("steps"),
                 "test_size": scratch.results["finetune"]["test_size"],
@@ -205,7 +223,7 @@ def learned_csv(runs: list[Run], everything: list[Run], k=None) -> str:
     writer.writerows(r for r in curve_rows(runs, everything, "knn") if r["task"] != SCRATCH)
     for kk in [k] if k is not None else finetune_ks(runs, everything):
         for row in bar_rows(runs, everything, kk):
-            spreads = {"probe": row["probe_spread"], "finetune": None}  # the row's two numbers, by their keys
+            spreads = {"probe": row["probe_spread"], "finetune": row["finetune_spread"]}  # the row's two numbers
             for metric, spread in spreads.items():
                 if row[metric] is not None:
                     writer.writerow({**row, "metric": metric, "value": row[metric], "spread": spread})

@@ -26,8 +26,8 @@ from sslcore.augment import to_device
 from sslcore.budget import Budget, StepClock
 from sslcore.data import DEFAULT_SEQ_LEN, ImageDataset, TextDataset, dataset_modality, load_dataset
 from sslcore.errors import ConfigError, PretextLabError
-from sslcore.evaluate import extract_features, knn_accuracy, split_indices
-from sslcore.fewlabel import draw_per_class
+from sslcore.evaluate import extract_features, fit_probe, knn_accuracy, split_indices
+from sslcore.fewlabel import draw_per_class, draw_seed
 from sslcore.flops import count_step_flops, step_flops, step_key
 from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED  # noqa: F401 - re-exported: pages and tests import them here
 from sslcore.limits import MAX_SEED
@@ -85,6 +85,9 @@ class TrainConfig:
     backbone_lr_scale: float = 1.0  # the backbone's learning rate relative to the head's
     precision: str = "auto"  # "auto" (bf16 where native: CUDA, CPUs with avx512_bf16/AMX), "fp32" or "bf16"
     eval_view: str | None = None  # what it is evaluated (and a fine-tune trained) on; None: its task's own view
+    max_steps: int | None = None  # an epoch budget's cap in steps (fine-tunes: epochs over k labels, capped)
+    freeze_bn: bool = False  # fine-tunes: BatchNorm layers keep their running statistics (eval mode) while training
+    draws: int = 1  # fine-tunes: label draws trained and scored, the label curve's draws 0..draws-1 (others: unused)
 
     def __post_init__(self):
         if self.dataset is None:
@@ -174,8 +177,12 @@ class TrainConfig:
                 raise ConfigError("labels per class limits the labels of supervised and finetune runs only")
             if not isinstance(self.labels_per_class, int) or not 1 <= self.labels_per_class <= 100_000:
                 raise ConfigError(f"labels per class must be a whole number from 1 to 100000, got {self.labels_per_class!r}")
-        if not 0 < self.backbone_lr_scale <= 1:
-            raise ConfigError(f"backbone_lr_scale must be in (0, 1], got {self.backbone_lr_scale}")
+        if not 0 <= self.backbone_lr_scale <= 1:
+            raise ConfigError(f"backbone_lr_scale must be in [0, 1], got {self.backbone_lr_scale}")
+        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
+            raise ConfigError(f"max_steps must be a whole number of at least 1, got {self.max_steps!r}")
+        if not isinstance(self.draws, int) or not 1 <= self.draws <= 10:
+            raise ConfigError(f"draws must be a whole number from 1 to 10, got {self.draws!r}")
         if self.eval_view is not None:
             if self.eval_view not in EVAL_VIEWS:
                 raise ConfigError(f"eval_view must be one of {', '.join(EVAL_VIEWS)}, got {self.eval_view!r}")
@@ -321,16 +328,19 @@ class Trainer:
         data: ImageDataset | TextDataset | None = None,
         cache_dir=None,
         init_state: dict | None = None,
+        draw: int = 0,
     ):
-        """``init_state``: backbone weights to start from (a fine-tune's source run); required with init_from."""
+        """``init_state``: backbone weights to start from (a fine-tune's source run); required with init_from.
+        ``draw``: which of the label curve's draws of k labels per class it trains on (``fewlabel.draw_seed``)."""
         self.config = config.validate()
         self.device = resolve_device(config.device)
         self.data = load_run_data(config, data)
         self.train_idx, self.test_idx = split_indices(self.data.labels, config.seed, config.test_fraction)
+        self.draw = draw
         self.fit_idx = self.train_idx  # the examples whose labels training may use
         if config.labels_per_class is not None:
-            k = config.labels_per_class
-            self.fit_idx = draw_per_class(self.data.labels, self.train_idx, k, config.seed, self.data.class_names)
+            k, key = config.labels_per_class, draw_seed(config.seed, draw)
+            self.fit_idx = draw_per_class(self.data.labels, self.train_idx, k, key, self.data.class_names)
         if (init_state is None) != (config.init_from is None):
             raise ConfigError("a fine-tune needs its source run's weights (init_from and init_state go together)")
         self.init_state = init_state
@@ -338,6 +348,9 @@ class Trainer:
         self.precision = resolve_precision(config.precision, self.device)  # what the run records
         self.autocast = autocast(self.precision, self.device)
         self.sync_free = self.device.type == "cpu"  # reading a CPU tensor costs nothing: report every step
+        self.start_probe: dict | None = None  # LP-FT: the frozen probe the head starts from, on this draw
+        self.probing = True  # False: no downstream kNN probes (a fine-tune's later draws)
+        self._eval_inputs = None
         self.backbone, self.task, self.head = self.build_model()
         self.history: list[dict] = []  # step events (throttled by the consumer if needed)
         self.probes: list[dict] = []  # {"elapsed", "step", "flops", "knn"}
@@ -346,7 +359,6 @@ class Trainer:
         self.steps = 0
         self.under_budget = False  # stopped by the wall-clock cap before its compute was spent
         self._probe_inputs = None
-        self._eval_inputs = None
         self.budget: Budget = self.plan_budget()
 
     # -- setup -----------------------------------------------------------------------------------------
@@ -370,7 +382,25 @@ class Trainer:
         if task is not None:
             task.setup(self.data)
         head = task.head(backbone, cfg.image_size).to(self.device) if task else None
+        if self.init_state is not None and cfg.task == FINETUNE:
+            self.start_probe = self.head_from_probe(backbone, head)
         return backbone, task, head
+
+    def head_from_probe(self, backbone, head) -> dict:
+        """LP-FT (Kumar et al. 2022): set the linear ``head`` to the linear probe fitted on the starting
+        backbone's features of the labelled examples (the probe of ``evaluate.fit_probe``, standardisation
+        folded in), so the fine-tune's first prediction is the frozen probe's. Returns that probe's test
+        accuracy on this draw: the reference the fine-tune must beat."""
+        rows = torch.cat([self.fit_idx, self.test_idx])
+        feats = extract_features(backbone, self.eval_inputs[rows], self.device)
+        fit_x, test_x = feats[: len(self.fit_idx)], feats[len(self.fit_idx) :]
+        fit = fit_probe(fit_x, self.data.labels[self.fit_idx])
+        weight, bias = fit.as_linear(head.out_features)
+        with torch.no_grad():
+            head.weight.copy_(weight)
+            head.bias.copy_(bias)
+            predicted = (test_x @ weight.T + bias).argmax(1)
+        return {"accuracy": float((predicted == self.data.labels[self.test_idx]).float().mean())}
 
     def make_optimizer(self) -> torch.optim.Optimizer:
         """The optimizer over backbone and head; the schedule scales each group's ``base_lr``."""
@@ -397,7 +427,11 @@ class Trainer:
         return step_flops(key, lambda: count_step_flops(self.task, self.backbone, self.head, inputs, labels), self.cache_dir)
 
     def plan_budget(self) -> Budget:
-        return Budget.plan(self.config, len(self.fit_idx) // self.batch_size, self.step_flops())
+        budget = Budget.plan(self.config, len(self.fit_idx) // self.batch_size, self.step_flops())
+        cap = self.config.max_steps
+        if cap is not None and budget.total_steps is not None and budget.total_steps > cap:
+            budget = dataclasses.replace(budget, total_steps=cap)
+        return budget
 
     # -- what it is evaluated on ------------------------------------------------------------------
     @property
@@ -448,7 +482,8 @@ class Trainer:
         """
         yield self.start_event()
         self.status = "running"
-        yield self.probe()
+        if self.probing:
+            yield self.probe()
         if self.task is not None:  # random init: nothing to train
             yield from self._train(should_stop or (lambda: False))
         if self.status != "cancelled":
@@ -495,10 +530,9 @@ class Trainer:
         optimizer = self.make_optimizer()
         images = self.train_inputs[self.fit_idx].to(device)  # resident on the device for the whole run
         labels = self.data.labels[self.fit_idx].to(device)
-        gen = torch.Generator().manual_seed(self.config.seed)
+        gen = torch.Generator().manual_seed(self.config.seed if self.draw == 0 else draw_seed(self.config.seed, self.draw))
         clock, tally = StepClock(device), Tally()
-        self.backbone.train()
-        self.head.train()
+        self._train_mode()
         next_probe, rate, last_report = budget.next_probe(0.0), None, time.perf_counter()
         for idx in self._batches(len(self.fit_idx), gen):
             if should_stop():
@@ -515,7 +549,7 @@ class Trainer:
             self.steps += 1
             tally.add(loss, metrics[self.task.metric], len(idx))
             progress = budget.progress(self.steps, clock.seconds)
-            probe_due = progress >= next_probe and progress < 1
+            probe_due = self.probing and progress >= next_probe and progress < 1
             if self.sync_free or probe_due or progress >= 1 or time.perf_counter() - last_report >= REPORT_S:
                 self.train_seconds = clock.stop()
                 event, rate = self._report(optimizer, tally, rate)
@@ -524,11 +558,22 @@ class Trainer:
                 if probe_due:
                     next_probe = budget.next_probe(progress)
                     yield self.probe()
+                    self._train_mode()  # a probe restores train mode everywhere, BatchNorm included
         if tally.steps:  # the steps since the last report (a cancel or the cap on a GPU)
             self.train_seconds = clock.stop()
             yield self._report(optimizer, tally, rate)[0]
-        if self.status != "cancelled":
+        if self.status != "cancelled" and self.probing:
             yield self.probe()
+
+    def _train_mode(self) -> None:
+        """Backbone and head in train mode, except BatchNorm layers when ``freeze_bn``: they keep normalising
+        with (and keep) their running statistics, while their affine parameters still train."""
+        self.backbone.train()
+        self.head.train()
+        if self.config.freeze_bn:
+            for module in self.backbone.modules():
+                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                    module.eval()
 
     def _set_lr(self, optimizer, progress: float) -> None:
         factor = lr_factor(progress, self.config.warmup)

@@ -129,7 +129,7 @@ def test_what_it_learned_charts_from_the_runs_rows(finished):
     assert fig.data[1].line.dash == "dot"  # random init: dotted grey
     assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text == "labels per class (log)"
     bars = charts.finetune_figure(bar_rows([run], [run], 10), 10)
-    assert [t.name for t in bars.data] == ["linear probe @ 10 (frozen)", "fine-tuned @ 10"]
+    assert [t.name for t in bars.data] == ["linear probe @ 10 (frozen)", "fine-tuned @ 10 (median of draws)"]
     names, factor = factor_rows([run])
     heat = charts.factor_figure(names, factor)
     assert len(heat.data[0].y) == len([r for r in factor if r["task"] != "random_init"])

@@ -86,7 +86,7 @@ def _weights(trainer):
 def test_finetune_from_random_init_is_bit_for_bit_supervised_from_scratch():
     source = TrainConfig(task="rotation", epochs=1, **SMALL).to_dict()
     tuned = finetune_config(source, None, 5, epochs=3)
-    assert tuned.task == FINETUNE and tuned.init_from is None and tuned.backbone_lr_scale < 1
+    assert tuned.task == FINETUNE and tuned.init_from is None and tuned.backbone_lr_scale == 1 and not tuned.freeze_bn
     scratch = Trainer(tuned)
     list(scratch.events())
     supervised = Trainer(TrainConfig(**{**tuned.to_dict(), "task": SUPERVISED}))
@@ -194,3 +194,88 @@ def test_compare_reports_probe_and_finetune_at_k(capsys):
     assert all(0 <= r["finetune"] <= 1 and r["finetune_steps"] == 2 and r["labels_per_class"] == 2 for r in few)
     assert main([*args, "--labels-per-class", "lots"]) == 2
     assert "whole number or 'all'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------ the fine-tune recipe
+def _source(epochs=1):
+    config = TrainConfig(task="rotation", epochs=epochs, **SMALL)
+    trainer = Trainer(config)
+    list(trainer.events())
+    return config, trainer.backbone.state_dict()
+
+
+def _bn_stats(backbone):
+    return [m.running_mean.clone() for m in backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+
+
+def test_lp_ft_head_starts_as_the_fitted_probe():
+    from sslcore.evaluate import probe_predictions
+
+    config, state = _source()
+    tuned = finetune_config(config.to_dict(), "0123456789ab", 5)
+    trainer = Trainer(tuned, init_state=state)
+    feats = extract_features(trainer.backbone, trainer.data.inputs)
+    labels = trainer.data.labels
+    expected = probe_predictions(feats[trainer.fit_idx], labels[trainer.fit_idx], feats[trainer.test_idx], labels[trainer.test_idx])
+    with torch.no_grad():
+        first = trainer.head(feats[trainer.test_idx]).argmax(1)
+    assert torch.equal(first, expected)
+    assert trainer.start_probe["accuracy"] == pytest.approx(float((expected == labels[trainer.test_idx]).float().mean()))
+
+
+def test_batchnorm_statistics_stay_frozen_with_few_labels_and_train_with_all():
+    config, state = _source()
+    few = finetune_config(config.to_dict(), "0123456789ab", 5, epochs=2)
+    assert few.freeze_bn
+    trainer = Trainer(few, init_state=state)
+    before = _bn_stats(trainer.backbone)
+    list(trainer.events())
+    assert trainer.steps == 2 and all(torch.equal(a, b) for a, b in zip(before, _bn_stats(trainer.backbone)))
+    every = finetune_config(config.to_dict(), "0123456789ab", None, epochs=1)
+    assert not every.freeze_bn and not finetune_config(config.to_dict(), None, 5).freeze_bn  # scratch trains BN
+    trainer = Trainer(every, init_state=state)
+    before = _bn_stats(trainer.backbone)
+    list(trainer.events())
+    assert not any(torch.equal(a, b) for a, b in zip(before, _bn_stats(trainer.backbone)))
+
+
+def test_a_finetune_trains_the_label_curves_draws():
+    from sslcore.fewlabel import draw_seed
+
+    config = finetune_config(TrainConfig(task="rotation", **SMALL).to_dict(), None, 3)
+    labels = load_dataset("shapes", n=240).labels
+    train, _ = split_indices(labels, config.seed)
+    for d in range(config.draws):
+        trainer = Trainer(config, draw=d)
+        assert torch.equal(trainer.fit_idx, draw_per_class(labels, train, 3, draw_seed(config.seed, d)))
+    assert draw_seed(config.seed, 0) == config.seed * 1000  # label_curve's draw 0
+
+
+def test_the_length_is_epochs_over_the_labelled_set_capped_in_steps():
+    from sslcore import finetune
+
+    source = TrainConfig(task="rotation", **SMALL).to_dict()
+    one = Trainer(finetune_config(source, None, 1))  # 12 images: one step an epoch
+    assert one.budget.total_steps == finetune.EPOCHS
+    every = Trainer(finetune_config(source, None, None))  # 180 images, batch 32: 5 steps an epoch
+    assert every.budget.total_steps == min(finetune.MAX_STEPS, 5 * finetune.EPOCHS)
+    big = Trainer(finetune_config({**source, "n": 2000}, None, None))  # 1500 images: 46 steps an epoch
+    assert big.budget.total_steps == finetune.MAX_STEPS
+    assert Trainer(finetune_config(source, None, 1, epochs=2)).budget.total_steps == 2  # an explicit length wins
+
+
+def test_a_finetune_run_scores_its_draws_with_honest_progress():
+    config, state = _source()
+    tuned = finetune_config(config.to_dict(), "0123456789ab", 2, epochs=3)
+    events = []
+    results = run_experiment(tuned, embed="pca", source=(config.to_dict(), state), on_event=events.append, label_ks=(1,))
+    summary = results["finetune"]
+    assert summary["draws"] == 3 and len(summary["spread"]["values"]) == 3 and summary["steps"] == 3
+    assert summary["accuracy"] == summary["spread"]["median"] and len(summary["probe"]["values"]) == 3
+    steps = [e for e in events if e["kind"] == "step"]
+    assert [e["step"] for e in steps] == list(range(1, 10)) and steps[-1]["progress"] == 1
+    assert all(a["progress"] <= b["progress"] for a, b in zip(steps, steps[1:]))
+    assert [e["draws"] for e in events if e["kind"] == "start"] == [3]
+    stops = iter([False] * 4 + [True] * 100)  # cancelled during the second draw
+    cancelled = run_experiment(tuned, embed="pca", source=(config.to_dict(), state), should_stop=lambda: next(stops))
+    assert cancelled["status"] == "cancelled"

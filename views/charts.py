@@ -297,7 +297,8 @@ def few_label_figure(rows: list[dict], ceiling: dict | None) -> go.Figure:
 
 
 def finetune_figure(rows: list[dict], k) -> go.Figure:
-    """Frozen linear probe beside the fine-tuned network, at k labels per class (``lab.bar_rows``)."""
+    """Frozen linear probe beside the fine-tuned network at k labels per class, medians over the same label
+    draws with their spread as error bars (``lab.bar_rows``)."""
     names = [r["run"] for r in rows]
     fig = go.Figure(
         [
@@ -309,10 +310,11 @@ def finetune_figure(rows: list[dict], k) -> go.Figure:
                 error_y=dict(type="data", array=[100 * (r["probe_spread"] or 0) for r in rows]),
             ),
             go.Bar(
-                name=f"fine-tuned @ {k}",
+                name=f"fine-tuned @ {k} (median of draws)",
                 x=names,
                 marker_color=PROBE_COLOUR,
                 y=[None if r["finetune"] is None else 100 * r["finetune"] for r in rows],
+                error_y=dict(type="data", array=[100 * (r.get("finetune_spread") or 0) for r in rows]),
             ),
         ]
     )

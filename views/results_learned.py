@@ -46,7 +46,7 @@ def finetune_bars(store, runs, everything) -> None:
     missing = [r for r in sources if k not in lab.finetunes_of(r.id, everything)]
     scratch_missing = not any(row["run"] == lab.SCRATCH for row in rows)
     todo = len(missing) + scratch_missing
-    if todo and right.button(f"Queue {todo} fine-tune{'s' * (todo > 1)} at k = {k} ({lab.DEFAULT_BUDGET_S:g} s each)"):
+    if todo and right.button(f"Queue {todo} fine-tune{'s' * (todo > 1)} at k = {k} ({lab.DRAWS} label draws each)"):
         try:
             scratch_from = sources[0].config if scratch_missing and sources else None
             configs = lab.finetune_configs([(r.config, r.id) for r in missing], scratch_from, k)
@@ -62,7 +62,12 @@ def finetune_bars(store, runs, everything) -> None:
         return
     st.plotly_chart(finetune_figure(rows, k), key="learned-bars")
     steps = sorted({r["steps"] for r in rows if r["steps"] is not None})
-    st.caption(f"Fine-tunes: one recipe for all ({', '.join(map(str, steps))} steps); test split {rows[0]['test_size']}.")
+    draws = sorted({r["draws"] for r in rows if r.get("draws")})
+    st.caption(
+        f"Fine-tunes: one recipe for all (LP-FT: the head starts as the probe; {', '.join(map(str, steps))} steps "
+        f"per draw). Both bars are medians over the same {'/'.join(map(str, draws))} label draws, error bars their "
+        f"spread; test split {rows[0]['test_size']}."
+    )
     st.markdown(
         "**Lesson.** A probe reads the features as they are; fine-tuning lets a few labels reshape them. Tasks "
         "that reconstruct pixels or words often probe poorly yet fine-tune well, so judge them by both bars."

@@ -78,7 +78,7 @@ class Progress(_Record):
     ``kind`` says which fields it carries: "start" (device, task, train_images, test_images, planned_steps,
     budget, ...), "step" (step, epoch, loss, metric, lr, images_per_s, elapsed, flops, eta, progress),
     "probe" (step, elapsed, flops, knn), "evaluating" (none), "end" (status, steps, elapsed,
-    under_budget); events read back from the store also carry ``seq`` and ``time``.
+    under_budget); a fine-tune's also ``draw`` / ``draws``; events read back from the store also carry ``seq`` and ``time``.
     """
 
     kind: str = "?"
@@ -104,6 +104,8 @@ class Progress(_Record):
     status: str | None = None
     steps: int | None = None
     under_budget: bool | None = None
+    draw: int | None = None  # a fine-tune's step events: which label draw is training (0, 1, ...)
+    draws: int | None = None  # a fine-tune's start and end events: how many draws the run trains
     seq: int | None = None  # the store's sequence number
     time: float | None = None  # when the store took it
     extra: dict = field(default_factory=dict)
