@@ -19,6 +19,11 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def _name(task: str) -> str:
+    """A task as a sentence names it: "relative position", not "relative_position"."""
+    return task.replace("_", " ")
+
+
 def _by_task(rows: list[dict], key) -> dict[str, float]:
     """Mean of ``key(row)`` per task name (several seeds of one task give one number)."""
     groups: dict[str, list[float]] = {}
@@ -47,14 +52,14 @@ def frozen_sentence(rows: list[dict]) -> str | None:
     noise = noise_points(test) or 0.0
     rests = f"{first.get('steps')} steps, {format_flops(first.get('flops') or 0)}, {test} test images: ±{noise:.1f} points by chance"
     others = sorted((t for t in probes if t != best), key=probes.get, reverse=True)
-    rest = "; " + ", ".join(f"{t} {_pct(probes[t])}" for t in others) if others else ""
+    rest = "; " + ", ".join(f"{_name(t)} {_pct(probes[t])}" for t in others) if others else ""
     if 100 * (probes[best] - base) <= noise:
         return (
-            f"No task's frozen features beat random init by more than chance here: {best} reaches "
+            f"No task's frozen features beat random init by more than chance here: {_name(best)} reaches "
             f"{_pct(probes[best])} on a linear probe against {_pct(base)} for the untrained network ({rests}){rest}."
         )
     return (
-        f"{best}'s frozen features reach {_pct(probes[best])} on a linear probe, against {_pct(base)} for the same "
+        f"{_name(best)}'s frozen features reach {_pct(probes[best])} on a linear probe, against {_pct(base)} for the same "
         f"network at random init ({rests}){rest}."
     )
 
@@ -76,19 +81,34 @@ def few_label_sentence(rows: list[dict]) -> str | None:
         noise = noise_points(test) or 0.0
         labels = f"{k} labels per class" if k is not None else "all labels"
         rests = f"{draws} draw{'s' * (draws != 1)}, {test} test images"
-        head = f"With {labels}, {ft['source_task']}'s features fine-tuned reach {_pct(accuracy)} ({rests})"
+        head = f"With {labels}, {_name(ft['source_task'])}'s features fine-tuned reach {_pct(accuracy)} ({rests})"
         if 100 * (accuracy - reference) > noise:
-            return f"{head} where the same network trained from scratch reaches {_pct(reference)}."
-        if 100 * (reference - accuracy) > noise:
-            return f"{head}, below the same network trained from scratch ({_pct(reference)}): here pretraining did not pay off."
-        return (
-            f"{head}, within chance of the same network trained from scratch ({_pct(reference)}): at this compute "
-            "and on this data, pretraining did not pay off."
-        )
+            sentence = f"{head} where the same network trained from scratch reaches {_pct(reference)}."
+        elif 100 * (reference - accuracy) > noise:
+            sentence = f"{head}, below the same network trained from scratch ({_pct(reference)}): here pretraining did not pay off."
+        else:
+            sentence = (
+                f"{head}, within chance of the same network trained from scratch ({_pct(reference)}): at this compute "
+                "and on this data, pretraining did not pay off."
+            )
+        return sentence + probe_clause(ft, noise)
     return None
+
+
+def probe_clause(ft: dict, noise: float) -> str:
+    """What fine-tuning added to the frozen probe it started from (LP-FT), on the same label draws."""
+    probe = (ft.get("probe") or {}).get("median")
+    if probe is None:
+        return ""
+    gain = 100 * (ft["accuracy"] - probe)
+    if abs(gain) <= noise:
+        verdict = "fine-tuning moved it by less than chance"
+    else:
+        verdict = f"fine-tuning {'added' if gain > 0 else 'lost'} {abs(gain):.1f} points"
+    return f" Its frozen features alone (a linear probe on the same draws) reach {_pct(probe)}: {verdict}."
 
 
 def comparison_lesson(rows: list[dict]) -> list[str]:
     """The comparison's finding in one or two sentences (empty when its runs cannot say anything yet).
     ``rows``: the results dicts of its finished runs, each with its ``task``."""
-    return [s for s in (frozen_sentence(rows), few_label_sentence(rows)) if s]
+    return [s[0].upper() + s[1:] for s in (frozen_sentence(rows), few_label_sentence(rows)) if s]

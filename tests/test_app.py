@@ -192,11 +192,13 @@ def test_quick_comparison_queues_a_group_and_opens_train():
     store = RunStore()
     runs = store.list()
     try:
-        expected = ["finetune"] * 4 + ["jigsaw", "random_init", "rotation", "simclr", "supervised"]
+        from sslcore.plans import QUICK_TASKS
+
+        expected = sorted(["finetune"] * 4 + [*QUICK_TASKS, "random_init", "supervised"])
         assert sorted(r.task for r in runs) == expected
         assert len({r.group_id for r in runs}) == 1
         tuned = sorted(r.config["init_from"] or "" for r in runs if r.task == "finetune")
-        pretext = sorted(r.id for r in runs if r.task in ("rotation", "jigsaw", "simclr"))
+        pretext = sorted(r.id for r in runs if r.task in QUICK_TASKS)
         assert tuned == ["", *pretext]  # each task fine-tuned on 10 labels, and supervised from scratch on 10
         assert {r.config["labels_per_class"] for r in runs if r.task == "finetune"} == {10}
         first_tune = min(r.created for r in runs if r.task == "finetune")
