@@ -474,7 +474,7 @@ def few_label_rows(args, configs, rows, data, k, ks, folders: dict[str, Path]) -
         name = SCRATCH if result is None else config.task
         printer = None if args.json else ProgressPrinter(f"fine-tune {name}")
         done = run_experiment(tuned, None, on_event=printer, data=data, source=source, label_ks=ks, embed="pca")
-        point = next(p for p in (result or done)["label_curve"]["points"] if p["k"] == (k or ALL))
+        point = None if result is None else next(p for p in result["label_curve"]["points"] if p["k"] == (k or ALL))
         few.append(
             {
                 "run": name,

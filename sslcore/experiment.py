@@ -31,12 +31,15 @@ WORD_MAP_WORDS = 400
 BASELINE_FIELDS = ("linear_probe", "knn", "label_curve", "factors", "stages")  # what a run's random-init baseline keeps
 
 
-def evaluate_trainer(trainer: Trainer, embed: str = "tsne", label_ks=LABELS_PER_CLASS) -> dict:
+def evaluate_trainer(trainer: Trainer, embed: str = "tsne", label_ks=LABELS_PER_CLASS, full: bool = True) -> dict:
     """Linear probe, kNN, 2-D map and neighbours of the test split, from the frozen backbone's features of the
-    run's evaluation view (``trainer.eval_inputs``: grey inputs for colorization, else the images)."""
+    run's evaluation view (``trainer.eval_inputs``: grey inputs for colorization, else the images). ``full``
+    adds what the backbone kept: the few-label curve, the factor probes and the probe per stage (a
+    fine-tune skips them: the pages read those of its source, and its own number is its fine-tuned head's)."""
     data, device = trainer.data, trainer.device
     tick = time.perf_counter()
-    feats, stage_feats = extract_features(trainer.backbone, trainer.eval_inputs, device, stages=True)
+    extracted = extract_features(trainer.backbone, trainer.eval_inputs, device, stages=full)
+    feats, stage_feats = extracted if full else (extracted, None)
     extract_s = time.perf_counter() - tick
     labels = data.labels
     out = evaluate_features(
@@ -49,6 +52,8 @@ def evaluate_trainer(trainer: Trainer, embed: str = "tsne", label_ks=LABELS_PER_
     )
     out.setdefault("timings", {})["features"] = extract_s
     out["test_features"] = feats[trainer.test_idx].numpy()
+    if not full:
+        return out
     out.update(what_it_kept(feats, trainer, out, label_ks))
     out["timings"]["label_curve"] = out["label_curve"]["seconds"]
     tick = time.perf_counter()  # which layer holds the class: the same probe on each stage's pooled output
@@ -225,7 +230,7 @@ def run_experiment(
         return {"status": "cancelled", **base_info}
     if on_event is not None:
         on_event(Progress.named({"kind": "evaluating"}))
-    evaluation = evaluate_trainer(trainer, embed, label_ks)
+    evaluation = evaluate_trainer(trainer, embed, label_ks, full=config.task != FINETUNE)
     if config.task == RANDOM_INIT:
         baseline = baseline_of(evaluation)
     else:
@@ -242,12 +247,12 @@ def run_experiment(
         "loss_trend": loss_trend([e["loss"] for e in trainer.history]),
         "baseline": baseline,
         "class_names": trainer.data.class_names,
-        "label_curve": evaluation["label_curve"],
+        "label_curve": evaluation.get("label_curve"),
         "timings": {**evaluation.get("timings", {}), "total": time.time() - started},
     }
     if "factors" in evaluation:
         results["factors"] = evaluation["factors"]
-    results["stages"] = evaluation["stages"]
+    results["stages"] = evaluation.get("stages")
     if config.task == FINETUNE:
         results["finetune"] = finetune_summary(trainers, source_config, torch.from_numpy(evaluation["test_features"]))
     RunResults.named(results)

@@ -106,6 +106,7 @@ def finetune_config(
         max_steps=MAX_STEPS if rule else None,
         batch_size=batch_size or source.get("batch_size", 256),
         params=dict(RECIPE_PARAMS),
+        probe_points=0,  # kNN at its start and end only: a fine-tune is judged by its head, after training
         warmup=WARMUP,
         optimizer="adamw",
         lr=SCRATCH_LR if scratch else HEAD_LR,

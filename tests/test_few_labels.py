@@ -180,6 +180,9 @@ def test_text_runs_fine_tune_per_topic_and_probe_surface_factors():
     config = TrainConfig(dataset="corpus", n=240, batch_size=32, probe_every=100.0, probe_size=20, seq_len=24)
     results = run_experiment(finetune_config({**config.to_dict(), "task": "random_init"}, None, 3, epochs=2), embed="pca")
     assert results["finetune"]["labels"] == 3 * 6 and results["steps"] == 2  # 3 sentences of each of 6 topics
+    # a fine-tune is judged by its head: what its backbone kept is its source's to show, not measured again
+    assert results["label_curve"] is None and "factors" not in results and results["stages"] is None
+    results = run_experiment(TrainConfig(**{**config.to_dict(), "task": SUPERVISED, "epochs": 1, "budget": None}), embed="pca")
     table = results["factors"]["factors"]
     assert set(table) == {"class", "length", "position", "rare words"} and table["length"]["metric"] == "R²"
     assert [p["k"] for p in results["label_curve"]["points"]][-1] == ALL
