@@ -1,25 +1,29 @@
 """Fine-tuning: a finished run's backbone plus a linear head, trained on k labels per class.
 
-One recipe for every source (LP-FT, Kumar et al. 2022), so fine-tunes compare with each other and never
-start below the frozen probe they came from:
+One recipe for every source, in two regimes by the number of labels, so fine-tunes compare with each other
+and never start below the frozen probe they came from:
 
-- **Head from the probe.** The linear head starts as the linear probe fitted (``evaluate.fit_probe``, the
-  probe every accuracy uses) on the starting backbone's features of the labelled examples, its
-  standardisation folded in (W/σ, b − (W/σ)·μ): before any step the fine-tune predicts what the probe
-  predicts. A random head would send large gradients through the features while it learns to read them.
-- **Small rates.** AdamW, the head at HEAD_LR = 1e-3 (it starts at an optimum; AdamW moves a weight by
-  about lr a step), the backbone at 0.1 × that with fewer than 25 labels per class and 1 × (1e-3, half the
-  pretraining rate) with more: in ``benchmarks/finetune_lr.py`` (docs/benchmarks.md) a backbone at 1e-3
-  with 10 labels per class fell below the probe, and on the quick comparison's sources 0.3 × fell below
-  jigsaw's probe where 0.1 × did not; with all labels higher rates kept winning.
-- **BatchNorm frozen with few labels** (fewer than FREEZE_BN_BELOW = 25 per class, about one batch of
-  images or less): the running statistics of the source stay (the features the probe was fitted on); only
-  the affine parameters train. With all labels they are re-estimated (frozen measured worse there).
+- **Few labels (fewer than FEW_BELOW = 25 per class, about one batch of images or less): LP-FT** (Kumar et
+  al. 2022). The linear head starts as the linear probe fitted (``evaluate.fit_probe``, the probe every
+  accuracy uses) on the starting backbone's features of the labelled examples, its standardisation folded
+  in (W/σ, b − (W/σ)·μ): before any step the fine-tune predicts what the probe predicts (a random head would
+  send large gradients through the features while it learns to read them). The head trains at HEAD_LR =
+  1e-3 (it starts at an optimum), the backbone at BACKBONE_LR_SCALE = 0.1 × that, and BatchNorm keeps the
+  source's running statistics (the features the probe was fitted on; a handful of augmented crops would
+  replace statistics estimated on the whole training split). Measured (``benchmarks/finetune_lr.py``,
+  docs/benchmarks.md): a backbone at 1e-3 fell below the probe with 10 labels per class, 0.3 × fell below
+  jigsaw's probe on the quick comparison's sources where 0.1 × did not.
+- **Many labels: full fine-tuning**, supervised from scratch's own recipe (a fresh head, the whole network at
+  SCRATCH_LR = 1e-2, BatchNorm trained) started from the source's backbone: against scratch, only the start
+  differs. A probe-fitted head does not survive this regime: with BatchNorm re-estimated and the backbone
+  moving fast, a head fitted to the old features (low-variance dimensions scaled up by its standardisation)
+  turns every feature change into noise; on shapes with all labels jigsaw's fine-tune reached 30% with it
+  and 95% with a fresh head (scratch: 94%), while lower rates with the probe head stayed below the probe.
 - **Length by epochs**: EPOCHS over the labelled set, capped at MAX_STEPS, so k = 1 is not hundreds of steps
   and k = all is not one epoch (``budget``/``epochs``/``compute`` keywords still override it, per draw).
 - **Draws**: a run trains DRAWS label draws, the label curve's own (``fewlabel.draw_seed``), one after the
   other (``train_draws``: one queued run, one progress bar); results give the median, the spread and the
-  frozen probe on the same draws. Draw 0's weights are saved.
+  frozen probe on the same draws (both regimes fit it, as the reference). Draw 0's weights are saved.
 - Crops and flips for images (text rows as they are), linear warm-up then cosine decay.
 
 Started from random init the same config *is* supervised learning from scratch on the same k labels (one
@@ -40,14 +44,14 @@ from sslcore.tasks import run_view
 from sslcore.train import FINETUNE, RANDOM_INIT, TrainConfig, Trainer
 
 RECIPE_PARAMS = {"crop_min": 0.5, "flip": True}  # the supervised task's augmentation (images)
-HEAD_LR = 1e-3  # the head starts at the probe's optimum: AdamW moves each weight by about lr a step, so small
-BACKBONE_LR_SCALE = 0.1  # few labels: the backbone at HEAD_LR x this (measured: benchmarks/finetune_lr.py)
-BACKBONE_LR_SCALE_MANY = 1.0  # FREEZE_BN_BELOW labels per class or more: 1e-3, half the pretraining rate (measured)
-SCRATCH_LR = 1e-2  # supervised from scratch: the whole network at one rate, the best for it in the same sweep
+HEAD_LR = 1e-3  # LP-FT: the head starts at the probe's optimum; AdamW moves each weight by about lr a step
+BACKBONE_LR_SCALE = 0.1  # LP-FT: the backbone at HEAD_LR x this (measured: benchmarks/finetune_lr.py)
+SCRATCH_LR = 1e-2  # scratch and full fine-tuning: the whole network at one rate, the best for scratch measured
 WARMUP = 0.1
+BATCH_SIZE = 256  # the recipe's, whatever its source trained with: every fine-tune at k takes the same steps
 EPOCHS = 30.0  # the length rule: epochs over the labelled set...
 MAX_STEPS = 300  # ...capped in steps (a large labelled set does not train for hours)
-FREEZE_BN_BELOW = 25  # fewer labels per class than this: BatchNorm keeps the source's running statistics
+FEW_BELOW = 25  # fewer labels per class than this: LP-FT (probe head, small rates, BatchNorm statistics kept)
 DRAWS = 3  # label draws a fine-tune trains and scores: the label curve's draws 0, 1, 2
 SCRATCH = "supervised from scratch"  # how a fine-tune from random init is named in tables and charts
 # settings a fine-tune inherits from its source run, so data, split and backbone are the same
@@ -63,14 +67,12 @@ def source_view(source: dict) -> str | None:
 
 
 def few_labels(labels_per_class: int | None) -> bool:
-    """Fewer than FREEZE_BN_BELOW labels per class: about one batch of images or less."""
-    return labels_per_class is not None and labels_per_class < FREEZE_BN_BELOW
+    """Fewer than FEW_BELOW labels per class: about one batch of images or less."""
+    return labels_per_class is not None and labels_per_class < FEW_BELOW
 
 
-def freezes_bn(init_from: str | None, labels_per_class: int | None) -> bool:
-    """Whether a fine-tune keeps BatchNorm's running statistics: from a run, with fewer than FREEZE_BN_BELOW
-    labels per class (below that the labelled set is about one batch, and its augmented crops would replace
-    statistics estimated on the whole training split). Supervised from scratch always trains them."""
+def lp_ft(init_from: str | None, labels_per_class: int | None) -> bool:
+    """Whether a fine-tune is LP-FT (from a run, with few labels) rather than full fine-tuning or scratch."""
     return init_from is not None and few_labels(labels_per_class)
 
 
@@ -94,7 +96,7 @@ def finetune_config(
     """
     inherited = {key: source[key] for key in INHERITED if key in source}
     rule = compute is None and epochs is None and budget is None
-    scratch = init_from is None
+    probe_head = lp_ft(init_from, labels_per_class)
     config = TrainConfig(
         task=FINETUNE,
         **inherited,
@@ -104,16 +106,17 @@ def finetune_config(
         compute=compute,
         max_seconds=max_seconds,
         max_steps=MAX_STEPS if rule else None,
-        batch_size=batch_size or source.get("batch_size", 256),
+        batch_size=batch_size or BATCH_SIZE,
         params=dict(RECIPE_PARAMS),
         probe_points=0,  # kNN at its start and end only: a fine-tune is judged by its head, after training
         warmup=WARMUP,
         optimizer="adamw",
-        lr=SCRATCH_LR if scratch else HEAD_LR,
+        lr=HEAD_LR if probe_head else SCRATCH_LR,
         init_from=init_from,
         labels_per_class=labels_per_class,
-        backbone_lr_scale=1.0 if scratch or not few_labels(labels_per_class) else BACKBONE_LR_SCALE,
-        freeze_bn=freezes_bn(init_from, labels_per_class),
+        backbone_lr_scale=BACKBONE_LR_SCALE if probe_head else 1.0,
+        freeze_bn=probe_head,
+        head_from_probe=probe_head,
         draws=draws,
     )
     return config.validate()

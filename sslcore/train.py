@@ -87,6 +87,7 @@ class TrainConfig:
     eval_view: str | None = None  # what it is evaluated (and a fine-tune trained) on; None: its task's own view
     max_steps: int | None = None  # an epoch budget's cap in steps (fine-tunes: epochs over k labels, capped)
     freeze_bn: bool = False  # fine-tunes: BatchNorm layers keep their running statistics (eval mode) while training
+    head_from_probe: bool = False  # fine-tunes: the head starts as the linear probe fitted on the labels (LP-FT)
     draws: int = 1  # fine-tunes: label draws trained and scored, the label curve's draws 0..draws-1 (others: unused)
 
     def __post_init__(self):
@@ -383,22 +384,23 @@ class Trainer:
             task.setup(self.data)
         head = task.head(backbone, cfg.image_size).to(self.device) if task else None
         if self.init_state is not None and cfg.task == FINETUNE:
-            self.start_probe = self.head_from_probe(backbone, head)
+            self.start_probe = self.fit_start_probe(backbone, head)
         return backbone, task, head
 
-    def head_from_probe(self, backbone, head) -> dict:
-        """LP-FT (Kumar et al. 2022): set the linear ``head`` to the linear probe fitted on the starting
-        backbone's features of the labelled examples (the probe of ``evaluate.fit_probe``, standardisation
-        folded in), so the fine-tune's first prediction is the frozen probe's. Returns that probe's test
-        accuracy on this draw: the reference the fine-tune must beat."""
+    def fit_start_probe(self, backbone, head) -> dict:
+        """The linear probe fitted on the starting backbone's features of the labelled examples (the probe of
+        ``evaluate.fit_probe``); with ``head_from_probe`` (LP-FT, Kumar et al. 2022) the linear ``head`` is set
+        to it, standardisation folded in, so the fine-tune's first prediction is the frozen probe's. Returns
+        that probe's test accuracy on this draw: the reference the fine-tune must beat."""
         rows = torch.cat([self.fit_idx, self.test_idx])
         feats = extract_features(backbone, self.eval_inputs[rows], self.device)
         fit_x, test_x = feats[: len(self.fit_idx)], feats[len(self.fit_idx) :]
         fit = fit_probe(fit_x, self.data.labels[self.fit_idx])
         weight, bias = fit.as_linear(head.out_features)
         with torch.no_grad():
-            head.weight.copy_(weight)
-            head.bias.copy_(bias)
+            if self.config.head_from_probe:
+                head.weight.copy_(weight)
+                head.bias.copy_(bias)
             predicted = (test_x @ weight.T + bias).argmax(1)
         return {"accuracy": float((predicted == self.data.labels[self.test_idx]).float().mean())}
 

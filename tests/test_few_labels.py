@@ -10,7 +10,7 @@ from sslcore.cli import main
 from sslcore.data import load_dataset
 from sslcore.data.shapes import factor_record, make_shapes, render_shape
 from sslcore.errors import ConfigError
-from sslcore.evaluate import extract_features, split_indices
+from sslcore.evaluate import extract_features, fit_probe, split_indices
 from sslcore.experiment import run_experiment
 from sslcore.factors import factor_table, raw_pixels, ridge_r2
 from sslcore.fewlabel import ALL, draw_per_class, label_curve
@@ -260,9 +260,10 @@ def test_the_length_is_epochs_over_the_labelled_set_capped_in_steps():
     source = TrainConfig(task="rotation", **SMALL).to_dict()
     one = Trainer(finetune_config(source, None, 1))  # 12 images: one step an epoch
     assert one.budget.total_steps == finetune.EPOCHS
-    every = Trainer(finetune_config(source, None, None))  # 180 images, batch 32: 5 steps an epoch
+    assert finetune_config(source, None, None).batch_size == finetune.BATCH_SIZE != source["batch_size"]
+    every = Trainer(finetune_config(source, None, None, batch_size=32))  # 180 images, batch 32: 5 steps an epoch
     assert every.budget.total_steps == min(finetune.MAX_STEPS, 5 * finetune.EPOCHS)
-    big = Trainer(finetune_config({**source, "n": 2000}, None, None))  # 1500 images: 46 steps an epoch
+    big = Trainer(finetune_config({**source, "n": 2000}, None, None, batch_size=32))  # 1500 images: 46 steps an epoch
     assert big.budget.total_steps == finetune.MAX_STEPS
     assert Trainer(finetune_config(source, None, 1, epochs=2)).budget.total_steps == 2  # an explicit length wins
 
@@ -282,3 +283,20 @@ def test_a_finetune_run_scores_its_draws_with_honest_progress():
     stops = iter([False] * 4 + [True] * 100)  # cancelled during the second draw
     cancelled = run_experiment(tuned, embed="pca", source=(config.to_dict(), state), should_stop=lambda: next(stops))
     assert cancelled["status"] == "cancelled"
+
+
+def test_with_many_labels_a_fine_tune_is_scratchs_recipe_from_the_source_backbone():
+    from sslcore import finetune
+
+    config, state = _source()
+    few, many = (finetune_config(config.to_dict(), "0123456789ab", k) for k in (5, None))
+    scratch = finetune_config(config.to_dict(), None, None)
+    assert few.head_from_probe and few.freeze_bn and few.lr == finetune.HEAD_LR
+    assert not many.head_from_probe and not many.freeze_bn and many.lr == scratch.lr == finetune.SCRATCH_LR
+    assert many.backbone_lr_scale == scratch.backbone_lr_scale == 1.0
+    trainer = Trainer(many, init_state=state)
+    feats = extract_features(trainer.backbone, trainer.data.inputs[trainer.fit_idx])
+    fit = fit_probe(feats, trainer.data.labels[trainer.fit_idx])
+    weight, _ = fit.as_linear(trainer.head.out_features)
+    assert not torch.allclose(trainer.head.weight, weight)  # a fresh head...
+    assert 0 <= trainer.start_probe["accuracy"] <= 1  # ...but the probe on the same draw is still the reference
