@@ -26,6 +26,20 @@ RANDOM_INIT_NAME = "random init (baseline)"
 
 
 # --------------------------------------------------------------------------------------- Train: live runs
+LIVE_POINTS = 200  # the most points a live chart draws: a page redraws it at every poll, however long the run
+
+
+def downsample(items: list, limit: int = LIVE_POINTS) -> list:
+    """At most ``limit`` items, evenly spread over ``items``, the first and the last always kept (the newest
+    point is the one a person watches)."""
+    if limit < 2:
+        raise ValueError(f"limit must be at least 2, not {limit}")
+    if len(items) <= limit:
+        return list(items)
+    stride = (len(items) - 1) / (limit - 1)
+    return [items[round(i * stride)] for i in range(limit)]
+
+
 def small_chart(x, ys: dict, title: str) -> go.Figure:
     """A small line chart over training seconds: one line per entry of ``ys``."""
     fig = go.Figure([go.Scatter(x=x, y=y, mode="lines", name=name) for name, y in ys.items()])
@@ -35,8 +49,9 @@ def small_chart(x, ys: dict, title: str) -> go.Figure:
 
 
 def training_curves(events: list[Progress]) -> go.Figure | None:
-    """Loss and pretext metric of a run's step events over training seconds (None before the first step)."""
-    steps = [e for e in events if e.kind == "step"]
+    """Loss and pretext metric of a run's step events over training seconds (None before the first step), at
+    most LIVE_POINTS of them."""
+    steps = downsample([e for e in events if e.kind == "step"])
     if not steps:
         return None
     return small_chart(
@@ -47,8 +62,8 @@ def training_curves(events: list[Progress]) -> go.Figure | None:
 
 
 def knn_during_run(events: list[Progress]) -> go.Figure:
-    """The downstream kNN accuracy of a run's probe events over training seconds."""
-    probes = [e for e in events if e.kind == "probe"]
+    """The downstream kNN accuracy of a run's probe events over training seconds, at most LIVE_POINTS of them."""
+    probes = downsample([e for e in events if e.kind == "probe"])
     return small_chart([p.elapsed for p in probes], {"kNN": [p.knn for p in probes]}, "downstream kNN accuracy")
 
 

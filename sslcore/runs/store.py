@@ -422,6 +422,12 @@ class RunStore:
         """``events_since``, typed: what the live queue and Train's charts read."""
         return [Progress.from_dict(event) for event in self.events_since(run_id, seq)]
 
+    def last_seq(self, run_id: str) -> int:
+        """The sequence number of a run's newest event (0 before its first). One indexed row: a page that polls
+        asks this first, and reads and redraws the events only when something new has arrived."""
+        with self._db() as db:
+            return db.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = ?", (run_id,)).fetchone()[0]
+
     # -- changing -----------------------------------------------------------------------------------
     def _check_may_change(self, run: Run, by: str | None, token: str | None, verb: str) -> None:
         if not may_change(run.owner, by, token):
