@@ -58,7 +58,12 @@ def main(argv=None) -> int:
     parser.add_argument("--no-references", action="store_true", help="skip supervised and from-scratch runs")
     parser.add_argument("--merge", help="with --report: comma-separated JSON files whose runs to add")
     parser.add_argument("--report", help="only print the tables of a --json file (e.g. of a run cut short)")
+    parser.add_argument("--seeds-report", help="comma-separated --json files of the same runs at several seeds: "
+                        "print each cell's median over the seeds and the verdicts the docs quote")
     args = parser.parse_args(argv)
+    if args.seeds_report:
+        seeds_report([json.loads(Path(f).read_text()) for f in args.seeds_report.split(",")], args.ks.split(","))
+        return 0
     if args.report:
         merged = json.loads(Path(args.report).read_text())
         for extra in filter(None, (args.merge or "").split(",")):
@@ -200,6 +205,59 @@ def report(dataset, data, record, ks, args) -> None:
         f"({min(train_cpu):.0f}-{max(train_cpu):.0f}); label curve {statistics.median(curve):.2f} s wall median per run "
         f"(max {max(curve):.2f}), {statistics.median(curve_cpu):.2f} CPU s median (max {max(curve_cpu):.2f}); factor probes {statistics.median(factors) if factors else 0:.2f} s median."
     )
+
+
+def seeds_report(records: list[dict], ks: list[str]) -> None:
+    """Across seeds: probe@k and fine-tune@k (each seed's median over its draws), their median over the seeds,
+    and per task whether it beats random init by more than the test set's noise, fine-tune@10 >= probe@10 and
+    fine-tune@all >= supervised from scratch@all (on the medians over seeds)."""
+    from sslcore.context import noise_points
+
+    for dataset in dict.fromkeys(d for r in records for d in r):
+        seeds = [r[dataset] for r in records if dataset in r]
+        test = next(iter(seeds[0]["runs"].values()))["label_curve"]["test_size"]
+        noise = noise_points(test) or 0.0
+        tasks = [t for t in seeds[0]["runs"] if t != SUPERVISED]
+        print(f"\n### {dataset}: {len(seeds)} seed(s), test split {test} (±{noise:.1f} points by chance)\n")
+        print("Cells: median over seeds (each seed's value, itself the median over its label draws).\n")
+        head = [f"probe@{k}" for k in ks] + [f"fine-tune@{k}" for k in ks]
+        print("| run | steps | " + " | ".join(head) + " | beats random init | ft@10 ≥ probe@10 | ft@all ≥ scratch@all |")
+        print("|---|---:|" + "---:|" * len(head) + "---|---|---|")
+
+        def cell(values):
+            values = [v for v in values if v is not None]
+            if not values:
+                return None, "—"
+            med = statistics.median(values)
+            return med, f"{pct(med)} ({' / '.join(f'{100 * v:.1f}' for v in values)})"
+
+        def probe_at(result, k):
+            p = point(result, k) if result else None
+            return p["linear_probe"]["median"] if p else None
+
+        def tune_at(record, name, k):
+            r = record["finetunes"].get(name, {}).get(k)
+            return r["finetune"]["accuracy"] if r else None
+
+        scratch_all, _ = cell([tune_at(r, SCRATCH, ALL) for r in seeds])
+        base_all, _ = cell([probe_at(r["baseline"], ALL) for r in seeds])
+        for name in [*tasks, SCRATCH]:
+            probes = [cell([probe_at(r["runs"].get(name), parse_labels_per_class(k) or ALL) for r in seeds]) for k in ks]
+            tunes = [cell([tune_at(r, name, k) for r in seeds]) for k in ks]
+            steps = seeds[0]["runs"][name]["steps"] if name in seeds[0]["runs"] else 0
+            verdicts = ["—", "—", "—"]
+            if name != SCRATCH:
+                by_k = dict(zip(ks, zip(probes, tunes)))
+                p_all = by_k.get(ALL, ((None, ""), None))[0][0]
+                if p_all is not None and base_all is not None:
+                    verdicts[0] = "yes" if 100 * (p_all - base_all) > noise else "no"
+                if "10" in by_k and None not in (by_k["10"][0][0], by_k["10"][1][0]):
+                    verdicts[1] = "yes" if by_k["10"][1][0] >= by_k["10"][0][0] else "no"
+                if ALL in by_k and None not in (by_k[ALL][1][0], scratch_all):
+                    verdicts[2] = "yes" if by_k[ALL][1][0] >= scratch_all else "no"
+            print(f"| {name} | {steps} | " + " | ".join(c[1] for c in [*probes, *tunes]) + " | " + " | ".join(verdicts) + " |")
+        base_cells = [cell([probe_at(r["baseline"], parse_labels_per_class(k) or ALL) for r in seeds])[1] for k in ks]
+        print("| random init | 0 | " + " | ".join(base_cells) + " |" + " — |" * len(ks) + " — | — | — |")
 
 
 if __name__ == "__main__":
