@@ -196,6 +196,7 @@ def report(dataset, data, record, ks, args) -> None:
         )
 
     every = [*runs.values(), *(r for t in tunes.values() for r in t.values())]
+    every = [r for r in every if r.get("label_curve")]  # fine-tunes measure no label curve of their own
     curve = [r["label_curve"]["seconds"] for r in every]
     curve_cpu = [r["label_curve"].get("cpu_seconds", 0) for r in every]
     factors = [r["factors"]["seconds"] for r in every if "factors" in r]
