@@ -160,16 +160,25 @@ def baseline_config(config: TrainConfig) -> TrainConfig:
 def random_init_baseline(config: TrainConfig, data: ImageDataset | TextDataset | None = None, data_dir=None) -> dict:
     """Probe and kNN accuracy of the same backbone, untrained, evaluated the same way (on the same view: a
     colorization run's baseline sees grey inputs too). Cached on disk, per view."""
-    base = baseline_config(config)
-    key = _baseline_key(base)
-    cache = default_data_dir(data_dir) / "cache" / "baselines" / f"{key}.json" if key else None
+    cache = baseline_cache(config, data_dir)
     if cache is not None and cache.is_file():
         try:
             return json.loads(cache.read_text())
         except json.JSONDecodeError:
             pass  # damaged cache: recompute
-    trainer = Trainer(base, data)
-    evaluation = evaluate_trainer(trainer, embed="pca")
+    trainer = Trainer(baseline_config(config), data)
+    return keep_baseline(trainer, evaluate_trainer(trainer, embed="pca"), cache)
+
+
+def baseline_cache(config: TrainConfig, data_dir=None) -> Path | None:
+    """Where the random-init baseline of ``config``'s data, backbone and view is cached (None: not cacheable)."""
+    key = _baseline_key(baseline_config(config))
+    return default_data_dir(data_dir) / "cache" / "baselines" / f"{key}.json" if key else None
+
+
+def keep_baseline(trainer: Trainer, evaluation: dict, cache: Path | None) -> dict:
+    """The baseline fields of an untrained ``trainer``'s evaluation, with the raw-pixel factor reference for
+    images, written to ``cache``: a comparison's random-init run computes it once for all its runs."""
     result = baseline_of(evaluation)
     if trainer.data.modality == "image":  # the other reference: what the pixels themselves show of each factor
         raw = kept_factors(raw_pixels(trainer.eval_inputs), trainer)
@@ -207,6 +216,7 @@ def run_experiment(
     trainer = Trainer(config, data, cache_dir=cache_dir, init_state=init_state)
     trainers = [trainer]  # a fine-tune trains its label draws one after the other, as this one run
     if config.task == FINETUNE:
+        trainer.probing = False  # no kNN probes during a fine-tune: it is judged by its head, after training
         events = train_draws(trainers, lambda d: Trainer(config, trainer.data, cache_dir, init_state, draw=d), should_stop)
     else:
         events = trainer.events(should_stop)
@@ -231,8 +241,9 @@ def run_experiment(
     if on_event is not None:
         on_event(Progress.named({"kind": "evaluating"}))
     evaluation = evaluate_trainer(trainer, embed, label_ks, full=config.task != FINETUNE)
-    if config.task == RANDOM_INIT:
-        baseline = baseline_of(evaluation)
+    if config.task == RANDOM_INIT:  # it is the baseline: kept for the comparison's other runs
+        full_curve = tuple(label_ks) == tuple(LABELS_PER_CLASS)  # the cache holds the whole curve
+        baseline = keep_baseline(trainer, evaluation, baseline_cache(config, data_dir) if full_curve else None)
     else:
         baseline = random_init_baseline(config, trainer.data, data_dir)
     task = trainer.task

@@ -108,7 +108,6 @@ def finetune_config(
         max_steps=MAX_STEPS if rule else None,
         batch_size=batch_size or BATCH_SIZE,
         params=dict(RECIPE_PARAMS),
-        probe_points=0,  # kNN at its start and end only: a fine-tune is judged by its head, after training
         warmup=WARMUP,
         optimizer="adamw",
         lr=HEAD_LR if probe_head else SCRATCH_LR,

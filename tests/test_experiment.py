@@ -91,6 +91,19 @@ def test_random_init_baseline_is_cached(tmp_path):
     assert len(list((tmp_path / "cache" / "baselines").glob("*.json"))) == 2
 
 
+def test_a_comparisons_random_init_run_is_the_baseline_its_other_runs_read(tmp_path):
+    from sslcore.experiment import baseline_config
+
+    config = TrainConfig(task="simclr", budget=1, **FAST)
+    run = run_experiment(baseline_config(config), None, data_dir=tmp_path, embed="pca")
+    cached = list((tmp_path / "cache" / "baselines").glob("*.json"))
+    assert len(cached) == 1  # written by the run, so the next run does not evaluate random init again
+    baseline = random_init_baseline(config, data_dir=tmp_path)
+    assert baseline["linear_probe"] == run["linear_probe"] and baseline["knn"] == run["knn"]
+    fresh = random_init_baseline(config, data_dir=tmp_path / "elsewhere")  # computed anew: the same numbers
+    assert fresh["linear_probe"] == run["linear_probe"] and fresh["label_curve"]["points"] == baseline["label_curve"]["points"]
+
+
 def test_cancelled_run_saves_nothing(tmp_path):
     config = TrainConfig(task="jigsaw", budget=60, **FAST)
     results = run_experiment(config, tmp_path / "run", should_stop=lambda: True, data_dir=tmp_path)
