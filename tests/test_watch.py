@@ -190,3 +190,21 @@ def test_an_idle_train_page_does_not_poll(comparison, intervals):
     next(b for b in at.button if b.key == "refresh_queue").click().run()
     assert not at.exception, at.exception
     assert intervals[-2:] == [("live_queue", 2), ("live_charts", 10)]
+
+
+def test_a_run_without_probes_gets_its_loss_chart_alone(tmp_path, monkeypatch):
+    """A fine-tune probes nothing while it trains: no empty kNN chart beside its loss."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("PRETEXT_LAB_DATA_DIR", str(data))
+    store = RunStore(data)
+    _, ids = store.submit_group([TrainConfig(task="rotation", **TINY)], owner="alice")  # + random init
+    store.register_worker("w-test", os.getpid(), "cpu")
+    assert [store.claim("w-test").id for _ in range(2)] == [ids[1], ids[0]]
+    finish(store, ids[1], 0)
+    for i in range(20):
+        store.add_event(ids[0], {"kind": "step", "step": i, "loss": 1.0, "metric": 0.5, "elapsed": 0.1 * i,
+                                 "progress": i / 40, "images_per_s": 300.0, "eta": 5.0}, progress=True)  # fmt: skip
+    store.beat("w-test", [ids[0]])
+    at = train_page("alice")
+    drawn = [c.proto.id for c in at.get("plotly_chart")]
+    assert len(drawn) == 1 and drawn[0].endswith(f"loss-{ids[0]}"), drawn

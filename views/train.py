@@ -173,6 +173,9 @@ def live_charts() -> None:
             loss, knn = live_figures(run.id, store.last_seq(run.id))
             if loss:
                 st.markdown(f"**Training now** · {lab.task_title(run)} · `{run.id}`")
+                if knn is None:  # a fine-tune probes nothing while it trains: its loss alone, full width
+                    st.plotly_chart(loss, key=f"loss-{run.id}")
+                    continue
                 c1, c2 = st.columns(2)
                 c1.plotly_chart(loss, key=f"loss-{run.id}")
                 c2.plotly_chart(knn, key=f"knn-{run.id}")
@@ -183,9 +186,11 @@ def live_charts() -> None:
 @st.cache_resource(max_entries=8, show_spinner=False)
 def live_figures(run_id: str, seq: int):
     """A running run's loss and kNN figures as of its event ``seq``, from at most charts.LIVE_POINTS points each:
-    read and built once per new event, however many pages watch the run (they only read them)."""
+    read and built once per new event, however many pages watch the run (they only read them). kNN is None
+    for a run without probe events (a fine-tune), rather than an empty chart."""
     events = store.progress_since(run_id)
-    return training_curves(events), knn_during_run(events)
+    probed = any(e.kind == "probe" for e in events)
+    return training_curves(events), knn_during_run(events) if probed else None
 
 
 def shown(runs: list, mine: str | None) -> list:
