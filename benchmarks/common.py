@@ -1,10 +1,13 @@
-"""Shared helpers for the benchmark scripts: medians of repeated timings and a machine description."""
+"""Shared helpers for the benchmark scripts: medians of repeated timings, a machine description, and the
+CPU time of processes and of the whole machine read from /proc (Linux)."""
 
 import os
 import platform
 import statistics
 import time
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import torch
 
@@ -33,3 +36,26 @@ def machine() -> str:
 def pct(value) -> str:
     """A fraction as a percentage with one decimal for the printed tables; "—" where there is none."""
     return "—" if value is None else f"{100 * value:.1f}"
+
+
+TICK = os.sysconf("SC_CLK_TCK")  # /proc counts CPU time in these ticks per second
+
+
+def processes() -> Iterator[tuple[int, str, int, int]]:
+    """(pid, command name, parent pid, CPU ticks so far: user + system) of every process /proc can read."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
+        except OSError:  # it ended meanwhile
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        rest = stat[stat.rindex(")") + 2 :].split()
+        yield int(entry.name), comm, int(rest[1]), int(rest[11]) + int(rest[12])
+
+
+def busy_ticks() -> int:
+    """CPU ticks the whole machine has been busy (all cores, every process), minus idle and iowait."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields) - fields[3] - fields[4]

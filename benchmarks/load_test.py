@@ -59,7 +59,7 @@ from e2e.server import (  # noqa: E402
     stop_workers,
 )
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import TICK, busy_ticks, machine, processes  # noqa: E402
 
 PREVIEW_TARGET_S = 2.0
 POLL_MS = 100  # how often a page checks whether it has settled (not every frame: 20 pages would eat a core)
@@ -188,8 +188,6 @@ async def flow(i: int, context, url: str, data: str, args, out: dict, seed: int,
 class Sampler(threading.Thread):
     """Samples the 1-minute load average and per-process CPU time (from /proc) every half second."""
 
-    TICK = os.sysconf("SC_CLK_TCK")
-
     def __init__(self, server_pid: int, nice_worker: bool = False):
         super().__init__(daemon=True)
         self.nice_worker = nice_worker
@@ -200,12 +198,7 @@ class Sampler(threading.Thread):
         self.first: dict[int, int] = {}
         self.last: dict[int, int] = {}
         self.kind: dict[int, str] = {}
-        self.busy0 = self._busy()
-
-    @staticmethod
-    def _busy() -> int:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        return sum(fields) - fields[3] - fields[4]  # minus idle and iowait
+        self.busy0 = busy_ticks()
 
     def _classify(self, pid: int, comm: str, ppid: int) -> str:
         if pid == self.server_pid:
@@ -225,19 +218,9 @@ class Sampler(threading.Thread):
         return "other"
 
     def scan(self, initial: bool = False) -> None:
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            pid = int(entry.name)
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                continue
-            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-            rest = stat[stat.rindex(")") + 2 :].split()
-            ticks = int(rest[11]) + int(rest[12])  # utime + stime
+        for pid, comm, ppid, ticks in processes():
             if pid not in self.kind:
-                self.kind[pid] = self._classify(pid, comm, int(rest[1]))
+                self.kind[pid] = self._classify(pid, comm, ppid)
                 self.first[pid] = ticks if initial else 0
                 if self.nice_worker and self.kind[pid] == "worker":  # the what-if: training at low priority
                     try:
@@ -268,9 +251,9 @@ class Sampler(threading.Thread):
         """CPU seconds per kind of process since the start (a scan may lag by half a second)."""
         cpu: dict[str, float] = defaultdict(float)
         for pid, kind in self.kind.items():
-            cpu[kind] += (self.last[pid] - self.first[pid]) / self.TICK
+            cpu[kind] += (self.last[pid] - self.first[pid]) / TICK
         ours = sum(v for k, v in cpu.items() if k != "other")
-        cpu["other"] = max(0.0, (self._busy() - self.busy0) / self.TICK - ours)  # includes processes that came and went
+        cpu["other"] = max(0.0, (busy_ticks() - self.busy0) / TICK - ours)  # includes processes that came and went
         return dict(cpu)
 
 

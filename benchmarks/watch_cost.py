@@ -43,30 +43,20 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from e2e.server import CONNECTED, StreamlitServer, launch_browser, stop_workers  # noqa: E402
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import TICK, busy_ticks, machine, processes  # noqa: E402
 
 OWNER = "watcher"
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 # -- CPU seconds per process kind, from /proc ----------------------------------------------------------------
 def cpu_by_pid(server_pid: int) -> dict[int, tuple[str, float]]:
     """(kind, CPU seconds so far) of the Streamlit server and of every Chromium process on this machine."""
     out = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry.name}/stat").read_text()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        rest = stat[stat.rindex(")") + 2 :].split()
-        seconds = (int(rest[11]) + int(rest[12])) / TICK  # utime + stime
-        if int(entry.name) == server_pid:
-            out[int(entry.name)] = ("server", seconds)
+    for pid, comm, _, ticks in processes():
+        if pid == server_pid:
+            out[pid] = ("server", ticks / TICK)
         elif "chrom" in comm:
-            out[int(entry.name)] = ("chromium", seconds)
+            out[pid] = ("chromium", ticks / TICK)
     return out
 
 
@@ -81,8 +71,7 @@ def cpu_delta(before: dict, after: dict) -> dict[str, float]:
 
 def machine_busy() -> float:
     """CPU seconds the whole machine has been busy (all cores, every process: the other engineers' too)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / TICK  # minus idle and iowait
+    return busy_ticks() / TICK
 
 
 # -- the page's traffic ----------------------------------------------------------------------------------------
@@ -139,6 +128,17 @@ def copy_run(db_path: Path, source: str, copies: int) -> None:
             )
 
 
+def open_train_page(browser, url: str):
+    """(context, page, its Traffic) of a fresh tab on the Train page at ``url``, once its queue is drawn."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    traffic = Traffic(page)
+    page.goto(url)
+    page.wait_for_selector(CONNECTED)
+    page.get_by_text("Queue ·").first.wait_for(timeout=120_000)
+    return context, page, traffic
+
+
 def train_once(store, lab, config, group: str, data: str, server, browser, url: str | None) -> dict:
     """Queue one run into ``group`` and wait for it, with the Train page open at ``url`` (None: no browser)."""
     page = context = traffic = None
@@ -146,12 +146,7 @@ def train_once(store, lab, config, group: str, data: str, server, browser, url: 
     run_id = store.submit(config, group_id=group, owner=OWNER)
     lab.ensure_worker(data)
     if url is not None:  # opened as the Home page's quick comparison does: right after the runs were queued
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        traffic = Traffic(page)
-        page.goto(url)
-        page.wait_for_selector(CONNECTED)
-        page.get_by_text("Queue ·").first.wait_for(timeout=120_000)
+        context, page, traffic = open_train_page(browser, url)
     wait_done(store, run_id, page)
     cpu, busy = cpu_delta(cpu0, cpu_by_pid(server.proc.pid)), machine_busy() - busy0
     if page is not None:
@@ -177,12 +172,7 @@ def train_once(store, lab, config, group: str, data: str, server, browser, url: 
 
 def page_probe(server, browser, url: str, seconds: float) -> dict:
     """CPU seconds and traffic of ``seconds`` of one open Train page, after its first load has settled."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    traffic = Traffic(page)
-    page.goto(url)
-    page.wait_for_selector(CONNECTED)
-    page.get_by_text("Queue ·").first.wait_for(timeout=120_000)
+    context, page, traffic = open_train_page(browser, url)
     page.wait_for_timeout(3000)
     runs0, bytes0, cpu0 = traffic.runs, traffic.bytes, cpu_by_pid(server.proc.pid)
     page.wait_for_timeout(1000 * seconds)
