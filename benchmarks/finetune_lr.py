@@ -33,7 +33,6 @@ from sslcore.train import TrainConfig, Trainer, load_run_data  # noqa: E402
 def tuned_accuracy(config, data, state, draw) -> tuple[float, float | None, int]:
     """(fine-tuned test accuracy, frozen probe accuracy on the same draw or None, steps) of one draw."""
     trainer = Trainer(config, data, init_state=state, draw=draw)
-    trainer.probing = False
     list(trainer.events())
     feats = extract_features(trainer.backbone, data.inputs[trainer.test_idx])
     with torch.no_grad():

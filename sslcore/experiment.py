@@ -216,7 +216,6 @@ def run_experiment(
     trainer = Trainer(config, data, cache_dir=cache_dir, init_state=init_state)
     trainers = [trainer]  # a fine-tune trains its label draws one after the other, as this one run
     if config.task == FINETUNE:
-        trainer.probing = False  # no kNN probes during a fine-tune: it is judged by its head, after training
         events = train_draws(trainers, lambda d: Trainer(config, trainer.data, cache_dir, init_state, draw=d), should_stop)
     else:
         events = trainer.events(should_stop)

@@ -66,14 +66,10 @@ def source_view(source: dict) -> str | None:
     return None if view == "image" else view
 
 
-def few_labels(labels_per_class: int | None) -> bool:
-    """Fewer than FEW_BELOW labels per class: about one batch of images or less."""
-    return labels_per_class is not None and labels_per_class < FEW_BELOW
-
-
 def lp_ft(init_from: str | None, labels_per_class: int | None) -> bool:
-    """Whether a fine-tune is LP-FT (from a run, with few labels) rather than full fine-tuning or scratch."""
-    return init_from is not None and few_labels(labels_per_class)
+    """Whether a fine-tune is LP-FT (from a run, with fewer than FEW_BELOW labels per class: about one batch of
+    images or less) rather than full fine-tuning or scratch."""
+    return init_from is not None and labels_per_class is not None and labels_per_class < FEW_BELOW
 
 
 def finetune_config(
@@ -136,7 +132,7 @@ def train_draws(
     """Train a fine-tune's draws one after the other as one run, yielding one run's events.
 
     ``trainers`` holds draw 0's trainer; ``make(d)`` builds draw d's, which is appended. Draw 0 is the run
-    the pages watch (its probes, its history and weights are saved); later draws train without probes.
+    the pages watch (its history and weights are saved); no draw runs kNN probes (``Trainer.probing``).
     Step events continue across draws (step, elapsed and flops add up; ``progress`` is the share of all
     draws, ``eta`` counts the draws still to come), so the progress bar never jumps back. ``should_stop``
     is checked before every step and between draws; one "end" event closes the run.
@@ -150,9 +146,7 @@ def train_draws(
             if stop():
                 trainers[-1].status = "cancelled"
                 break
-            trainer = make(d)
-            trainer.probing = False
-            trainers.append(trainer)
+            trainers.append(make(d))
         trainer = trainers[d]
         for event in trainer.events(stop):
             kind = event["kind"]

@@ -96,7 +96,7 @@ def few_label_sentence(rows: list[dict]) -> str | None:
 
 
 def probe_clause(ft: dict, noise: float) -> str:
-    """What fine-tuning added to the frozen probe it started from (LP-FT), on the same label draws."""
+    """What fine-tuning added to the frozen probe of its starting backbone on the same label draws."""
     probe = (ft.get("probe") or {}).get("median")
     if probe is None:
         return ""

@@ -349,8 +349,8 @@ class Trainer:
         self.precision = resolve_precision(config.precision, self.device)  # what the run records
         self.autocast = autocast(self.precision, self.device)
         self.sync_free = self.device.type == "cpu"  # reading a CPU tensor costs nothing: report every step
-        self.start_probe: dict | None = None  # LP-FT: the frozen probe the head starts from, on this draw
-        self.probing = True  # False: no downstream kNN probes (a fine-tune's later draws)
+        self.start_probe: dict | None = None  # a fine-tune: the frozen probe on this draw (LP-FT's head starts as it)
+        self.probing = config.task != FINETUNE  # kNN probes while training; a fine-tune is judged by its head after
         self._eval_inputs = None
         self.backbone, self.task, self.head = self.build_model()
         self.history: list[dict] = []  # step events (throttled by the consumer if needed)
