@@ -19,6 +19,10 @@ class BuiltinDataset:
     modality: str  # "image" or "text"
     title: str  # as menus show it
     description: str  # one line, for `python -m sslcore datasets`
+    # what fine-tuning's augmentation may do and keep every label (images): a mirrored digit is no digit,
+    # and a crop of half a digit can lose what tells a 7 from a 1 (benchmarks/few_labels.py, docs/benchmarks.md)
+    mirror_keeps_label: bool = True
+    smallest_crop: float = 0.5  # the smallest random crop, as a fraction of the image area
 
 
 BUILTIN_DATASETS = {
@@ -31,6 +35,8 @@ BUILTIN_DATASETS = {
         "image",
         "Handwritten digits (scikit-learn)",
         "scikit-learn's 1,797 handwritten digits (8×8, upscaled), 10 classes",
+        mirror_keeps_label=False,
+        smallest_crop=0.8,
     ),
     "photos": BuiltinDataset(
         "image",

@@ -300,3 +300,20 @@ def test_with_many_labels_a_fine_tune_is_scratchs_recipe_from_the_source_backbon
     weight, _ = fit.as_linear(trainer.head.out_features)
     assert not torch.allclose(trainer.head.weight, weight)  # a fresh head...
     assert 0 <= trainer.start_probe["accuracy"] <= 1  # ...but the probe on the same draw is still the reference
+
+
+def test_a_fine_tune_augments_only_in_ways_that_keep_its_data_sets_labels():
+    """A mirrored digit is no digit: fine-tunes of digits never mirror and keep most of the image; shapes' mirror."""
+    from sslcore.tasks import run_objective
+
+    shapes = finetune_config(TrainConfig(task="rotation", **SMALL).to_dict(), None, 1)
+    digits = finetune_config(TrainConfig(task="rotation", dataset="digits", n=200).to_dict(), "0123456789ab", 1)
+    own = finetune_config(TrainConfig(task="rotation", dataset="/some/folder.zip").to_dict(), None, 1)
+    assert shapes.params == own.params and digits.params["crop_min"] > shapes.params["crop_min"]
+    ramp = torch.linspace(0, 255, 32).round().to(torch.uint8).expand(64, 3, 32, 32).contiguous()  # dark left
+
+    def mirrored(config) -> int:
+        batch = run_objective(FINETUNE, config.params, 10).make_batch(ramp, torch.Generator().manual_seed(0))
+        return int((batch.inputs[..., :16].mean((1, 2, 3)) > batch.inputs[..., 16:].mean((1, 2, 3))).sum())
+
+    assert mirrored(digits) == 0 and mirrored(shapes) > 10
