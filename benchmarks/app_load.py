@@ -26,20 +26,43 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import machine  # noqa: E402
 
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-quic"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
-def serve(script: str, data: str) -> tuple[subprocess.Popen, str, float]:
+def serve(script: str, data: str, cwd: Path = ROOT, env: dict | None = None) -> tuple[subprocess.Popen, str, float]:
+    """Start ``streamlit run script`` from ``cwd`` on a free loopback port; (process, url, seconds to healthy)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, "PRETEXT_LAB_DATA_DIR": data},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            script,
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.fileWatcherType",
+            "none",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=cwd,
+        env={**os.environ, **(env or {}), "PRETEXT_LAB_DATA_DIR": data},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     while True:
@@ -146,7 +169,9 @@ def main(argv=None) -> int:
         m = statistics.median(values)
         print(f"| {name} | {m:.2f} | {', '.join(f'{v:.2f}' for v in values)} | {m / b:.1f}× |")
     c = statistics.median(changes)
-    print(f"| Explore, change task → new preview (target ≤ 1 s) | {c:.2f} | {', '.join(f'{v:.2f}' for v in changes)} | — |")
+    print(
+        f"| Explore, change task → new preview (target ≤ 1 s) | {c:.2f} | {', '.join(f'{v:.2f}' for v in changes)} | — |"
+    )
     return 0
 
 
