@@ -142,6 +142,7 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
             "parse_sweep",
             "sweep_configs",
             "sweep_knob",
+            "knob_words",
             "sweep_points",
             "reading",
             "default_sweep_values",

@@ -12,7 +12,16 @@ from sslcore.errors import ConfigError
 from sslcore.report import pretext_points
 from sslcore.runs import RunStore
 from sslcore.runs.store import Run
-from sslcore.sweeps import PRESETS, parse_sweep, pretext_score, reading, sweep_configs, sweep_knob, sweep_points
+from sslcore.sweeps import (
+    PRESETS,
+    knob_words,
+    parse_sweep,
+    pretext_score,
+    reading,
+    sweep_configs,
+    sweep_knob,
+    sweep_points,
+)
 from sslcore.tasks import task_class
 from sslcore.tasks.custom import FLIP_TASK
 from sslcore.train import TrainConfig
@@ -171,3 +180,36 @@ def test_the_reading_does_not_call_a_shortcut_when_the_puzzle_is_solved_equally(
     runs = [run("simclr", {"crop_min": 0.2}, 0.24, 0.998, steps=128), run("simclr", {"crop_min": 1.0}, 0.284, 0.995)]
     text = reading(sweep_points(runs, "crop_min"), "crop_min")
     assert "solved about equally" in text and "shortcut" not in text
+
+
+def test_the_accuracy_bars_average_seeds_only_never_a_sweeps_values():
+    """Issue 21 (5): angles=2 and angles=4 were one "rotation" bar "mean over 2 seeds"; each value is its own bar,
+    and only runs that differ in their seed share one."""
+    from sslcore.report import result_row
+    from views.charts import accuracy_figure, accuracy_groups, bar_name
+
+    runs = [
+        run("rotation", {"angles": 2}, 0.30, 0.6, run_id="a2seed0aaaaa"),
+        run("rotation", {"angles": 2}, 0.34, 0.6, run_id="a2seed1aaaaa"),
+        run("rotation", {"angles": 4}, 0.50, 0.4, run_id="a4seed0aaaaa"),
+        run("random_init", {}, 0.2, None, run_id="baselineaaaa"),
+    ]
+    knobs = knob_words(runs)
+    assert knobs == {
+        "a2seed0aaaaa": "angles=2",
+        "a2seed1aaaaa": "angles=2",
+        "a4seed0aaaaa": "angles=4",
+        "baselineaaaa": "",
+    }
+    rows = [{**result_row(r), "knobs": knobs[r.id]} for r in runs]
+    groups = accuracy_groups(rows)
+    assert {name: len(group) for name, group in groups.items()} == {
+        "random_init": 1,
+        "rotation · angles=2": 2,
+        "rotation · angles=4": 1,
+    }
+    bars = [t for t in accuracy_figure(rows).data if t.type == "bar"]
+    assert list(bars[0].x) == ["random init (baseline)", "rotation · angles=2", "rotation · angles=4"]
+    assert list(bars[0].y) == pytest.approx([20.0, 32.0, 50.0])
+    # runs of one task that differ in nothing but the seed keep the task's own name
+    assert set(knob_words(runs[:2]).values()) == {""} and bar_name(result_row(runs[0])) == "rotation"
