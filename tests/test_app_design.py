@@ -82,3 +82,13 @@ def test_a_malformed_design_file_is_refused_with_a_message_and_a_good_one_loads(
     builder.sidebar.get("file_uploader")[0].set_value([("good.json", good, "application/json")])
     builder.run()
     assert builder.sidebar.text_input(key="custom.name").value == "Colour shift"
+
+
+def test_the_builder_says_why_a_which_range_through_nothing_applied_is_refused(builder):
+    """Issue 21 (10): picking hue for 'which' starts on one side of 0; widening it through 0 is refused in words."""
+    builder.sidebar.multiselect(key="custom.transforms").set_value(["hue"]).run()
+    assert not builder.exception and not builder.sidebar.error, [e.value for e in builder.sidebar.error]
+    low, high = builder.sidebar.slider(key="custom.range.hue").value
+    assert low > 0 and labels(builder)
+    builder.sidebar.slider(key="custom.range.hue").set_value((-0.5, 0.5)).run()
+    assert any("includes 0 (unchanged)" in e.value for e in builder.sidebar.error)

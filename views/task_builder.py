@@ -71,10 +71,8 @@ def _load_file() -> None:
 def _range_widget(name: str) -> tuple[float, float]:
     t = lab.TRANSFORMS[name]
     key = f"custom.range.{name}"
-    low, high = t.default
+    low, high = t.default_range(st.session_state.get("custom.target"))
     if t.discrete:
-        if st.session_state.get("custom.target") == "which":
-            low = max(low, t.identity + 1)
         st.session_state.setdefault(key, (int(low), int(high)))
         return st.slider(f"{t.title}{t.unit}", int(t.low), int(t.high), step=1, key=key)
     st.session_state.setdefault(key, (float(low), float(high)))
