@@ -75,7 +75,7 @@ def _custom(args) -> int:
     store = CustomTaskStore(args.data_dir)
     token = os.environ.get("PRETEXT_LAB_TEACHER_TOKEN") if args.teacher else None
     if args.action == "list":
-        tasks = store.visible(args.owner)
+        tasks = store.visible(args.owner, token)  # the teacher (--teacher) lists every design
         if args.json:
             print(json.dumps([t.to_dict() for t in tasks], indent=2))
         else:
