@@ -150,7 +150,9 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "runs": {
         "sslcore.paths": ("data_dir",),
-        "sslcore.runs": ("RunStore", "Run", "FINISHED", "ensure_worker", "display_owner", "is_teacher"),
+        "sslcore.runs": (
+            "RunStore", "Run", "FINISHED", "ensure_worker", "display_owner", "is_teacher", "evaluation_phase",
+        ),
         "sslcore.runs.store": ("check_typed_name", "may_change"),
         "sslcore.runs.worker": ("EXECUTOR_ENV",),
         "sslcore.runs.records": ("Progress", "RunResults", "ProbePoint", "Baseline"),
