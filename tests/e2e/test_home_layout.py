@@ -2,7 +2,7 @@
 column is narrow. In a real Chromium at a wide, a middle and a phone width, the label fits inside its button."""
 
 import pytest
-from e2e.server import HAVE_CHROMIUM, StreamlitServer, launch_browser, open_page
+from e2e.server import HAVE_CHROMIUM, StreamlitServer, open_page
 
 pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Debian's chromium is not installed")
 
