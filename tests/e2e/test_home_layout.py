@@ -6,13 +6,13 @@ from e2e.server import HAVE_CHROMIUM, StreamlitServer, open_page
 
 pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Debian's chromium is not installed")
 
-LABEL_FITS = """button => {
-    const label = button.querySelector('[data-testid="stMarkdownContainer"]') || button;
+LABEL_FITS = """box => {
+    const label = box.querySelector('[data-testid="stMarkdownContainer"]') || box;
     const text = document.createRange();
     text.selectNodeContents(label);
-    const inner = button.getBoundingClientRect(), drawn = text.getBoundingClientRect();
+    const inner = box.getBoundingClientRect(), drawn = text.getBoundingClientRect();
     return {fits: drawn.left >= inner.left - 0.5 && drawn.right <= inner.right + 0.5, text: label.innerText,
-            button: inner.width, label: drawn.width};
+            box: inner.width, label: drawn.width};
 }"""
 
 
@@ -23,7 +23,7 @@ def server(tmp_path_factory):
 
 
 @pytest.mark.parametrize("width", [1280, 900, 700, 390])
-def test_the_quick_comparison_button_shows_its_whole_label(browser, server, width):
+def test_the_quick_comparison_button_and_the_explore_link_show_their_whole_labels(browser, server, width):
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.set_default_timeout(120_000)
     try:
@@ -31,7 +31,10 @@ def test_the_quick_comparison_button_shows_its_whole_label(browser, server, widt
         button = page.get_by_role("button", name="Quick comparison")
         button.wait_for()
         seen = button.evaluate(LABEL_FITS)
-        assert seen["fits"], f"at {width} px the label is cut off: {seen}"
+        assert seen["fits"], f"at {width} px the button's label is cut off: {seen}"
         assert "Quick comparison" in seen["text"]
+        link = page.locator("[data-testid='stPageLink-NavLink']", has_text="Explore a pretext task")
+        seen = link.evaluate(LABEL_FITS)  # its neighbour in that row was cut off too
+        assert seen["fits"], f"at {width} px the Explore link is cut off: {seen}"
     finally:
         page.close()
