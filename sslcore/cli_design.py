@@ -75,7 +75,7 @@ def _custom(args) -> int:
     store = CustomTaskStore(args.data_dir)
     token = os.environ.get("PRETEXT_LAB_TEACHER_TOKEN") if args.teacher else None
     if args.action == "list":
-        tasks = store.visible(args.owner)
+        tasks = store.visible(args.owner, token)  # the teacher (--teacher) lists every design
         if args.json:
             print(json.dumps([t.to_dict() for t in tasks], indent=2))
         else:
@@ -124,11 +124,32 @@ def sweep_request(args):
     return args.task, knob, values, fixed
 
 
+def run_as_measured(args) -> None:
+    """A measured preset runs the setup its note cites (compute, dataset, size, batch) unless the command gives
+    its own; what it leaves unset then takes the usual defaults (the sweep parser defaults them to None)."""
+    import dataclasses
+
+    from sslcore.sweeps import preset
+    from sslcore.train import TrainConfig
+
+    setup = preset(args.preset).setup() if args.preset else {}
+    own_budget = args.compute is not None or args.epochs is not None or args.budget is not None or args.wall_clock
+    if "compute" in setup and not own_budget:
+        args.compute = setup["compute"]
+    for option in ("dataset", "n", "batch_size"):
+        if getattr(args, option) is None and option in setup:
+            setattr(args, option, setup[option])
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    args.budget = defaults["budget"] if args.budget is None else args.budget
+    args.batch_size = defaults["batch_size"] if args.batch_size is None else args.batch_size
+
+
 def _sweep(args) -> int:
     from sslcore.cli import ProgressPrinter, budget_from_seconds, config_from_args
     from sslcore.sweeps import reading, sweep_configs, sweep_points
 
     task, knob, values, fixed = sweep_request(args)
+    run_as_measured(args)
     args.param = [f"{k}={v}" for k, v in fixed.items()]
     base = config_from_args(args, task)  # every setting checked before measuring the speed
     budget_from_seconds(args, base.backbone, base.backbone_args)  # --budget seconds become the same compute for every value
@@ -192,7 +213,7 @@ def add_commands(sub, add_run_options, add_data_dir, add_owner) -> None:
     add_run_options(p)
     add_data_dir(p)
     add_owner(p, "with --submit: who the sweep's runs belong to")
-    p.set_defaults(func=_sweep)
+    p.set_defaults(func=_sweep, budget=None, batch_size=None)  # unset: a measured --preset fills them in
 
     p = sub.add_parser("custom", help="your own pretext tasks: list, show, save FILE.json, delete, publish")
     p.add_argument(

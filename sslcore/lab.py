@@ -142,6 +142,7 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
             "parse_sweep",
             "sweep_configs",
             "sweep_knob",
+            "knob_words",
             "sweep_points",
             "reading",
             "default_sweep_values",
@@ -149,7 +150,9 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "runs": {
         "sslcore.paths": ("data_dir",),
-        "sslcore.runs": ("RunStore", "Run", "FINISHED", "ensure_worker", "display_owner", "is_teacher"),
+        "sslcore.runs": (
+            "RunStore", "Run", "FINISHED", "ensure_worker", "display_owner", "is_teacher", "evaluation_phase",
+        ),
         "sslcore.runs.store": ("check_typed_name", "may_change"),
         "sslcore.runs.worker": ("EXECUTOR_ENV",),
         "sslcore.runs.records": ("Progress", "RunResults", "ProbePoint", "Baseline"),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sslcore.context import pretext_scale
 from sslcore.errors import ConfigError
+from sslcore.flops import format_flops
 from sslcore.kinds import CUSTOM
 from sslcore.limits import MAX_SEEDS
 from sslcore.tasks import make_params, param_specs, task_class
@@ -70,6 +71,19 @@ def sweep_configs(base: TrainConfig, knob: str, values: list, seeds: int = 1) ->
 
 # ------------------------------------------------------------------------------------------------- presets
 @dataclass(frozen=True)
+class Measured:
+    """How a preset was measured here (``benchmarks/sweeps.py``, docs/benchmarks.md) and what came out. The
+    preset queues exactly this setup, and its note is written from these fields: what it cites is what runs."""
+
+    outcome: str  # what the runs found, in words (values, probes, steps)
+    when: str  # "2026-11-30, 2-core CPU"
+    compute: float = 1.5e12  # FLOPs of training per run
+    dataset: str = "shapes"
+    n: int = 2000
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
 class Preset:
     """A sweep that reproduces a published finding on the built-in data, with its reference."""
 
@@ -81,9 +95,31 @@ class Preset:
     finding: str  # what the paper reports
     reference: str
     params: dict = dataclasses.field(default_factory=dict)  # fixed knobs that make the comparison clean
-    measured: str = "Not measured here yet."  # what benchmarks/sweeps.py found on shapes (docs/benchmarks.md)
+    measured: Measured | None = None  # the setup benchmarks/sweeps.py ran on shapes, and what it found
+
+    @property
+    def note(self) -> str:
+        """What was measured, its setup written from the fields the preset queues (compute, data, fixed knobs)."""
+        m = self.measured
+        if m is None:
+            return "Not measured here yet."
+        fixed = "".join(f", {k}={v}" for k, v in self.params.items())
+        return (
+            f"{m.outcome} (on {m.dataset}, {m.n:,} images, batch {m.batch_size}, {format_flops(m.compute)} per "
+            f"run{fixed}; {m.when})."
+        )
+
+    def setup(self) -> dict:
+        """TrainConfig settings that run this preset as measured: data, batch, compute and the fixed knobs
+        (the budget of a preset never measured is the caller's)."""
+        m = self.measured
+        measured = (
+            {} if m is None else {"dataset": m.dataset, "n": m.n, "batch_size": m.batch_size, "compute": m.compute}
+        )
+        return {**measured, "params": dict(self.params)}
 
 
+ON_SHAPES = "2026-11-30, 2-core CPU"
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
@@ -97,10 +133,12 @@ PRESETS: dict[str, Preset] = {
             "shortcut; leaving gaps between tiles gave clearly better transfer.",
             "Noroozi & Favaro. Unsupervised Learning of Visual Representations by Solving Jigsaw Puzzles. ECCV 2016.",
             {"jitter": False, "normalize_tiles": False},
-            measured="Disagrees at our scale: on 32-px shapes at 1.5 TFLOP per run, gap 0 gives 73.2% (256 steps) and "
-            "gap 4 56.2% (359 steps) linear probe; the gap cuts each 16-px tile to 12 px (44% of the pixels unseen) and the shapes "
-            "offer no edge shortcut to remove (2026-11-30, 2-core CPU; measured before per-tile normalisation existed, which "
-            "this preset therefore keeps off).",
+            Measured(
+                "Disagrees at our scale: gap 0 gives 73.2% (256 steps) and gap 4 56.2% (359 steps) linear probe; the "
+                "gap cuts each 16-px tile to 12 px (44% of the pixels unseen) and the shapes offer no edge shortcut to "
+                "remove. Measured before per-tile normalisation existed, which this preset therefore keeps off",
+                ON_SHAPES,
+            ),
         ),
         Preset(
             "jigsaw_tile_norm",
@@ -121,8 +159,12 @@ PRESETS: dict[str, Preset] = {
             (2, 4),
             "Four angles (0/90/180/270°) gave better features than two (0/180°); eight were no better than four.",
             "Gidaris, Singh & Komodakis. Unsupervised Representation Learning by Predicting Image Rotations. ICLR 2018.",
-            measured="Agrees: on shapes at 1.5 TFLOP per run (264 steps, all_rotations off), 4 angles 26.0% vs 2 angles "
-            "16.2% linear probe (random init 20.0%, 500 test images; 2026-11-30, 2-core CPU).",
+            {"all_rotations": False},  # one rotation per image: both values see the same images per step
+            Measured(
+                "Agrees: 4 angles 26.0% vs 2 angles 16.2% linear probe, 264 steps each (random init 20.0%, 500 test "
+                "images)",
+                ON_SHAPES,
+            ),
         ),
         Preset(
             "simclr_colour",
@@ -135,9 +177,12 @@ PRESETS: dict[str, Preset] = {
             "Chen, Kornblith, Norouzi & Hinton. A Simple Framework for Contrastive Learning of Visual "
             "Representations. ICML 2020 (Fig. 5, Table 1).",
             {"grayscale_p": 0.0},
-            measured="Agrees on the shortcut: on shapes at 1.5 TFLOP per run (131 steps), colour strength 0 solves the "
-            "puzzle (0.98) with features below random init (11.2% vs 20.0%); strength 1 gives 19.8%, no gain yet at "
-            "this budget (2026-11-30, 2-core CPU).",
+            Measured(
+                "Agrees on the shortcut: colour strength 0 solves the puzzle (0.98) with features below random init "
+                "(11.2% vs 20.0%); strength 1 gives 19.8%, no gain yet at this budget (131 steps each; 0.5 not "
+                "measured)",
+                ON_SHAPES,
+            ),
         ),
         Preset(
             "simclr_crop",
@@ -160,9 +205,12 @@ PRESETS: dict[str, Preset] = {
             "neighbouring pixels.",
             "He, Chen, Xie, Li, Dollár & Girshick. Masked Autoencoders Are Scalable Vision Learners. CVPR 2022.",
             {"norm_pix": False},
-            measured="Not decided at our budget: on shapes at 1.5 TFLOP per run (96 steps) ratios 0.25 and 0.9 both stay "
-            "at random init (21.2%, 20.6% vs 20.0%); 0.9 keeps less colour in the features (2026-11-30, 2-core CPU; "
-            "measured on raw-pixel targets, the default then, which this preset therefore keeps).",
+            Measured(
+                "Not decided at our budget: ratios 0.25 and 0.9 both stay at random init (21.2%, 20.6% vs 20.0%) "
+                "after 96 steps each; 0.9 keeps less colour in the features (0.5 and 0.75 not measured). Measured on "
+                "raw-pixel targets, the default then, which this preset therefore keeps",
+                ON_SHAPES,
+            ),
         ),
         Preset(
             "mlm_rate",
@@ -201,6 +249,24 @@ def sweep_knob(runs) -> str | None:
     return varying[0] if len(varying) == 1 else None
 
 
+def knob_words(runs) -> dict[str, str]:
+    """Run id -> the knob values that set it apart from the other runs of its task ("angles=2"), or "" when
+    they differ at most in their seed. Runs with the same words are repeats of one another: a chart averages
+    them, and only them, as seeds (a sweep's values are never seeds)."""
+    by_task: dict[str, list] = {}
+    for r in runs:
+        if r.task != CUSTOM:  # a design's only knob is its definition: its name already tells designs apart
+            by_task.setdefault(r.task, []).append(r)
+    words = {r.id: "" for r in runs}
+    for group in by_task.values():
+        params = [r.config.get("params") or {} for r in group]
+        keys = sorted(set().union(*params))
+        varying = [k for k in keys if len({repr(p.get(k)) for p in params}) > 1]
+        for r, p in zip(group, params):
+            words[r.id] = ", ".join(f"{k}={p.get(k, '—')}" for k in varying)
+    return words
+
+
 def _median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -236,30 +302,46 @@ def sweep_points(runs, knob: str) -> list[dict]:
     return points
 
 
+def steps_words(points: list[dict], knob: str) -> str:
+    """What the runs trained for, each its own: "264 steps per run", or where equal compute bought different
+    steps "6 steps at angles=2, 12 at angles=4"."""
+    steps = [p["steps"] for p in points]
+    if any(s is None for s in steps):
+        return "an equal budget per run"
+    if len({round(s) for s in steps}) == 1:
+        return f"{steps[0]:.0f} steps per run"
+    first, *rest = points
+    return ", ".join(
+        [f"{first['steps']:.0f} steps at {knob}={first['value']}"]
+        + [f"{p['steps']:.0f} at {knob}={p['value']}" for p in rest]
+    )
+
+
 def reading(points: list[dict], knob: str) -> str:
-    """Two sentences a person can act on: where the features are best, and how the puzzle's difficulty relates."""
+    """Two sentences a person can act on: where the features are best, and how the puzzle's difficulty relates.
+    Every number says the steps its own run took (equal compute buys a cheaper step more steps)."""
     if len(points) < 2:
         return "A sweep needs at least two finished values to be read."
     best = max(points, key=lambda p: p["linear_probe"])
     worst = min(points, key=lambda p: p["linear_probe"])
-    steps = f"{best['steps']:.0f} steps" if best["steps"] is not None else "equal budget"
+    steps = steps_words(points, knob)
     spread = 100 * (best["linear_probe"] - worst["linear_probe"])
     if best["linear_probe"] < best["baseline_probe"] + LEARNED:
         first = (
             f"No value of {knob} beats random init yet (linear probe at best {100 * best['linear_probe']:.1f}% at "
-            f"{knob}={best['value']} vs {100 * best['baseline_probe']:.1f}%, after {steps} per run): the network has "
+            f"{knob}={best['value']} vs {100 * best['baseline_probe']:.1f}%, after {steps}): the network has "
             "not learned enough for the knob to matter, so give every run more compute."
         )
     elif spread < 100 * LEARNED:
         first = (
             f"The linear probe hardly moves with {knob} ({100 * worst['linear_probe']:.1f}–{100 * best['linear_probe']:.1f}%, "
-            f"{steps} per run): at this budget the knob does not decide what is learned."
+            f"after {steps}): at this budget the knob does not decide what is learned."
         )
     else:
         first = (
-            f"The features are most useful at {knob}={best['value']} (linear probe {100 * best['linear_probe']:.1f}% "
-            f"after {steps}, random init {100 * best['baseline_probe']:.1f}%) and least at {knob}={worst['value']} "
-            f"({100 * worst['linear_probe']:.1f}%)."
+            f"The features are most useful at {knob}={best['value']} (linear probe {100 * best['linear_probe']:.1f}%, "
+            f"random init {100 * best['baseline_probe']:.1f}%) and least at {knob}={worst['value']} "
+            f"({100 * worst['linear_probe']:.1f}%), after {steps}."
         )
     scored = [p for p in points if p["pretext_score"] is not None]
     if len(scored) < 2:

@@ -44,6 +44,16 @@ class Transform:
     apply: Callable[[Tensor, Tensor, torch.Generator], Tensor]
     discrete: bool = False  # whole-number amounts only (flip yes/no, a channel order)
     identity: float = 0.0  # the amount that leaves an image unchanged
+    which: tuple[float, float] | None = None  # 'which' starts here when ``default`` spans the identity
+
+    def default_range(self, target: str) -> tuple[float, float]:
+        """The range a new design starts with. For 'which' it leaves the identity out: an amount at or near it
+        makes an example that looks like 'nothing applied' yet carries this transformation's class."""
+        if target != "which":
+            return self.default
+        if self.discrete:
+            return (max(self.default[0], self.identity + 1), self.default[1])
+        return self.which or self.default
 
     def draw(self, gen: torch.Generator, n: int, low: float, high: float, device) -> Tensor:
         """n amounts, uniform in [low, high] (whole numbers for a discrete transformation)."""
@@ -163,17 +173,17 @@ TRANSFORMS: dict[str, Transform] = {
     for t in (
         Transform("hflip", "Horizontal flip", "", 0, 1, (0, 1), _flip(3), discrete=True),
         Transform("vflip", "Vertical flip", "", 0, 1, (0, 1), _flip(2), discrete=True),
-        Transform("rotate", "Rotate", "°", -360, 360, (-90, 90), _rotate),
-        Transform("hue", "Hue shift", " turns", -0.5, 0.5, (-0.5, 0.5), _hue),
-        Transform("saturation", "Saturation", "×", 0, 3, (0, 2), _saturation, identity=1.0),
-        Transform("brightness", "Brightness", "×", 0.1, 3, (0.5, 1.5), _brightness, identity=1.0),
+        Transform("rotate", "Rotate", "°", -360, 360, (-90, 90), _rotate, which=(30, 90)),
+        Transform("hue", "Hue shift", " turns", -0.5, 0.5, (-0.5, 0.5), _hue, which=(0.1, 0.5)),
+        Transform("saturation", "Saturation", "×", 0, 3, (0, 2), _saturation, identity=1.0, which=(1.5, 2)),
+        Transform("brightness", "Brightness", "×", 0.1, 3, (0.5, 1.5), _brightness, identity=1.0, which=(1.2, 1.5)),
         Transform("grayscale", "Grayscale", " blend", 0, 1, (1, 1), _grayscale),
         Transform("invert", "Invert", " blend", 0, 1, (1, 1), _invert),
         Transform("blur", "Blur", " px sigma", 0, 4, (0.5, 2), _blur),
         Transform("noise", "Noise", " std", 0, 0.5, (0.05, 0.2), _noise),
-        Transform("shift_x", "Shift right", " of the width", -0.5, 0.5, (-0.25, 0.25), _shift(0)),
-        Transform("shift_y", "Shift down", " of the height", -0.5, 0.5, (-0.25, 0.25), _shift(1)),
-        Transform("zoom", "Zoom", "×", 0.5, 3, (1, 1.5), _zoom, identity=1.0),
+        Transform("shift_x", "Shift right", " of the width", -0.5, 0.5, (-0.25, 0.25), _shift(0), which=(0.1, 0.25)),
+        Transform("shift_y", "Shift down", " of the height", -0.5, 0.5, (-0.25, 0.25), _shift(1), which=(0.1, 0.25)),
+        Transform("zoom", "Zoom", "×", 0.5, 3, (1, 1.5), _zoom, identity=1.0, which=(1.2, 1.5)),
         Transform("cutout", "Cut-out", " of the side", 0, 0.9, (0.25, 0.5), _cutout),
         Transform("channel_shuffle", "Channel order", "", 0, 5, (1, 5), _channel_shuffle, discrete=True),
     )

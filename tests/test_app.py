@@ -261,3 +261,20 @@ def test_train_queues_runs_with_the_backbone_size_a_person_chose():
     trained = next(r for r in store.list() if r.task == "rotation")
     assert trained.status == "succeeded", trained.error
     assert load_backbone(store.run_dir(trained.id)).feature_dim == 32  # the weights reload as the size chosen
+
+
+def test_explore_keeps_the_image_size_through_text_tasks():
+    """Issue 21 (8): open ?image_size=96, pick Sentence order, then Skip-gram, then Rotation: the slider, the URL
+    and the preview must agree on one size, the one the person chose (the slider was removed for text tasks, and
+    came back at another value than the URL's)."""
+    at = AppTest.from_file(EXPLORE, default_timeout=TIMEOUT)
+    at.query_params.update({"image_size": "96"})
+    at.run()
+    for task in ("sentence_order", "skip_gram", "rotation"):
+        at.sidebar.selectbox(key="task").set_value(task).run()
+        assert not at.exception, at.exception
+    assert at.sidebar.select_slider(key="size").value == 96
+    assert at.query_params["image_size"] == "96"
+    assert at.session_state["size"] == 96
+    at.sidebar.button[0].click().run()  # the next click (a new draw) changes nothing of it
+    assert at.sidebar.select_slider(key="size").value == 96 and at.query_params["image_size"] == "96"

@@ -82,3 +82,36 @@ def test_a_malformed_design_file_is_refused_with_a_message_and_a_good_one_loads(
     builder.sidebar.get("file_uploader")[0].set_value([("good.json", good, "application/json")])
     builder.run()
     assert builder.sidebar.text_input(key="custom.name").value == "Colour shift"
+
+
+def test_the_builder_says_why_a_which_range_through_nothing_applied_is_refused(builder):
+    """Issue 21 (10): picking hue for 'which' starts on one side of 0; widening it through 0 is refused in words."""
+    builder.sidebar.multiselect(key="custom.transforms").set_value(["hue"]).run()
+    assert not builder.exception and not builder.sidebar.error, [e.value for e in builder.sidebar.error]
+    low, high = builder.sidebar.slider(key="custom.range.hue").value
+    assert low > 0 and labels(builder)
+    builder.sidebar.slider(key="custom.range.hue").set_value((-0.5, 0.5)).run()
+    assert any("includes 0 (unchanged)" in e.value for e in builder.sidebar.error)
+
+
+def test_the_teacher_sees_a_students_saved_design_and_publishes_it(monkeypatch):
+    """Issue 21 (11): a student's saved design was not in the teacher's list, so the teacher could not publish it."""
+    monkeypatch.setenv("PRETEXT_LAB_TEACHER_TOKEN", "class-of-2026")
+    from sslcore.paths import data_dir
+
+    store = CustomTaskStore(data_dir())
+    ada = store.save(parse_definition('{"name": "Ada flips", "target": "which", "transforms": ["vflip"]}'), "Ada")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("views/explore.py").run()
+    at.sidebar.selectbox(key="task").set_value("custom").run()
+    assert not any("Ada flips" in o for o in at.sidebar.selectbox(key="custom.pick").options)  # not published
+    at.sidebar.text_input(key="teacher_token").input("class-of-2026").run()
+    pick = at.sidebar.selectbox(key="custom.pick")
+    assert any("Ada flips" in o and "Ada" in o.split("Ada flips", 1)[1] for o in pick.options), pick.options
+    pick.set_value(ada.id).run()
+    assert not at.exception, at.exception
+    publish = next(b for b in at.sidebar.button if "Publish" in b.label)
+    publish.click().run()
+    assert store.get(ada.id).published
+    assert any("Published 'Ada flips'" in c.value for c in at.sidebar.caption)

@@ -283,3 +283,25 @@ def test_a_custom_run_gets_factor_probes_and_is_named_by_its_design_in_the_facto
     )  # fmt: skip
     names, rows = factor_rows([run])
     assert rows[-1]["run"].startswith("custom: Predict the colour shift") and set(rows[-1]["scores"]) == set(names)
+
+
+def test_which_refuses_a_range_that_includes_nothing_applied(tmp_path, capsys):
+    """Issue 21 (10): a 'which' range through the identity made "hue shift −0.01 turns → class 1", an example that
+    looks like 'none', without a word. The design check refuses it by name (the app and the CLI share it), and
+    every transformation's own 'which' starting range leaves the identity out."""
+    for name, t in TRANSFORMS.items():
+        low, high = t.default_range("which")
+        assert not low <= t.identity <= high, name
+        parse_definition(json.dumps({"name": "x", "target": "which", "transforms": [name]}))  # the default is valid
+    hue = {"name": "Hue", "target": "which", "transforms": [{"name": "hue", "min": -0.5, "max": 0.5}]}
+    with pytest.raises(ConfigError, match=r"hue range -0\.5\.\.0\.5 includes 0 \(unchanged\).*looks like 'nothing"):
+        parse_definition(json.dumps(hue))
+    zoom = {"name": "Zoom", "target": "which", "transforms": [{"name": "zoom", "min": 1, "max": 2}]}
+    with pytest.raises(ConfigError, match="includes 1"):
+        parse_definition(json.dumps(zoom))
+    for target in ("amount", "match"):  # predicting how much, or matching views: an amount of 0 is fine there
+        parse_definition(json.dumps({**hue, "target": target}))
+    bad = tmp_path / "hue.json"
+    bad.write_text(json.dumps(hue))
+    assert main(["custom", "save", str(bad), "--owner", "alice"]) == 2
+    assert "includes 0 (unchanged)" in capsys.readouterr().err

@@ -12,8 +12,17 @@ from sslcore.errors import ConfigError
 from sslcore.report import pretext_points
 from sslcore.runs import RunStore
 from sslcore.runs.store import Run
-from sslcore.sweeps import PRESETS, parse_sweep, pretext_score, reading, sweep_configs, sweep_knob, sweep_points
-from sslcore.tasks import task_class
+from sslcore.sweeps import (
+    PRESETS,
+    knob_words,
+    parse_sweep,
+    pretext_score,
+    reading,
+    sweep_configs,
+    sweep_knob,
+    sweep_points,
+)
+from sslcore.tasks import make_params, task_class
 from sslcore.tasks.custom import FLIP_TASK
 from sslcore.train import TrainConfig
 
@@ -137,6 +146,7 @@ def test_the_train_form_runs_each_value_once_and_results_draw_one_point_per_valu
     at.switch_page("views/train.py").run()
     at.selectbox(key="sweep.preset").set_value("rotation_angles").run()
     assert at.text_input(key="sweep.values").value == "2,4"
+    at.toggle(key="sweep.as_measured").set_value(False).run()  # a budget of one's own: 2 s, not the measured 1.5 TFLOP
     at.slider(key="sweep.budget").set_value(2)
     at.number_input(key="sweep.n").set_value(100)
     at.button(key="sweep.start").click().run()
@@ -171,3 +181,106 @@ def test_the_reading_does_not_call_a_shortcut_when_the_puzzle_is_solved_equally(
     runs = [run("simclr", {"crop_min": 0.2}, 0.24, 0.998, steps=128), run("simclr", {"crop_min": 1.0}, 0.284, 0.995)]
     text = reading(sweep_points(runs, "crop_min"), "crop_min")
     assert "solved about equally" in text and "shortcut" not in text
+
+
+def test_the_accuracy_bars_average_seeds_only_never_a_sweeps_values():
+    """Issue 21 (5): angles=2 and angles=4 were one "rotation" bar "mean over 2 seeds"; each value is its own bar,
+    and only runs that differ in their seed share one."""
+    from sslcore.report import result_row
+    from views.charts import accuracy_figure, accuracy_groups, bar_name
+
+    runs = [
+        run("rotation", {"angles": 2}, 0.30, 0.6, run_id="a2seed0aaaaa"),
+        run("rotation", {"angles": 2}, 0.34, 0.6, run_id="a2seed1aaaaa"),
+        run("rotation", {"angles": 4}, 0.50, 0.4, run_id="a4seed0aaaaa"),
+        run("random_init", {}, 0.2, None, run_id="baselineaaaa"),
+    ]
+    knobs = knob_words(runs)
+    assert knobs == {
+        "a2seed0aaaaa": "angles=2",
+        "a2seed1aaaaa": "angles=2",
+        "a4seed0aaaaa": "angles=4",
+        "baselineaaaa": "",
+    }
+    rows = [{**result_row(r), "knobs": knobs[r.id]} for r in runs]
+    groups = accuracy_groups(rows)
+    assert {name: len(group) for name, group in groups.items()} == {
+        "random_init": 1,
+        "rotation · angles=2": 2,
+        "rotation · angles=4": 1,
+    }
+    bars = [t for t in accuracy_figure(rows).data if t.type == "bar"]
+    assert list(bars[0].x) == ["random init (baseline)", "rotation · angles=2", "rotation · angles=4"]
+    assert list(bars[0].y) == pytest.approx([20.0, 32.0, 50.0])
+    # runs of one task that differ in nothing but the seed keep the task's own name
+    assert set(knob_words(runs[:2]).values()) == {""} and bar_name(result_row(runs[0])) == "rotation"
+
+
+def test_every_measured_preset_queues_the_setup_its_note_cites(tmp_path, capsys):
+    """Issue 21 (6): rotation's note cited 1.5 TFLOP with all_rotations off; the preset queued another compute with
+    all_rotations on. A measured preset now runs exactly what its note says, from the CLI as from the form."""
+    from sslcore.flops import format_flops
+
+    measured = [p for p in PRESETS.values() if p.measured is not None]
+    assert {p.name for p in measured} >= {"rotation_angles", "jigsaw_gap", "simclr_colour", "masked_ratio"}
+    assert PRESETS["rotation_angles"].params == {"all_rotations": False}
+    for p in measured:
+        m = p.measured
+        assert format_flops(m.compute) in p.note and f"batch {m.batch_size}" in p.note and f"{m.n:,} images" in p.note
+        assert all(f"{k}={v}" in p.note for k, v in p.params.items()), p.note
+        argv = ["sweep", "--preset", p.name, "--submit", "--no-worker", "--json", "--data-dir", str(tmp_path)]
+        assert main(argv) == 0
+        group = json.loads(capsys.readouterr().out)["group"]
+        runs = [r for r in RunStore(tmp_path).list(group_id=group) if r.task == p.task]
+        assert sorted(r.config["params"][p.knob] for r in runs) == sorted(p.values)
+        for r in runs:
+            c = r.config
+            assert (c["compute"], c["n"], c["batch_size"], c["dataset"]) == (m.compute, m.n, m.batch_size, m.dataset)
+            knobs = make_params(task_class(p.task).Params, c["params"])  # the knobs the run will train with
+            assert {k: getattr(knobs, k) for k in p.params} == p.params
+    # a budget of one's own still wins over the measured one
+    argv = ["sweep", "--preset", "rotation_angles", "--compute", "2T", "--batch-size", "32"]
+    assert main([*argv, "--submit", "--no-worker", "--json", "--data-dir", str(tmp_path)]) == 0
+    group = json.loads(capsys.readouterr().out)["group"]
+    assert {(r.config["compute"], r.config["batch_size"]) for r in RunStore(tmp_path).list(group_id=group)} == {
+        (2e12, 32)
+    }
+
+
+def test_the_train_form_queues_a_measured_preset_as_its_note_says(monkeypatch):
+    monkeypatch.setenv("PRETEXT_LAB_TEACHER_TOKEN", "t")
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    at.switch_page("views/train.py").run()
+    at.selectbox(key="sweep.preset").set_value("rotation_angles").run()
+    note = PRESETS["rotation_angles"].note
+    assert any(note in c.value for c in at.caption), "the form shows the preset's note"
+    assert at.toggle(key="sweep.as_measured").value is True
+    at.button(key="sweep.start").click().run()
+    assert not at.exception, at.exception
+    store = RunStore()
+    runs = store.list()
+    for r in runs:
+        store.cancel(r.id, token="t")  # the test reads what was queued; nothing needs to train
+    sweep = [r for r in runs if r.task == "rotation"]
+    assert sorted(r.config["params"]["angles"] for r in sweep) == [2, 4]
+    assert {(r.config["compute"], r.config["batch_size"], r.config["n"]) for r in sweep} == {(1.5e12, 64, 2000)}
+    assert all(r.config["params"]["all_rotations"] is False for r in sweep)
+    # choosing another knob is a sweep of one's own: the preset, its fixed knobs and its setup no longer apply
+    at.selectbox(key="sweep.knob").set_value("all_rotations").run()
+    assert at.selectbox(key="sweep.preset").value == "own"
+    assert "sweep.as_measured" not in [t.key for t in at.toggle]
+
+
+def test_the_reading_states_each_runs_own_steps():
+    """Issue 21 (6): "after 12 steps per run" although one run had 6: equal compute buys each value its own steps."""
+    runs = [
+        run("rotation", {"angles": 2}, 0.30, 0.7, steps=6),
+        run("rotation", {"angles": 4}, 0.45, 0.5, steps=12),
+    ]
+    text = reading(sweep_points(runs, "angles"), "angles")
+    assert "6 steps at angles=2, 12 at angles=4" in text and "per run" not in text
+    same = reading(
+        sweep_points([run("rotation", {"angles": 2}, 0.3, 0.7), run("rotation", {"angles": 4}, 0.45, 0.5)], "angles"),
+        "angles",
+    )
+    assert "100 steps per run" in same

@@ -224,3 +224,22 @@ def test_tasks_work_on_64px_and_on_the_device_of_the_input():
     for name in IMAGE_TASKS:
         batch = get_task(name).prepare(x, gen())
         assert batch.inputs.device == x.device and batch.originals.shape[-1] == 64
+
+
+def test_each_view_task_words_its_pair_as_its_method_does(images):
+    """Issue 21 (7): SimSiam's preview said "the other 6 views in this batch are its negatives" beside its own
+    "no negatives" lesson (Explore, and the Home card of one image). SimCLR has negatives; SimSiam has none, and
+    says what keeps it from collapsing instead (the predictor and the stop-gradient)."""
+    from sslcore.preview import image_card, preview_batch
+
+    for name in ("simclr", "simsiam"):
+        task = get_task(name)
+        labels = [item.label for item in task.explain(preview_batch(task, images[:4], 0))]
+        labels.append(image_card(name, images[:1])[1])  # the Home card: one image
+        for label in labels:
+            assert "positive pair" in label and "same image" in label
+            if name == "simclr":
+                assert "negatives" in label
+            else:
+                assert "negatives" not in label.replace("no negatives", ""), label
+                assert "no negatives" in label and "predictor" in label and "stop-gradient" in label, label

@@ -91,10 +91,19 @@ def by_task(rows: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
+def bar_name(row: dict) -> str:
+    """A bar's name: the task, and the knob values that set its runs apart (``lab.knob_words``, in the row's
+    "knobs" when the page adds them): "rotation · angles=2"."""
+    knobs = row.get("knobs")
+    return f"{row['task']} · {knobs}" if knobs and knobs not in row["task"] else row["task"]
+
+
 def accuracy_groups(rows: list[dict]) -> dict[str, list[dict]]:
-    """Result rows (``lab.result_row``) per task, random init first: the group's own baseline runs, else the
-    baseline every run carries."""
-    tasks = by_task(rows)
+    """Result rows (``lab.result_row``) per bar (``bar_name``: task and knob values), random init first: the
+    group's own baseline runs, else the baseline every run carries. Only seeds are averaged within a bar."""
+    tasks: dict[str, list[dict]] = {}
+    for row in rows:
+        tasks.setdefault(bar_name(row), []).append(row)
     if lab.RANDOM_INIT not in tasks:
         first = rows[0]
         tasks = {lab.RANDOM_INIT: [{"linear_probe": first["baseline_probe"], "knn": first["baseline_knn"]}], **tasks}
@@ -102,8 +111,8 @@ def accuracy_groups(rows: list[dict]) -> dict[str, list[dict]]:
 
 
 def accuracy_figure(rows: list[dict]) -> go.Figure:
-    """Linear probe and kNN per task: the mean over seeds as a bar, each seed as a dot, the spread as a
-    whisker (min to max), chance as a dashed line, every bar's context in its hover."""
+    """Linear probe and kNN per task and knob values: the mean over seeds as a bar, each seed as a dot, the
+    spread as a whisker (min to max), chance as a dashed line, every bar's context in its hover."""
     tasks = accuracy_groups(rows)
     order = list(tasks)
     names = [RANDOM_INIT_NAME if t == lab.RANDOM_INIT else t for t in order]

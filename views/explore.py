@@ -73,7 +73,15 @@ with st.sidebar:
         key="text_source" if text_task else "source",
     )
     st.session_state.setdefault("size", 64)
-    size = 64 if text_task else st.select_slider("Image size (pixels)", SIZES, key="size")
+    # always drawn (disabled for text): a widget left out of one run loses its value, and comes back at another
+    # value than the URL's and the preview's
+    size = st.select_slider(
+        "Image size (pixels)",
+        SIZES,
+        key="size",
+        disabled=text_task,
+        help="Text tasks have no image size; it is kept for the next image task." if text_task else None,
+    )
     st.session_state.setdefault("count", 4)
     count = st.slider("How many sentences" if text_task else "How many images", 1, MAX_COUNT, key="count")
     st.session_state.setdefault("seed", 0)

@@ -28,9 +28,9 @@ network, train tasks against each other, and compare what they learned.
 """
 )
 
-left, right = st.columns(2)
-left.page_link("views/explore.py", label="Explore a pretext task on your own images or text →", icon="🔍")
-if right.button("⚡ Quick comparison (about two minutes)", type="primary"):
+# one under the other, each the page's full width: side by side, a narrow window cut both labels off
+st.page_link("views/explore.py", label="Explore a pretext task on your own images or text →", icon="🔍")
+if st.button("⚡ Quick comparison", type="primary"):
     try:
         store = run_store()
         runs = lab.quick_runs()
@@ -43,7 +43,7 @@ if right.button("⚡ Quick comparison (about two minutes)", type="primary"):
         st.error(f"Could not queue the runs: {err}", icon="🛑")
         st.stop()
     st.switch_page("views/train.py")
-right.caption(f"{lab.quick_words()}; {quick_label(lab.QUICK_COMPUTE)}.")
+st.caption(f"About two minutes: {lab.quick_words()}; {quick_label(lab.QUICK_COMPUTE)}.")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -56,7 +56,10 @@ def pick_comparison(store, finished) -> list[str]:
 
 
 def accuracy_chart(runs, rows: list[dict]) -> None:
-    """Linear probe and kNN per task (``views.charts.accuracy_figure``), how to read it, and the context table."""
+    """Linear probe and kNN per task and knob values (``views.charts.accuracy_figure``), how to read it, and the
+    context table."""
+    knobs = lab.knob_words(runs)
+    rows = [{**row, "knobs": knobs.get(row["id"], "")} for row in rows]
     st.plotly_chart(accuracy_figure(rows), key="accuracy")
     seeds = max(len(v) for v in accuracy_groups(rows).values())
     if seeds > 1:

@@ -26,7 +26,7 @@ def sweep_section(runs) -> None:
     preset = next((p for p in lab.PRESETS.values() if p.task == task and p.knob == knob), None)
     if preset is not None:
         st.caption(
-            f"**Published finding:** {preset.finding} — *{preset.reference}*  \n**We measured:** {preset.measured}"
+            f"**Published finding:** {preset.finding} — *{preset.reference}*  \n**We measured:** {preset.note}"
         )
     st.caption(
         "Medians over seeds. Pretext: the final pretext metric on the common scale of this page (0 = guessing, "

@@ -71,10 +71,8 @@ def _load_file() -> None:
 def _range_widget(name: str) -> tuple[float, float]:
     t = lab.TRANSFORMS[name]
     key = f"custom.range.{name}"
-    low, high = t.default
+    low, high = t.default_range(st.session_state.get("custom.target"))
     if t.discrete:
-        if st.session_state.get("custom.target") == "which":
-            low = max(low, t.identity + 1)
         st.session_state.setdefault(key, (int(low), int(high)))
         return st.slider(f"{t.title}{t.unit}", int(t.low), int(t.high), step=1, key=key)
     st.session_state.setdefault(key, (float(low), float(high)))
@@ -92,7 +90,7 @@ def builder_sidebar() -> dict | None:
     if "custom.name" not in st.session_state:
         load_design(lab.FLIP_TASK)
     try:
-        saved = task_store().visible(me())
+        saved = task_store().visible(me(), teacher_token())
     except lab.PretextLabError as err:
         saved = []
         st.warning(f"Saved designs cannot be read right now: {err}", icon="⚠️")
@@ -141,6 +139,16 @@ def builder_sidebar() -> dict | None:
     return {"definition": definition.to_json()}
 
 
+def shown_design(definition: Definition, saved: list[SavedTask]) -> SavedTask | None:
+    """The saved design the builder shows: the one picked in "Start from" while it is unchanged (a student's,
+    for the teacher), else this person's own design of that name."""
+    picked = next((t for t in saved if t.id == st.session_state.get("custom.pick")), None)
+    if picked is not None and picked.definition.to_json() == definition.to_json():
+        return picked
+    same = [t for t in saved if t.name.lower() == definition.name.lower()]
+    return next((t for t in same if t.owner == me()), same[0] if same else None)
+
+
 def save_buttons(definition: Definition, saved: list[SavedTask]) -> None:
     """Save the design for this person; the teacher may publish a saved design to the class."""
     left, right = st.columns(2)
@@ -150,7 +158,7 @@ def save_buttons(definition: Definition, saved: list[SavedTask]) -> None:
             st.session_state["custom.saved"] = f"Saved {task.name!r}."
         except lab.PretextLabError as err:
             st.session_state["custom.saved"] = f"⚠️ {err}"
-    mine = next((t for t in saved if t.name.lower() == definition.name.lower()), None)
+    mine = shown_design(definition, saved)
     if mine is not None and lab.is_teacher(teacher_token()):
         label = "Unpublish" if mine.published else "📢 Publish"
         if right.button(label, help="Show this design to everyone in the class."):
@@ -168,7 +176,7 @@ def save_buttons(definition: Definition, saved: list[SavedTask]) -> None:
 def custom_task_options() -> dict[str, tuple[str, str]]:
     """Saved designs this person may train: option key -> (label, the design's canonical JSON)."""
     try:
-        saved = task_store().visible(me())
+        saved = task_store().visible(me(), teacher_token())
     except lab.PretextLabError:
         return {}
     return {f"{lab.CUSTOM}:{t.id}": (f"✏️ {saved_label(t)}", t.definition.to_json()) for t in saved}

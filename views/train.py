@@ -150,8 +150,11 @@ def run_card(run) -> None:
                 text=f"{100 * progress.progress:.0f}% · loss {progress.loss:.3f} · "
                 f"{progress.images_per_s:.0f} {unit}/s · ETA {progress.eta:.0f} s",
             )
+        elif run.status == "running" and progress.kind == "evaluating":  # measured from past evaluations here
+            fraction, words = lab.evaluation_phase(store, run)
+            st.progress(fraction or 0.0, text=words or progress.kind)
         elif run.status == "running":
-            st.progress(1.0 if progress.kind == "evaluating" else 0.0, text=progress.kind)
+            st.progress(0.0, text=progress.kind)
         if run.status == "succeeded" and run.results:
             r = run.results_record
             st.caption(

@@ -4,6 +4,7 @@ Importing this package (the store, the dispatcher) does not import torch: the ex
 loaded only when one is made (``make_executor``), so the app and the dispatcher start fast.
 """
 
+from sslcore.runs.eta import evaluation_phase
 from sslcore.runs.executor import Executor, Outcome, make_executor
 from sslcore.runs.store import (
     FINISHED,
@@ -47,6 +48,7 @@ __all__ = [
     "Worker",
     "display_owner",
     "ensure_worker",
+    "evaluation_phase",
     "is_teacher",
     "make_executor",
     "serve",

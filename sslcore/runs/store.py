@@ -428,6 +428,20 @@ class RunStore:
         with self._db() as db:
             return db.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = ?", (run_id,)).fetchone()[0]
 
+    def phase_started(self, run_ids: list[str], kind: str) -> dict[str, float]:
+        """When each run's first event of ``kind`` was stored (e.g. "evaluating": when its evaluation began);
+        runs without one are left out. One indexed read per run, cheap enough for a page that polls."""
+        if not run_ids:
+            return {}
+        marks = ",".join("?" * len(run_ids))
+        pattern = f'%"kind": {json.dumps(kind)}%'
+        with self._db() as db:
+            rows = db.execute(
+                f"SELECT run_id, MIN(time) FROM events WHERE run_id IN ({marks}) AND data LIKE ? GROUP BY run_id",
+                [*run_ids, pattern],
+            ).fetchall()
+        return {row[0]: row[1] for row in rows}
+
     # -- changing -----------------------------------------------------------------------------------
     def _check_may_change(self, run: Run, by: str | None, token: str | None, verb: str) -> None:
         if not may_change(run.owner, by, token):

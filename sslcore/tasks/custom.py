@@ -136,18 +136,24 @@ def _step(item, index: int, target: str) -> Step:
     if name not in TRANSFORMS:
         raise ConfigError(f"unknown transformation {name!r}; available: {', '.join(TRANSFORMS)}")
     t = TRANSFORMS[name]
-    default_low = t.identity + 1 if t.discrete and target == "which" else t.default[0]  # a flip of 0 is no flip
+    default_low, default_high = t.default_range(target)  # for 'which', away from 'unchanged' (a flip of 0 is no flip)
     low = _number(item.get("min", default_low), f"{name} min")
-    high = _number(item.get("max", t.default[1]), f"{name} max")
+    high = _number(item.get("max", default_high), f"{name} max")
     if not t.low <= low <= t.high or not t.low <= high <= t.high:
         raise ConfigError(f"{name} range {low:g}..{high:g} is out of bounds: it must lie within {t.low:g}..{t.high:g}")
     if low > high:
         raise ConfigError(f"{name} range {low:g}..{high:g} is empty: min must not exceed max")
     if t.discrete and (low != int(low) or high != int(high)):
         raise ConfigError(f"{name} takes whole numbers only ({t.low:g}..{t.high:g}), got {low:g}..{high:g}")
-    if target == "which" and t.discrete and low <= t.identity <= high:
+    if target == "which" and low <= t.identity <= high:
+        low_which, high_which = t.default_range("which")
+        one_side = (
+            f"start it at {low_which:g}" if t.discrete else f"keep it on one side, e.g. {low_which:g}..{high_which:g}"
+        )
         raise ConfigError(
-            f"{name} range {low:g}..{high:g} includes {t.identity:g} (unchanged): for 'which', start it at {t.identity + 1:g}"
+            f"{name} range {low:g}..{high:g} includes {t.identity:g} (unchanged): for 'which', an amount at or near "
+            f"{t.identity:g} makes an example that looks like 'nothing applied' yet is labelled {t.title.lower()}; "
+            f"{one_side}"
         )
     return Step(name, low, high)
 

@@ -59,4 +59,12 @@ class SimSiam(PretextTask):
         return simsiam_loss(p, z)
 
     def explain(self, batch):
-        return explain_views(batch)
+        return explain_views(batch, no_negatives)
+
+
+def no_negatives(n: int) -> str:
+    """SimSiam's side of a pair: no negatives; the predictor and the stop-gradient keep it from collapsing."""
+    return (
+        "the predictor MLP maps view 1's embedding onto view 2's (and back), and the target side gets no gradient "
+        "(stop-gradient); no negatives: the other images in the batch play no part"
+    )

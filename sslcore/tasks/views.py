@@ -33,8 +33,16 @@ def make_views(images: Tensor, gen: torch.Generator, p: ViewParams) -> PretextBa
     return PretextBatch(views, None, x, {"boxes": boxes})
 
 
-def explain_views(batch: PretextBatch) -> list[PreviewItem]:
-    """Each original with both crop windows outlined, its two views, and the positive-pair label."""
+def contrastive_pair(n: int) -> str:
+    """SimCLR's side of a pair: every other view in the batch is a negative."""
+    if n > 1:
+        return f"the other {2 * n - 2} views in this batch are its negatives"
+    return "in training, the views of the other images in the batch are its negatives"
+
+
+def explain_views(batch: PretextBatch, about_the_pair=contrastive_pair) -> list[PreviewItem]:
+    """Each original with both crop windows outlined, its two views, and the positive-pair label; what the rest
+    of the label says is the method's (``about_the_pair(images in the batch)``: negatives, or none)."""
     n = len(batch)
     size = batch.originals.shape[-1]
     items = []
@@ -43,16 +51,11 @@ def explain_views(batch: PretextBatch) -> list[PreviewItem]:
         for j, colour in ((i, (255, 64, 64)), (i + n, (64, 128, 255))):
             x0, y0, x1, y1 = (batch.extra["boxes"][j] * size).round().int().tolist()
             boxes.append(Box(x0, y0, max(x0, x1 - 1), max(y0, y1 - 1), colour))
-        negatives = (
-            f"the other {2 * n - 2} views in this batch are its negatives"
-            if n > 1
-            else "in training, the views of the other images in the batch are its negatives"
-        )
         items.append(
             PreviewItem(
                 PreviewImage(batch.originals[i], "original (red: view 1's crop, blue: view 2's crop)", boxes),
                 [PreviewImage(batch.inputs[i], "view 1 (red crop)"), PreviewImage(batch.inputs[i + n], "view 2 (blue crop)")],
-                f"positive pair: view 1 and view 2 of image {i + 1} come from the same image; {negatives}",
+                f"positive pair: view 1 and view 2 of image {i + 1} come from the same image; {about_the_pair(n)}",
             )
         )
     return items
