@@ -143,4 +143,3 @@ def test_a_version_2_store_gains_claimed_names_and_keeps_its_runs(tmp_path):
 def test_made_secrets_are_easy_to_read_and_differ():
     made = {new_secret() for _ in range(50)}
     assert len(made) == 50 and all(not set(s) & set("01ilo") for s in made)
-
