@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from signing import sign_in
 from streamlit.testing.v1 import AppTest
 
 from sslcore.runs import TEACHER_TOKEN_ENV, RunStore, Worker
@@ -39,9 +40,9 @@ def data(tmp_path, classroom, monkeypatch):
 
 def results_as(name: str | None, token: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    if name:
-        at.query_params["me"] = name
     at.run()
+    if name:
+        sign_in(at, name)
     if token:
         at.sidebar.text_input(key="teacher_token").input(token).run()
     at.switch_page("views/results.py").run()

@@ -80,10 +80,9 @@ def _ask_who() -> None:
     if st.session_state.get("identity") is not None:  # signed in a moment ago, in this dialog
         if made := st.session_state.pop("new_secret", None):
             _show_new_secret(st, made)
-            if st.button("I have noted it", type="primary"):
-                st.rerun()
+            st.button("I have noted it", type="primary")  # its click reruns the dialog, which then closes
             return
-        st.rerun()
+        st.rerun()  # closes the dialog; the sidebar shows who you are
     st.markdown(
         "Runs belong to a person, so that only you (or the teacher) can cancel or delete them, after a reload "
         "too. **Sign in first, then press the button again.**"
@@ -114,10 +113,11 @@ def owner_words(owner: str | None) -> str:
 
 def _sign_in_form(where, key: str) -> None:
     """Name and secret: a free name is claimed (with the secret typed, or a made one shown once), a claimed
-    one needs its secret. The fields are cleared after each try."""
+    one needs its secret. Handled in the button's callback, so it works wherever the form was drawn (the
+    sidebar, or the dialog that asks before queueing); the fields are cleared after each try."""
     with where.form(f"{key}.sign_in", border=False, clear_on_submit=True):
-        name = st.text_input("Your name", max_chars=40, placeholder="e.g. Ada", key=f"{key}.name")
-        secret = st.text_input(
+        st.text_input("Your name", max_chars=40, placeholder="e.g. Ada", key=f"{key}.name")
+        st.text_input(
             "Secret",
             type="password",
             max_chars=lab.MAX_SECRET_CHARS,
@@ -125,24 +125,28 @@ def _sign_in_form(where, key: str) -> None:
             help=f"A new name: choose a secret ({lab.MIN_SECRET_CHARS}+ characters), or leave this empty and one "
             "is made for you. A name someone has claimed: its secret.",
         )
-        submitted = st.form_submit_button("Sign in", type="primary")
-    if not submitted:
-        return
-    if not name.strip():
-        where.error("Type a name first.", icon="⚠️")
+        st.form_submit_button("Sign in", type="primary", on_click=_sign_in, args=(key,))
+    if refusal := st.session_state.pop(f"{key}.refused", None):
+        where.error(refusal[0], icon=refusal[1])
+
+
+def _sign_in(key: str) -> None:
+    name = (st.session_state.get(f"{key}.name") or "").strip()
+    secret = st.session_state.get(f"{key}.secret") or ""
+    if not name:
+        st.session_state[f"{key}.refused"] = ("Type a name first.", "⚠️")
         return
     try:
         who, made = _owners().sign_in_or_claim(name, secret)
+        token = _owners().issue_pass(who)
     except lab.NameTaken as err:
-        where.error(str(err), icon="🔒")
+        st.session_state[f"{key}.refused"] = (str(err), "🔒")
     except lab.PretextLabError as err:
-        where.error(str(err), icon="⚠️")
+        st.session_state[f"{key}.refused"] = (str(err), "⚠️")
     else:
         st.session_state.identity = who
         st.session_state.new_secret = made
-        st.session_state.set_pass = _owners().issue_pass(who)
-        # redraw as signed in: the sidebar box shows a made secret once; the dialog shows it, then closes
-        st.rerun(scope="fragment" if key == "ask" else "app")
+        st.session_state.set_pass = token
 
 
 def _show_new_secret(where, secret: str) -> None:
@@ -199,7 +203,6 @@ def identity_sidebar() -> None:
                 "(or the teacher) can act as it. Others see the name, never the secret."
             )
             _sign_in_form(st, "you")
-            who = identity()
         if note := st.session_state.pop("owner_note", None):
             st.error(note, icon="⚠️")
         st.text_input(
