@@ -158,7 +158,7 @@ def _show_new_secret(where, secret: str) -> None:
 def _login_buttons(where) -> None:
     """One button per provider the deployer configured (``[auth.<name>]``), or one for the only provider."""
     section = st.secrets.get("auth", {})
-    named = [name for name, value in section.items() if isinstance(value, Mapping)]
+    named = [name for name, value in section.items() if isinstance(value, Mapping) and name != "client_kwargs"]
     for provider in named or [None]:
         label = f"Sign in with {provider}" if provider else "Sign in"
         if where.button(label, type="primary", key=f"login.{provider}"):
