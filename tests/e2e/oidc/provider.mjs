@@ -25,6 +25,8 @@ const provider = new Provider(issuer, {
   },
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   features: { devInteractions: { enabled: true } },
+  // put the e-mail and name in the ID token (as Google and most providers do): st.user shows the ID token's claims
+  conformIdTokenClaims: false,
   cookies: { keys: ['pretext-lab-test-only'] },
 });
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
