@@ -183,7 +183,8 @@ def identity_sidebar() -> None:
     if OLD_NAME_PARAM in st.query_params:  # a link from before: links never say who someone is
         del st.query_params[OLD_NAME_PARAM]
     who = identity()
-    with st.sidebar.expander(f"👤 You: {who.label}" if who else "👤 You", expanded=who is None):
+    unfolded = who is None or bool(st.session_state.get("new_secret"))  # a made secret must be seen
+    with st.sidebar.expander(f"👤 You: {who.label}" if who else "👤 You", expanded=unfolded):
         if oidc_configured():
             if who is not None:
                 st.markdown(f"Signed in as **{who.label}** ({lab.display_owner(who.owner)}).")
