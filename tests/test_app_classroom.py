@@ -108,9 +108,7 @@ def test_only_the_owner_sees_cancel_and_delete_and_the_teacher_sees_all(data, mo
     def delete_buttons(at):
         return [b for b in at.button if b.label == "Delete"]
 
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params["me"] = "bob"
-    at.run()
+    at = sign_in(AppTest.from_file(APP, default_timeout=TIMEOUT).run(), "bob")
     at.switch_page("views/train.py").run()
     assert not at.exception, at.exception
     bobs = {r.id for r in store.list(group_id=bob)}

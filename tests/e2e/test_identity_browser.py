@@ -40,7 +40,7 @@ def test_student_b_cannot_act_as_ada_and_ada_keeps_her_run_after_a_reload(browse
     ada = new_page(browser)
     open_page(ada, f"{server.url}/train")
     sign_in(ada, "Ada", ADA_SECRET)  # the first use claims the name with her secret
-    ada.get_by_text("Signed in as Ada").wait_for()
+    ada.get_by_text("You: Ada").wait_for()  # the box folds, and names her
     submit_shortest_comparison(ada, queued=2, seconds=60)  # long enough to be unfinished when she cancels it
     runs = store.list()
     assert {r.owner for r in runs} == {"Ada"}, [r.owner for r in runs]
@@ -52,14 +52,14 @@ def test_student_b_cannot_act_as_ada_and_ada_keeps_her_run_after_a_reload(browse
         open_page(bob, f"{server.url}/train{query}")
         bob.get_by_text("by Ada").first.wait_for()
         assert cancel_button(bob, target.id).count() == 0, query
-        assert bob.get_by_text("Signed in as").count() == 0, query
+        assert bob.get_by_text("You: ").count() == 0, query
         assert "me" not in parse_qs(urlparse(bob.url).query), query  # the old name parameter is dropped
     for guess in ("", "ada", "a guess!"):  # typing her name, without her secret
         sign_in(bob, "Ada", guess)
         bob.get_by_text(TAKEN).wait_for()
         wait_idle(bob)
         assert cancel_button(bob, target.id).count() == 0, guess
-        assert bob.get_by_text("Signed in as").count() == 0, guess
+        assert bob.get_by_text("You: ").count() == 0, guess
     assert not any(c["name"] == "pretext_lab_pass" for c in bob.context.cookies())
     assert store.get(target.id).status in ("queued", "running")
 
