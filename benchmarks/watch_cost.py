@@ -9,7 +9,7 @@ queued as a named owner and trained (a rotation run at the quick comparison's co
 and its random-init baseline), and its finished rotation run is copied ``--siblings`` times into the same
 comparison, so the page watches what the Home page's quick comparison leaves (9 runs of one group, by default). Then, per repeat, the same rotation
 run (same config and seed, so the same work) is queued into that comparison twice: once with no browser, once
-with Chromium opening ``/train?me=<owner>`` (the page of the person who queued it) right after it was queued,
+with Chromium opening ``/train`` signed in as its owner (the page of the person who queued it) right after it was queued,
 as Home's quick comparison switches to Train, and watching until it has ended; the order alternates between
 repeats.
 
@@ -46,6 +46,7 @@ from e2e.server import CONNECTED, StreamlitServer, launch_browser, stop_workers 
 from benchmarks.common import TICK, busy_ticks, machine, processes  # noqa: E402
 
 OWNER = "watcher"
+OWNER_PASS: str | None = None  # set in main: the owner's signed pass, so each tab opens Train signed in
 
 
 # -- CPU seconds per process kind, from /proc ----------------------------------------------------------------
@@ -131,6 +132,8 @@ def copy_run(db_path: Path, source: str, copies: int) -> None:
 def open_train_page(browser, url: str):
     """(context, page, its Traffic) of a fresh tab on the Train page at ``url``, once its queue is drawn."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    if OWNER_PASS:  # signed in as the owner, as after a sign-in: the pass cookie the app sets
+        context.add_cookies([{"name": "pretext_lab_pass", "value": OWNER_PASS, "url": url}])
     page = context.new_page()
     traffic = Traffic(page)
     page.goto(url)
@@ -262,10 +265,13 @@ def main(argv=None) -> int:
         server = StreamlitServer(data, log=Path(data) / "server.log")
         server.start()
         browser = None
-        url = f"{server.url}/train?me={OWNER}"
+        url = f"{server.url}/train"
         try:
             browser = launch_browser(pw)
             store = lab.RunStore(data)
+            global OWNER_PASS
+            owners = lab.Owners(store)
+            OWNER_PASS = owners.issue_pass(owners.claim(OWNER)[0])
             group, ids = store.submit_group([config], owner=OWNER)  # setup: warms the worker up, too
             lab.ensure_worker(data)
             for run_id in store.list():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import getpass
 import json
 import os
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sslcore.cli_design import add_commands, add_custom_option, print_custom_section, task_params
+from sslcore.cli_owner import acting_owner, add_owner, reading_owner
 from sslcore.context import chance_points, flags, spread
 from sslcore.errors import ConfigError, ImageDecodeError, PretextLabError, TextDecodeError
 from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED
@@ -39,7 +39,7 @@ def _tasks(args) -> int:
         for p in t["params"]:
             allowed = f"one of {', '.join(map(str, p['choices']))}" if p["choices"] else _range_text(p)
             print(f"    {p['name']}={p['default']!s:<8} {allowed:<22} {p['help']}")
-    print_custom_section(args.data_dir, args.owner)
+    print_custom_section(args.data_dir, reading_owner(args, args.data_dir))
     return 0
 
 
@@ -567,7 +567,7 @@ def _submit(args) -> int:
         if args.labels_per_class is not None:
             config.labels_per_class = parse_labels_per_class(args.labels_per_class)
             config.validate()
-    run_id = store.submit(config, owner=args.owner)
+    run_id = store.submit(config, owner=acting_owner(args, args.data_dir))
     if not args.no_worker:
         from sslcore.runs import ensure_worker
 
@@ -596,7 +596,7 @@ def _run_line(run) -> str:
 def _runs(args) -> int:
     import time
 
-    from sslcore.runs import TEACHER_TOKEN_ENV, RunStore
+    from sslcore.runs import TEACHER_TOKEN_ENV, RunStore, is_teacher
 
     store = RunStore(args.data_dir)
     if args.action == "list":
@@ -615,11 +615,14 @@ def _runs(args) -> int:
     if args.action == "show":
         run = store.get(args.id)
         print(json.dumps(vars(run), indent=2, default=float) if args.json else _run_line(run))
-    elif args.action == "cancel":
-        print(_run_line(store.cancel(args.id, by=args.owner, token=os.environ.get(TEACHER_TOKEN_ENV))))
-    elif args.action == "delete":
-        store.delete(args.id, by=args.owner, token=os.environ.get(TEACHER_TOKEN_ENV))
-        print(f"deleted {args.id}")
+    elif args.action in ("cancel", "delete"):
+        token = os.environ.get(TEACHER_TOKEN_ENV)  # the teacher needs no name
+        by = None if is_teacher(token) else acting_owner(args, args.data_dir)
+        if args.action == "cancel":
+            print(_run_line(store.cancel(args.id, by=by, token=token)))
+        else:
+            store.delete(args.id, by=by, token=token)
+            print(f"deleted {args.id}")
     elif args.action == "wait":
         deadline = time.monotonic() + args.timeout
         while not (run := store.get(args.id)).done:
@@ -821,17 +824,6 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
         default=env(RAY_CPUS_ENV) or "1",
         help=f"CPUs per run (default 1); ${RAY_CPUS_ENV}",
     )
-
-
-def add_owner(p: argparse.ArgumentParser, text: str) -> None:
-    p.add_argument("--owner", default=_login(), help=f"{text} (default: your login name)")
-
-
-def _login() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user name in this container: runs have no owner
-        return None
 
 
 def add_data_dir(p: argparse.ArgumentParser) -> None:

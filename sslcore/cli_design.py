@@ -11,6 +11,7 @@ import os
 import sys
 from types import SimpleNamespace
 
+from sslcore.cli_owner import acting_owner, reading_owner
 from sslcore.errors import ConfigError
 from sslcore.kinds import CUSTOM
 from sslcore.limits import MAX_DESIGN_FILE_BYTES
@@ -71,11 +72,12 @@ def custom_lines(tasks) -> list[str]:
 
 def _custom(args) -> int:
     from sslcore.custom_tasks import CustomTaskStore
+    from sslcore.runs.store import is_teacher
 
     store = CustomTaskStore(args.data_dir)
     token = os.environ.get("PRETEXT_LAB_TEACHER_TOKEN") if args.teacher else None
     if args.action == "list":
-        tasks = store.visible(args.owner, token)  # the teacher (--teacher) lists every design
+        tasks = store.visible(reading_owner(args, args.data_dir), token)  # the teacher (--teacher) lists every design
         if args.json:
             print(json.dumps([t.to_dict() for t in tasks], indent=2))
         else:
@@ -87,7 +89,8 @@ def _custom(args) -> int:
     if not args.target:
         raise ConfigError(f"custom {args.action} needs {'a FILE.json' if args.action == 'save' else 'a task id'}")
     if args.action == "save":
-        task = store.save(_read_definition_file(args.target), args.owner)
+        definition = _read_definition_file(args.target)  # a bad file is refused before a name is claimed
+        task = store.save(definition, acting_owner(args, args.data_dir))
         print(json.dumps(task.to_dict()) if args.json else f"saved {task.name!r} as custom:{task.id}")
     elif args.action == "show":
         task = store.get(args.target)
@@ -96,7 +99,7 @@ def _custom(args) -> int:
         task = store.publish(args.target, token, published=args.action == "publish")
         print(f"{task.name!r} is {'visible to everyone' if task.published else 'private again'}")
     elif args.action == "delete":
-        store.delete(args.target, args.owner, token)
+        store.delete(args.target, None if is_teacher(token) else acting_owner(args, args.data_dir), token)
         print(f"deleted custom:{args.target}")
     return 0
 
@@ -157,7 +160,7 @@ def _sweep(args) -> int:
     if args.submit:
         from sslcore.runs import RunStore, ensure_worker
 
-        group, ids = RunStore(args.data_dir).submit_group(configs, owner=args.owner)
+        group, ids = RunStore(args.data_dir).submit_group(configs, owner=acting_owner(args, args.data_dir))
         if not args.no_worker:
             ensure_worker(args.data_dir, device=args.device)
         print(json.dumps({"group": group, "ids": ids}) if args.json else f"sweep {group}: {len(ids)} runs queued")

@@ -25,7 +25,7 @@ Groups (the defining module in brackets):
 - **Data** [sslcore.data, sslcore.uploads] — built-in sets, decoding uploads, keeping a training upload.
 - **Training** [sslcore.train, sslcore.budget, sslcore.flops, sslcore.finetune, sslcore.sweeps] — configs,
   budgets in seconds and FLOPs, the quick comparison, fine-tunes, sweeps.
-- **Runs** [sslcore.runs, sslcore.paths] — the store, the worker, owners, and the typed records a run leaves
+- **Runs** [sslcore.runs, sslcore.paths] — the store, the worker, owners (who is proven to be whom), and the typed records a run leaves
   (``Progress``, ``RunResults``).
 - **Results** [sslcore.report, sslcore.context, sslcore.learned, sslcore.predict, sslcore.artifacts,
   sslcore.stages] — rows, CSVs, what a number rests on, "What did it learn?", predictions, embeddings,
@@ -58,6 +58,8 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
             "MAX_TEXT_BYTES",
             "MAX_SENTENCES",
             "MAX_PASTE_CHARS",
+            "MIN_SECRET_CHARS",
+            "MAX_SECRET_CHARS",
             "MAX_DESIGN_FILE_BYTES",
             "DEFAULT_SHAPES_N",
             "MIN_SHAPES_N",
@@ -154,6 +156,7 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
             "RunStore", "Run", "FINISHED", "ensure_worker", "display_owner", "is_teacher", "evaluation_phase",
         ),
         "sslcore.runs.store": ("check_typed_name", "may_change"),
+        "sslcore.runs.owners": ("Owners", "Identity", "NameTaken", "oidc_identity", "PASS_MAX_AGE_S"),
         "sslcore.runs.worker": ("EXECUTOR_ENV",),
         "sslcore.runs.records": ("Progress", "RunResults", "ProbePoint", "Baseline"),
     },

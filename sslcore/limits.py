@@ -31,3 +31,7 @@ MAX_DESIGN_FILE_BYTES = 16_000  # one saved or uploaded design (.json)
 # -- the Train form ---------------------------------------------------------------------------------
 DEFAULT_SHAPES_N = 2000  # shapes generated when a run gives no size
 MIN_SHAPES_N, MAX_SHAPES_N, SHAPES_N_STEP = 100, 20_000, 100  # generated shapes a form may ask for
+
+# -- names and their secrets ------------------------------------------------------------------------
+MIN_SECRET_CHARS = 6  # a secret a person chooses; an empty one gets a generated secret instead
+MAX_SECRET_CHARS = 200  # hashing is deliberately slow: an unbounded input would make it slower still

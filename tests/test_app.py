@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from signing import sign_in
 from streamlit.testing.v1 import AppTest
 
 TIMEOUT = 60
@@ -119,7 +120,7 @@ def wait_until(predicate, timeout: float):
 def test_train_submits_a_run_a_real_worker_finishes_it_and_results_show_it():
     from sslcore.runs import RunStore
 
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = sign_in(AppTest.from_file(APP, default_timeout=TIMEOUT).run(), "ada")
     at.switch_page("views/train.py").run()
     assert not at.exception, at.exception
     at.multiselect(key="tasks_image").set_value(["rotation"])
@@ -185,7 +186,7 @@ def test_same_url_gives_the_same_preview():
 def test_quick_comparison_queues_a_group_and_opens_train():
     from sslcore.runs import RunStore
 
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = sign_in(AppTest.from_file(APP, default_timeout=TIMEOUT).run(), "ada")
     assert len(at.get("image")) == 9  # a live preview thumbnail per task
     next(b for b in at.button if b.label.startswith("⚡ Quick comparison")).click().run()
     assert not at.exception, at.exception
@@ -240,7 +241,7 @@ def test_train_queues_runs_with_the_backbone_size_a_person_chose():
     from sslcore.artifacts import load_backbone
     from sslcore.runs import RunStore
 
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = sign_in(AppTest.from_file(APP, default_timeout=TIMEOUT).run(), "ada")
     at.switch_page("views/train.py").run()
     at.multiselect(key="tasks_image").set_value(["rotation"])
     at.checkbox[0].set_value(False)

@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from signing import sign_in
 from streamlit.testing.v1 import AppTest
 
 from sslcore.runs import TEACHER_TOKEN_ENV, RunStore, Worker
@@ -39,9 +40,9 @@ def data(tmp_path, classroom, monkeypatch):
 
 def results_as(name: str | None, token: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    if name:
-        at.query_params["me"] = name
     at.run()
+    if name:
+        sign_in(at, name)
     if token:
         at.sidebar.text_input(key="teacher_token").input(token).run()
     at.switch_page("views/results.py").run()
@@ -107,9 +108,7 @@ def test_only_the_owner_sees_cancel_and_delete_and_the_teacher_sees_all(data, mo
     def delete_buttons(at):
         return [b for b in at.button if b.label == "Delete"]
 
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params["me"] = "bob"
-    at.run()
+    at = sign_in(AppTest.from_file(APP, default_timeout=TIMEOUT).run(), "bob")
     at.switch_page("views/train.py").run()
     assert not at.exception, at.exception
     bobs = {r.id for r in store.list(group_id=bob)}

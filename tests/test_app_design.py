@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from signing import sign_in
 from streamlit.testing.v1 import AppTest
 
 from sslcore.custom_tasks import CustomTaskStore
@@ -16,8 +17,7 @@ EXPLORE = str(ROOT / "views" / "explore.py")
 
 @pytest.fixture
 def builder():
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
+    at = sign_in(AppTest.from_file(APP, default_timeout=TIMEOUT).run(), "ada")
     at.switch_page("views/explore.py").run()
     at.sidebar.selectbox(key="task").set_value("custom").run()
     assert not at.exception, at.exception

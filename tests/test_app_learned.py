@@ -5,6 +5,7 @@ import io
 from pathlib import Path
 
 import pytest
+from signing import sign_in
 from streamlit.testing.v1 import AppTest
 
 from sslcore.finetune import SCRATCH, finetune_config
@@ -32,7 +33,7 @@ def finished_comparison() -> RunStore:
 @pytest.mark.timeout(900)  # five real runs; slow when the machine is shared
 def test_what_did_it_learn_renders_from_real_runs_and_exports_its_numbers():
     store = finished_comparison()
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = sign_in(AppTest.from_file(APP, default_timeout=120).run(), "ada")
     at.switch_page("views/results.py").run()
     assert not at.exception, at.exception
     assert any(s.value == "What did it learn?" for s in at.subheader)

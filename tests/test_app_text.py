@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from signing import sign_in
 from streamlit.testing.v1 import AppTest
 from test_app import APP, TIMEOUT, wait_until
 
@@ -70,7 +71,7 @@ def test_text_source_from_the_url_is_checked():
 def test_train_a_text_task_then_see_its_sentence_map_and_word_vectors():
     from sslcore.runs import RunStore
 
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = sign_in(AppTest.from_file(APP, default_timeout=TIMEOUT).run(), "ada")
     at.switch_page("views/train.py").run()
     at.get("button_group")[0].set_value("text").run()
     assert not at.exception, at.exception

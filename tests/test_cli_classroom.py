@@ -4,24 +4,40 @@ import json
 
 from sslcore.cli import main
 from sslcore.runs import TEACHER_TOKEN_ENV, RunStore
+from sslcore.runs.owners import SECRET_ENV
 
 TINY = ["--dataset", "shapes", "--n", "100", "--batch-size", "16", "--epochs", "1"]
 
 
 def test_only_the_owner_or_the_teacher_may_cancel_from_the_command_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(TEACHER_TOKEN_ENV, "t0ken")
+    monkeypatch.delenv(SECRET_ENV, raising=False)
     data = ["--data-dir", str(tmp_path)]
-    assert main(["submit", "--task", "rotation", "--no-worker", "--owner", "alice", *TINY, *data]) == 0
+    submit = ["submit", "--task", "rotation", "--no-worker", *TINY, *data]
+    assert main([*submit, "--owner", "alice", "--secret", "alice's secret"]) == 0  # the first use claims the name
     run_id = capsys.readouterr().out.strip()
     assert RunStore(tmp_path).get(run_id).owner == "alice"
     monkeypatch.delenv(TEACHER_TOKEN_ENV)
+    for who in (["--owner", "alice"], ["--owner", "alice", "--secret", "a guess"], ["--owner", "Alice"]):
+        assert main(["runs", "cancel", run_id, *who, *data]) == 2  # typing her name is not being her
+        assert "the name 'alice' is taken: give its secret with --secret or $PRETEXT_LAB_SECRET" in (
+            capsys.readouterr().err.replace("'Alice'", "'alice'")
+        )
+    assert main([*submit, "--owner", "alice"]) == 2  # nor queueing as her
     assert main(["runs", "cancel", run_id, "--owner", "bob", *data]) == 2
-    assert "belongs to alice: only they or the teacher can cancel it" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "claimed the name 'bob'; its secret (shown only now):" in err  # bob's first use claims his own name
+    assert "belongs to alice: only they or the teacher can cancel it" in err
     assert RunStore(tmp_path).get(run_id).status == "queued"
+    monkeypatch.setenv(SECRET_ENV, "alice's secret")  # alice's shell: her secret is in its environment
+    assert main(["runs", "cancel", run_id, "--owner", "alice", *data]) == 0
+    assert RunStore(tmp_path).get(run_id).status == "cancelled"
+    monkeypatch.delenv(SECRET_ENV)
     monkeypatch.setenv(TEACHER_TOKEN_ENV, "t0ken")  # the teacher's shell: the token is in its environment
-    assert main(["runs", "cancel", run_id, "--owner", "bob", *data]) == 0
-    assert main(["runs", "delete", run_id, "--owner", "bob", *data]) == 0
+    assert main(["runs", "delete", run_id, *data]) == 0
     assert RunStore(tmp_path).list() == []
+    assert main(submit) == 0  # no --owner: a run nobody owns
+    assert RunStore(tmp_path).list()[0].owner is None
 
 
 def test_compare_over_seeds_reports_each_seed_and_the_spread(capsys):

@@ -240,10 +240,16 @@ def test_cli_saves_lists_and_trains_refuses_bad_designs(tmp_path, capsys):
     good, bad = tmp_path / "flip.json", tmp_path / "bad.json"
     good.write_text(FLIP_TASK.to_json())
     bad.write_text('{"name": "x", "target": "which", "transforms": ["hflip"], "levels": 0')
-    assert main(["custom", "save", str(good), "--owner", "alice"]) == 0
-    assert main(["tasks", "--owner", "alice"]) == 0
-    assert FLIP_TASK.name in capsys.readouterr().out
-    assert main(["custom", "save", str(bad), "--owner", "alice"]) == 2
+    alice = ["--owner", "alice", "--secret", "alice's secret"]
+    assert main(["custom", "save", str(good), *alice]) == 0
+    capsys.readouterr()
+    assert main(["tasks", "--owner", "alice"]) == 0  # without her secret: only what is published
+    assert f"  {FLIP_TASK.name}  (alice" not in capsys.readouterr().out
+    assert main(["tasks", *alice]) == 0
+    assert f"  {FLIP_TASK.name}  (alice" in capsys.readouterr().out
+    assert main(["custom", "save", str(good), "--owner", "alice", "--secret", "a guess"]) == 2
+    assert "the name 'alice' is taken" in capsys.readouterr().err
+    assert main(["custom", "save", str(bad), *alice]) == 2
     assert "not valid JSON" in capsys.readouterr().err
     assert main(["preview", "custom", "--out", str(tmp_path / "p.png"), "-n", "2", "--size", "32"]) == 2
     assert "needs --custom" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from signing import sign_in
 from streamlit.testing.v1 import AppTest
 
 from sslcore.predict import RIGHT, WRONG, predict_run
@@ -53,8 +54,7 @@ def test_the_results_page_shows_predictions_for_every_task(finished, monkeypatch
     folder, runs = finished
     monkeypatch.setenv("PRETEXT_LAB_DATA_DIR", str(folder))
     at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params["me"] = "ada"
-    at.run()
+    sign_in(at.run(), "ada")
     at.switch_page("views/results.py").run()
     assert not at.exception, at.exception
     for group in {r.group_id for r in runs.values()}:

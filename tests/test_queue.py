@@ -134,6 +134,7 @@ def test_without_ray_the_ray_executor_says_how_to_install_it(tmp_path, capsys):
 
 
 def test_train_shows_your_place_in_the_queue_and_the_sidebar_where_runs_go():
+    from signing import sign_in
     from streamlit.testing.v1 import AppTest
 
     store = RunStore()  # the test's data folder, as the app sees it
@@ -142,8 +143,7 @@ def test_train_shows_your_place_in_the_queue_and_the_sidebar_where_runs_go():
         store.submit(config(), owner="bob")
     store.submit(config(), owner="ada")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params["me"] = "ada"
-    at.run()
+    sign_in(at.run(), "ada")
     assert "Runs use: **this machine (CPU)**" in " ".join(c.value for c in at.sidebar.caption)
     at.switch_page("views/train.py").run()
     assert not at.exception, at.exception

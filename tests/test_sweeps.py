@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from signing import sign_in
 from streamlit.testing.v1 import AppTest
 from test_app import wait_until
 
@@ -142,7 +143,7 @@ def test_cli_sweep_submits_one_group_each_value_once(tmp_path, capsys):
 
 
 def test_the_train_form_runs_each_value_once_and_results_draw_one_point_per_value():
-    at = AppTest.from_file(APP, default_timeout=90).run()
+    at = sign_in(AppTest.from_file(APP, default_timeout=90).run(), "ada")
     at.switch_page("views/train.py").run()
     at.selectbox(key="sweep.preset").set_value("rotation_angles").run()
     assert at.text_input(key="sweep.values").value == "2,4"

@@ -5,6 +5,7 @@ import zipfile
 from pathlib import Path
 
 from PIL import Image
+from signing import sign_in
 from streamlit.testing.v1 import AppTest
 
 from sslcore.report import result_row, results_csv, run_label
@@ -40,8 +41,7 @@ def test_labels_csv_and_rows_use_the_uploaded_name(tmp_path):
 
 def test_the_train_queue_shows_the_uploaded_name():
     at = AppTest.from_file(APP, default_timeout=90)
-    at.query_params["me"] = "ada"
-    at.run()
+    sign_in(at.run(), "ada")
     at.switch_page("views/train.py").run()
     at.checkbox[0].set_value(False)
     at.selectbox(key="dataset_image").set_value("upload")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import streamlit
+from signing import sign_in
 from streamlit.testing.v1 import AppTest
 
 from sslcore.runs import RunStore
@@ -152,9 +153,7 @@ def intervals(monkeypatch):
 
 
 def train_page(name: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params["me"] = name
-    at.run()
+    at = sign_in(AppTest.from_file(APP, default_timeout=TIMEOUT).run(), name)
     at.switch_page("views/train.py").run()
     assert not at.exception, at.exception
     return at

@@ -6,7 +6,6 @@ import streamlit as st
 
 from sslcore import lab
 from views.custom_query import custom_query, settings_from_custom_query
-from views.owner import url_params
 from views.query import MAX_COUNT, SIZES, query_from_settings, sources_for
 from views.task_builder import builder_sidebar
 from views.ui import (
@@ -92,13 +91,11 @@ for note in url_notes:
     st.warning(note, icon="🔗")
 seed = int(st.session_state.seed)
 if name != lab.CUSTOM:
-    st.query_params.from_dict({**query_from_settings(name, source, size, count, seed, values), **url_params()})
+    st.query_params.from_dict(query_from_settings(name, source, size, count, seed, values))
 elif values is None:  # the design has an error (shown in the sidebar): nothing to preview
     st.stop()
 else:
-    st.query_params.from_dict(
-        {**custom_query(lab.parse_definition(values["definition"]), source, size, count, seed), **url_params()}
-    )
+    st.query_params.from_dict(custom_query(lab.parse_definition(values["definition"]), source, size, count, seed))
 
 
 def text_rows():

@@ -4,7 +4,7 @@ import streamlit as st
 
 from sslcore import lab
 from views.budget import quick_label
-from views.owner import me
+from views.owner import owner_or_ask
 from views.ui import builtin_corpus, builtin_images, run_store, start_worker
 
 st.title("🧩 Pretext Lab")
@@ -30,14 +30,14 @@ network, train tasks against each other, and compare what they learned.
 
 # one under the other, each the page's full width: side by side, a narrow window cut both labels off
 st.page_link("views/explore.py", label="Explore a pretext task on your own images or text →", icon="🔍")
-if st.button("⚡ Quick comparison", type="primary"):
+if st.button("⚡ Quick comparison", type="primary") and (owner := owner_or_ask()):
     try:
         store = run_store()
         runs = lab.quick_runs()
-        st.session_state.group, ids = store.submit_group(runs, owner=me())
+        st.session_state.group, ids = store.submit_group(runs, owner=owner)
         # each fine-tune waits in the queue until its source run has ended (the store holds it back)
         for config in lab.quick_finetunes(runs, ids):
-            store.submit(config, st.session_state.group, owner=me())
+            store.submit(config, st.session_state.group, owner=owner)
         start_worker(just_queued=True)
     except lab.PretextLabError as err:
         st.error(f"Could not queue the runs: {err}", icon="🛑")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from sslcore import lab
 from views.charts import factor_figure, few_label_figure, finetune_figure
-from views.owner import me
+from views.owner import owner_or_ask
 from views.ui import start_worker
 
 
@@ -46,12 +46,13 @@ def finetune_bars(store, runs, everything) -> None:
     missing = [r for r in sources if k not in lab.finetunes_of(r.id, everything)]
     scratch_missing = not any(row["run"] == lab.SCRATCH for row in rows)
     todo = len(missing) + scratch_missing
-    if todo and right.button(f"Queue {todo} fine-tune{'s' * (todo > 1)} at k = {k} ({lab.DRAWS} label draws each)"):
+    queue = f"Queue {todo} fine-tune{'s' * (todo > 1)} at k = {k} ({lab.DRAWS} label draws each)"
+    if todo and right.button(queue) and (owner := owner_or_ask()):
         try:
             scratch_from = sources[0].config if scratch_missing and sources else None
             configs = lab.finetune_configs([(r.config, r.id) for r in missing], scratch_from, k)
             for config in configs:
-                store.submit(config, owner=me())
+                store.submit(config, owner=owner)
             start_worker(just_queued=True)
         except lab.PretextLabError as err:
             st.error(f"Could not queue the fine-tunes: {err}", icon="🛑")

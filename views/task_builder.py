@@ -10,7 +10,7 @@ import streamlit as st
 
 from sslcore import lab
 from views.custom_query import DESIGN_KEY
-from views.owner import me, teacher_token
+from views.owner import me, owner_or_ask, teacher_token
 
 NEW = "new"
 TARGET_WORDS = {
@@ -152,9 +152,11 @@ def shown_design(definition: Definition, saved: list[SavedTask]) -> SavedTask | 
 def save_buttons(definition: Definition, saved: list[SavedTask]) -> None:
     """Save the design for this person; the teacher may publish a saved design to the class."""
     left, right = st.columns(2)
-    if left.button("💾 Save", help="Keep this design under your name: Train offers it in its task list."):
+    if left.button("💾 Save", help="Keep this design under your name: Train offers it in its task list.") and (
+        owner := owner_or_ask()
+    ):
         try:
-            task = task_store().save(definition, me())
+            task = task_store().save(definition, owner)
             st.session_state["custom.saved"] = f"Saved {task.name!r}."
         except lab.PretextLabError as err:
             st.session_state["custom.saved"] = f"⚠️ {err}"

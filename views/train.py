@@ -6,7 +6,7 @@ from sslcore import lab
 from views.budget import compute_budget, seconds_picker, spent_caption, under_budget_warning
 from views.charts import knn_during_run, training_curves
 from views.cluster import show_queue_place
-from views.owner import can_change, me, owner_words, refused, teacher_token
+from views.owner import can_change, me, owner_or_ask, owner_words, refused, teacher_token
 from views.task_builder import custom_task_options
 from views.train_sweep import sweep_form
 from views.ui import TEXT_LIMITS, UPLOAD_LIMITS, shapes_size_input, start_worker, store_or_stop
@@ -77,7 +77,7 @@ with st.form("new_runs"):
         )
     submitted = st.form_submit_button("Start", type="primary")
 
-if submitted:
+if submitted and (owner := owner_or_ask()):
     try:
         names = [*tasks, *([lab.SUPERVISED] if supervised else [])]
         if not names:
@@ -107,7 +107,7 @@ if submitted:
             for repeat in range(int(seeds))
             for name in names
         ]
-        group, ids = store.submit_group(configs, owner=me())
+        group, ids = store.submit_group(configs, owner=owner)
         st.session_state.group = group
         start_worker(just_queued=True)
         st.success(f"Queued {len(ids)} runs (with the random-init baseline), {lab.format_flops(configs[0].compute)} each.")

@@ -13,7 +13,7 @@ import streamlit as st
 
 from sslcore import lab
 from views.budget import BUDGET_SECONDS, compute_budget, seconds_picker
-from views.owner import me
+from views.owner import owner_or_ask
 from views.ui import shapes_size_input, start_worker
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def sweep_form(store: RunStore, modality: str) -> None:
         fixed = st.session_state.get("sweep.fixed") or {}
         if fixed:
             st.caption("Fixed for a clean comparison: " + ", ".join(f"{k}={v}" for k, v in fixed.items()))
-        if st.button("Start the sweep", type="primary", key="sweep.start"):
+        if st.button("Start the sweep", type="primary", key="sweep.start") and (owner := owner_or_ask()):
             try:
                 knob, values = lab.parse_sweep(task, f"{knob}={raw}")
                 if measured:
@@ -115,7 +115,7 @@ def sweep_form(store: RunStore, modality: str) -> None:
                     }
                 params = {k: v for k, v in fixed.items() if k != knob}
                 base = lab.TrainConfig(task=task, **{**settings, "params": params})
-                group, ids = store.submit_group(lab.sweep_configs(base, knob, values, int(seeds)), owner=me())
+                group, ids = store.submit_group(lab.sweep_configs(base, knob, values, int(seeds)), owner=owner)
                 st.session_state.group = group
                 start_worker(just_queued=True)
                 st.success(

@@ -7,6 +7,10 @@ is a short transaction, and "database is locked" is retried, so several processe
 Everyone may look at every run; only its owner, or the teacher (whoever presents the token set in
 ``$PRETEXT_LAB_TEACHER_TOKEN`` when the server starts), may cancel or delete it. The store itself checks
 this, so no page or command can skip it. The teacher also pins the class reference comparison.
+
+An owner is who ``sslcore.runs.owners`` says a person is (a claimed name proven by its secret, an OpenID
+Connect account, or nobody): callers pass that verified owner, never a name someone typed. The store keeps
+the claimed names' salted secret hashes in its ``owners`` table.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from sslcore.runs.records import Progress, RunResults
 if TYPE_CHECKING:  # the store never imports torch: it must start fast in the app and the dispatcher
     from sslcore.train import TrainConfig
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TEACHER_TOKEN_ENV = "PRETEXT_LAB_TEACHER_TOKEN"
 OWNER_MAX_CHARS = 60
 MAX_QUEUED_ENV = "PRETEXT_LAB_MAX_QUEUED"
@@ -89,6 +93,15 @@ MIGRATIONS = {
     2: [
         "ALTER TABLE runs ADD COLUMN owner TEXT",
         "CREATE INDEX runs_owner ON runs(owner, created)",
+    ],
+    # 3: claimed names: a salted scrypt hash of each name's secret (never the secret), unique whatever the case
+    3: [
+        """CREATE TABLE owners (
+            name TEXT PRIMARY KEY COLLATE NOCASE,
+            salt BLOB NOT NULL,
+            hash BLOB NOT NULL,
+            created REAL NOT NULL
+        )""",
     ],
 }
 
@@ -474,6 +487,23 @@ class RunStore:
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
 
+    # -- claimed names (sslcore.runs.owners decides; the store only keeps the rows) -------------------
+    def add_name(self, name: str, salt: bytes, digest: bytes) -> bool:
+        """Record a claimed name with its secret's salt and hash; False (and nothing written) if it was taken,
+        whatever the case of its letters. One statement, so two people claiming one name cannot both win."""
+        with self._db(write=True) as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO owners (name, salt, hash, created) VALUES (?, ?, ?, ?)",
+                (name, salt, digest, time.time()),
+            )
+            return cur.rowcount == 1
+
+    def name_record(self, name: str) -> tuple[str, bytes, bytes] | None:
+        """(the name as claimed, salt, hash) of a claimed name, matched whatever the case; None if unclaimed."""
+        with self._db() as db:
+            row = db.execute("SELECT name, salt, hash FROM owners WHERE name = ?", (name,)).fetchone()
+        return (row["name"], bytes(row["salt"]), bytes(row["hash"])) if row else None
+
     # -- used by workers ----------------------------------------------------------------------------
     def claim(self, worker_id: str) -> Run | None:
         """Atomically take the next queued run in fair order (one writer at a time: none is claimed twice)."""
@@ -611,11 +641,14 @@ def check_typed_name(raw: str) -> str:
 
 
 def display_owner(owner: str | None) -> str:
-    """An owner in words: a typed name as is, a browser session without its secret part."""
+    """An owner in words: a name as is, an OpenID Connect account by its e-mail (or subject), a browser
+    session without its secret part."""
     if owner is None:
         return "nobody (made before runs had owners)"
     if owner.startswith("session:"):
         return f"an unnamed browser session ({owner[8:12]}…)"
+    if owner.startswith("oidc:"):
+        return owner[5:]
     return owner
 
 

@@ -45,11 +45,12 @@ class StreamlitServer:
     the port and the data directory (for restart tests)."""
 
     def __init__(self, data: str | os.PathLike, port: int | None = None, env: dict | None = None,
-                 script: str = "app.py", log: str | os.PathLike | None = None):
+                 script: str = "app.py", log: str | os.PathLike | None = None, args: tuple[str, ...] = ()):
         self.data, self.port, self.script = Path(data), port or free_port(), script
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PRETEXT_LAB_DATA_DIR": str(self.data), **(env or {})}
         self.log = Path(log) if log else None
+        self.args = list(args)  # more `streamlit run` flags, e.g. ("--secrets.files", path)
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120) -> float:
@@ -60,7 +61,7 @@ class StreamlitServer:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "streamlit", "run", self.script, "--server.port", str(self.port),
                  "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-                 "--browser.gatherUsageStats", "false"],
+                 "--browser.gatherUsageStats", "false", *self.args],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
             )
         finally:
@@ -157,6 +158,19 @@ def submit_shortest_comparison(page, queued: int, seconds: int = 2) -> None:
     size.press("Tab")  # Enter would submit the form
     page.get_by_role("button", name="Start").click()
     page.get_by_text(f"Queued {queued} runs").wait_for()
+
+
+def sign_in(page, name: str, secret: str) -> None:
+    """Type a name and its secret into the sidebar's You box and sign in (the first use claims the name)."""
+    wait_idle(page)
+    you = page.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(has_text="You")
+    you.wait_for()
+    if you.locator("details").get_attribute("open") is None:  # the box is folded (not: still unfolding)
+        you.locator("summary").click()
+    you.locator(".st-key-you-name input").fill(name)
+    you.locator(".st-key-you-secret input").fill(secret)
+    you.get_by_role("button", name="Sign in").click()
+    wait_idle(page)
 
 
 def open_page(page, url: str, timeout: float = 120_000) -> None:

@@ -16,6 +16,7 @@ from e2e.server import (
     launch_browser,
     open_page,
     shape_png,
+    sign_in,
     submit_shortest_comparison,
     wait_for_images,
 )
@@ -67,6 +68,7 @@ def test_explore_upload_shows_preview(page, server):
 def test_train_two_tasks_then_results(page, server):
     url, data = server
     open_page(page, f"{url}/train")
+    sign_in(page, "ada", "ada's secret")  # queueing asks who you are first
     tasks = page.get_by_test_id("stMultiSelect").first
     tasks.click()
     page.keyboard.type("Jigsaw")

@@ -18,6 +18,7 @@ from e2e.server import (
     open_page,
     png,
     settle,
+    sign_in,
 )
 from PIL import Image, ImageStat
 
@@ -132,6 +133,7 @@ def test_run_queue_is_shared_by_design(server, browser):
     a, b = Student(browser, server.url), Student(browser, server.url)
     try:
         open_page(a.page, f"{server.url}/train")
+        sign_in(a.page, "student-a", "a's secret")
         a.page.get_by_text("Add the supervised reference").click()
         a.page.get_by_role("slider").first.focus()
         a.page.keyboard.press("Home")  # 2 s

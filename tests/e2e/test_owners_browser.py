@@ -8,7 +8,7 @@ import re
 import time
 
 import pytest
-from e2e.server import HAVE_CHROMIUM, StreamlitServer, open_page, submit_shortest_comparison, wait_idle
+from e2e.server import HAVE_CHROMIUM, StreamlitServer, open_page, sign_in, submit_shortest_comparison, wait_idle
 from playwright.sync_api import expect
 
 from sslcore.runs import NotAllowed, RunStore
@@ -32,8 +32,9 @@ def new_page(browser):
 
 
 def start_comparison(page, url: str, name: str) -> None:
-    """Open Train as ``name`` and start the shortest rotation comparison (rotation + random init)."""
-    open_page(page, f"{url}/train?me={name}")
+    """Open Train, sign in as ``name`` and start the shortest rotation comparison (rotation + random init)."""
+    open_page(page, f"{url}/train")
+    sign_in(page, name, f"{name}'s secret")
     submit_shortest_comparison(page, queued=2)
 
 
@@ -60,7 +61,7 @@ def test_two_students_and_a_teacher(browser, server):
 
     # B sees every run, but the buttons only on its own; A likewise
     for page, mine, theirs in ((bob, by["bob"], by["alice"]), (alice, by["alice"], by["bob"])):
-        open_page(page, f"{server.url}/train?me={'bob' if page is bob else 'alice'}")
+        open_page(page, f"{server.url}/train")  # the same browser: still signed in
         for run in mine:
             delete_button(page, run.id).wait_for()
         for run in theirs:
@@ -73,7 +74,7 @@ def test_two_students_and_a_teacher(browser, server):
 
     # each opens Results on their own comparison
     for page, name in ((alice, "alice"), (bob, "bob")):
-        open_page(page, f"{server.url}/results?me={name}")
+        open_page(page, f"{server.url}/results")
         group = by[name][0].group_id
         picker = page.locator(".st-key-comparison input")
         expect(picker).to_have_value(re.compile(f"^you · .*{group[:6]}$"), timeout=60_000)

@@ -12,6 +12,7 @@ from e2e.server import (
     StreamlitServer,
     launch_browser,
     open_page,
+    sign_in,
     stop_workers,
     submit_shortest_comparison,
 )
@@ -35,6 +36,7 @@ def test_run_survives_a_server_restart(tmp_path):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(60_000)
             open_page(page, f"{server.url}/train")
+            sign_in(page, "ada", "ada's secret")
             submit_shortest_comparison(page, queued=2, seconds=BUDGET_S)
             store = RunStore(data)
             [run] = [r for r in store.list() if r.task == "rotation"]
