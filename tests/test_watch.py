@@ -64,7 +64,7 @@ def test_live_charts_draw_at_most_live_points_and_the_newest_one():
     assert all(len(trace.x) == charts.LIVE_POINTS for trace in loss.data)
     assert loss.data[0].x[-1] == events[4999].elapsed and loss.data[0].y[-1] == events[4999].loss
     knn = charts.knn_during_run(events)
-    assert len(knn.data[0].x) == charts.LIVE_POINTS and knn.data[0].y[-1] == events[-1].knn
+    assert len(knn.data[0].x) == charts.LIVE_POINTS and knn.data[0].y[-1] == 100 * events[-1].knn
     short = charts.training_curves(steps(7))
     assert len(short.data[0].x) == 7  # short runs are drawn whole
 
