@@ -9,7 +9,7 @@ annotations, headings, messages and expanders. Captions are not read: a run's de
 import re
 
 import pytest
-from e2e.server import HAVE_CHROMIUM, StreamlitServer, open_page, settle
+from e2e.server import HAVE_CHROMIUM, StreamlitServer, open_page, wait_for_images, wait_idle
 from seeded import small_quick_comparison
 
 from sslcore.runs import RunStore
@@ -79,9 +79,12 @@ def test_every_run_name_on_train_and_results_reads_as_words(browser, server):
     assert any(run.id in page.inner_text("body") for run in runs)  # the ids are still there, in details lines
 
     open_page(page, f"{url}/results")
-    settle(page, "What did it learn?", timeout=120)
-    page.mouse.wheel(0, 20_000)  # charts below the fold draw too
+    page.get_by_text("What did it learn?").first.wait_for()
     page.get_by_text("Labels per class").first.wait_for()
+    wait_idle(page, timeout=120_000)
+    page.mouse.wheel(0, 20_000)  # charts below the fold draw too
+    wait_for_images(page)
+    page.locator(".js-plotly-plot .legendtext").first.wait_for()
     results = page.evaluate(NAMED) + picker_options(page)
     names = " | ".join(t for _, t in results)
     for name in ("jigsaw", "relative position", "simclr", "supervised", "random init",
