@@ -105,7 +105,9 @@ def test_a_fine_tune_is_named_after_its_source_found_elsewhere_or_recorded():
     tuned = run("00000000000b", "finetune", 2, init_from=source.id, k=5)
     assert run_labels([tuned], {source.id: source})[tuned.id] == "rotation · angles=2 → fine-tuned on 5 labels/class"
     assert run_labels([tuned], lambda _id: source)[tuned.id].startswith("rotation · angles=2 →")
-    gone = run("00000000000c", "finetune", 3, init_from="0000000000ff", k=5, results={"finetune": {"source_task": "jigsaw"}})
+    gone = run(
+        "00000000000c", "finetune", 3, init_from="0000000000ff", k=5, results={"finetune": {"source_task": "jigsaw"}}
+    )
     assert run_label(gone) == "jigsaw → fine-tuned on 5 labels/class"
     assert "→ fine-tuned on 5 labels/class" in run_label(run("00000000000d", "finetune", init_from="0000000000ff", k=5))
 
@@ -113,7 +115,9 @@ def test_a_fine_tune_is_named_after_its_source_found_elsewhere_or_recorded():
 def test_a_picker_across_comparisons_says_whose_and_when():
     mine, theirs = quick_like()[:2], [run("0000000000b1", "jigsaw", 100, group="g2", owner="ben")]
     labels = picker_labels(mine + theirs)
-    assert labels["00000000000a"].startswith("jigsaw · by ada, ") and labels["0000000000b1"].startswith("jigsaw · by ben, ")
+    assert labels["00000000000a"].startswith("jigsaw · by ada, ") and labels["0000000000b1"].startswith(
+        "jigsaw · by ben, "
+    )
     assert len(set(labels.values())) == 3 and not any(RUN_ID.search(v) for v in labels.values())
 
 
@@ -157,9 +161,9 @@ def test_k_choices_ascend_with_all_last():
 
 
 def test_scratch_with_one_k_is_a_visible_dashed_line():
-    rows = [
-        {"run": "jigsaw", "labels_per_class": k, "value": 0.3, "spread": 0.01} for k in (1, 5, 10, 25)
-    ] + [{"run": lab.SCRATCH, "labels_per_class": 10, "value": 0.4, "spread": None}]
+    rows = [{"run": "jigsaw", "labels_per_class": k, "value": 0.3, "spread": 0.01} for k in (1, 5, 10, 25)] + [
+        {"run": lab.SCRATCH, "labels_per_class": 10, "value": 0.4, "spread": None}
+    ]
     fig = charts.few_label_figure(rows, None)
     scratch = next(t for t in fig.data if t.name.startswith(lab.SCRATCH))
     assert scratch.line.dash == "dash" and len(scratch.x) >= 2 and min(scratch.x) < max(scratch.x)
@@ -227,8 +231,12 @@ def test_results_names_every_run_and_gives_a_fine_tune_one_number(comparison, mo
     table = next(df.value for df in at.dataframe if "fine-tuned" in df.value.columns)
     row = table[table["run"] == "jigsaw → fine-tuned on 2 labels/class"].iloc[0]
     assert row["fine-tuned"] == f"{100 * tuned.results['finetune']['accuracy']:.1f}%" and row["linear probe"] == "—"
-    frozen = json.loads(next(c for c in at.get("plotly_chart") if c.proto.id and "kNN (k=20)" in c.proto.spec).proto.spec)
-    assert not any("fine-tuned" in x for t in frozen["data"] for x in t.get("x", [])), "a fine-tune among frozen features"
+    frozen = json.loads(
+        next(c for c in at.get("plotly_chart") if c.proto.id and "kNN (k=20)" in c.proto.spec).proto.spec
+    )
+    assert not any("fine-tuned" in x for t in frozen["data"] for x in t.get("x", [])), (
+        "a fine-tune among frozen features"
+    )
     bars = json.loads(next(c for c in at.get("plotly_chart") if "fine-tuned @ 2" in c.proto.spec).proto.spec)
     tuned_bar = next(t for t in bars["data"] if t["name"].startswith("fine-tuned"))
     assert pytest.approx(tuned.results["finetune"]["accuracy"] * 100) in tuned_bar["y"]
@@ -278,7 +286,9 @@ def test_a_custom_run_predicts_in_its_designs_words(tmp_path):
 
     store = RunStore(tmp_path)
     design = '{"name": "Which flip", "target": "which", "transforms": ["hflip", "vflip"]}'
-    config = TrainConfig(task="custom", params={"definition": design}, dataset="shapes", n=64, batch_size=16, epochs=0.5)
+    config = TrainConfig(
+        task="custom", params={"definition": design}, dataset="shapes", n=64, batch_size=16, epochs=0.5
+    )
     run_id = store.submit(config, owner="ada")
     Worker(store).run(max_runs=1)
     finished = store.get(run_id)
