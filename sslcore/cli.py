@@ -18,6 +18,7 @@ from sslcore.context import chance_points, flags, spread
 from sslcore.errors import ConfigError, ImageDecodeError, PretextLabError, TextDecodeError
 from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED
 from sslcore.limits import MAX_SEEDS
+from sslcore.names import plural
 
 if TYPE_CHECKING:
     from sslcore.train import TrainConfig
@@ -404,8 +405,8 @@ def _quick(args) -> int:
         folders = {run_id: root / config.task for run_id, config in zip(ids, runs)}
         for config in quick_finetunes(runs, ids):
             source = load_source(folders[config.init_from], config.init_from) if config.init_from else None
-            name = (
-                f"fine-tune {next(c.task for i, c in zip(ids, runs) if i == config.init_from)}" if source else "scratch"
+            name = tuned_name(
+                next((c.task for i, c in zip(ids, runs) if i == config.init_from), None), config.labels_per_class
             )
             printer = None if args.json else ProgressPrinter(name)
             row = run_experiment(
@@ -472,7 +473,7 @@ def few_label_rows(args, configs, rows, data, k, ks, folders: dict[str, Path]) -
             config.to_dict(), init_from, k, budget=args.finetune_budget, epochs=args.finetune_epochs or None
         )
         name = SCRATCH if result is None else config.task
-        printer = None if args.json else ProgressPrinter(f"fine-tune {name}")
+        printer = None if args.json else ProgressPrinter(tuned_name(None if result is None else config.task, k))
         done = run_experiment(tuned, None, on_event=printer, data=data, source=source, label_ks=ks, embed="pca")
         point = None if result is None else next(p for p in result["label_curve"]["points"] if p["k"] == (k or ALL))
         few.append(
@@ -502,20 +503,22 @@ def print_few_labels(few: list[dict], k) -> None:
 
 def _finetune(args) -> int:
     from sslcore.experiment import run_experiment
+    from sslcore.names import labels_words, run_label
     from sslcore.runs import RunStore
 
     store = RunStore(args.data_dir)
     config = finetune_from_store(store, args.run_id, args)
-    printer = None if args.json else ProgressPrinter(f"fine-tune {args.run_id}")
+    name = f"{run_label(store.get(args.run_id), store.get)} → fine-tuned on {labels_words(config.labels_per_class)}"
+    printer = None if args.json else ProgressPrinter(name)
     results = run_experiment(config, args.out, on_event=printer, data_dir=store.root)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     tuned = results["finetune"]
     print(
-        f"fine-tuned {tuned['source_task']} run {args.run_id} on {tuned['labels']} labels "
-        f"({args.labels_per_class} per class), {results['steps']} steps: test accuracy {_pct(tuned['accuracy'])} "
-        f"on {tuned['test_size']} examples"
+        f"{name} (run {args.run_id}'s backbone, {plural(tuned['labels'], 'label')}), "
+        f"{plural(results['steps'], 'step')}: fine-tuned accuracy {_pct(tuned['accuracy'])} "
+        f"on {plural(tuned['test_size'], 'test example')}"
     )
     if args.out:
         print(f"  saved to {args.out}")
@@ -533,6 +536,15 @@ def finetune_from_store(store, run_id: str, args) -> TrainConfig:
         raise ConfigError(f"run {run_id} is {source.status}: only a finished run can be fine-tuned")
     k = parse_labels_per_class(args.labels_per_class)
     return finetune_config(source.config, source.id, k, budget=args.budget, epochs=args.epochs)
+
+
+def tuned_name(source_task: str | None, labels_per_class) -> str:
+    """A fine-tune the command line runs without a store, named as the pages name it (sslcore.names)."""
+    from sslcore.fewlabel import ALL
+    from sslcore.names import SCRATCH, labels_words, task_words
+
+    how = labels_words(None if labels_per_class in (None, ALL) else labels_per_class)
+    return f"{SCRATCH} on {how}" if source_task is None else f"{task_words(source_task)} → fine-tuned on {how}"
 
 
 def _task_spread(rows: list[dict]) -> dict:
@@ -576,21 +588,24 @@ def _submit(args) -> int:
     return 0
 
 
-def _run_line(run) -> str:
+def _run_line(run, name: str | None = None) -> str:
+    """One row of `runs list`: the id (what the other commands take), status, the run's name (``name``: among
+    the listed runs, sslcore.names), data, owner, and what it scored: a fine-tune its fine-tuned accuracy."""
+    from sslcore.names import run_label
     from sslcore.uploads import dataset_label
 
     progress = ""
     if run.status == "running" and run.progress and run.progress.get("kind") == "step":
         progress = f"{100 * run.progress['progress']:.0f}% loss {run.progress['loss']:.3f}"
+    elif run.status == "succeeded" and run.results and run.results.get("finetune"):
+        progress = f"fine-tuned accuracy {_pct(run.results['finetune']['accuracy'])}"
     elif run.status == "succeeded" and run.results:
         progress = f"probe {_pct(run.results['linear_probe'])} kNN {_pct(run.results['knn'])}"
-        if "finetune" in run.results:
-            tuned = run.results["finetune"]
-            progress = f"fine-tuned {_pct(tuned['accuracy'])} on {tuned['labels']} labels · " + progress
     elif run.error:
         progress = run.error
     dataset = dataset_label(run.config.get("dataset"))
-    return f"{run.id}  {run.status:<10} {run.task:<18} {dataset:<8} {(run.owner or '-')[:16]:<16} {progress}"
+    name = name or run_label(run)
+    return f"{run.id}  {run.status:<10} {name:<28} {dataset:<8} {(run.owner or '-')[:16]:<16} {progress}"
 
 
 def _runs(args) -> int:
@@ -605,8 +620,11 @@ def _runs(args) -> int:
         if args.json:
             print(json.dumps([vars(r) for r in runs], indent=2, default=float))
         else:
+            from sslcore.names import run_labels
+
+            names = run_labels(runs, store.get)
             for run in runs:
-                print(_run_line(run))
+                print(_run_line(run, names[run.id]))
             if not runs:
                 print("no runs yet: python -m sslcore submit --task rotation")
         return 0
@@ -614,12 +632,13 @@ def _runs(args) -> int:
         raise ConfigError(f"runs {args.action} needs a run id")
     if args.action == "show":
         run = store.get(args.id)
-        print(json.dumps(vars(run), indent=2, default=float) if args.json else _run_line(run))
+        print(json.dumps(vars(run), indent=2, default=float) if args.json else _run_line(run, _alone(run, store)))
     elif args.action in ("cancel", "delete"):
         token = os.environ.get(TEACHER_TOKEN_ENV)  # the teacher needs no name
         by = None if is_teacher(token) else acting_owner(args, args.data_dir)
         if args.action == "cancel":
-            print(_run_line(store.cancel(args.id, by=by, token=token)))
+            run = store.cancel(args.id, by=by, token=token)
+            print(_run_line(run, _alone(run, store)))
         else:
             store.delete(args.id, by=by, token=token)
             print(f"deleted {args.id}")
@@ -630,9 +649,16 @@ def _runs(args) -> int:
                 raise ConfigError(f"run {args.id} is still {run.status} after {args.timeout:g} s")
             store.reap_stale()
             time.sleep(0.5)
-        print(json.dumps(vars(run), indent=2, default=float) if args.json else _run_line(run))
+        print(json.dumps(vars(run), indent=2, default=float) if args.json else _run_line(run, _alone(run, store)))
         return 0 if run.status == "succeeded" else 1
     return 0
+
+
+def _alone(run, store) -> str:
+    """One run's name on its own (a fine-tune's source found in the store)."""
+    from sslcore.names import run_label
+
+    return run_label(run, store.get)
 
 
 def _worker(args) -> int:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from statistics import mean, pstdev
 
-from sslcore.kinds import CUSTOM, RANDOM_INIT, SUPERVISED
+from sslcore.kinds import CUSTOM, FINETUNE, RANDOM_INIT, SUPERVISED
+from sslcore.names import plural
 
 MIN_TEST = 100  # fewer test examples than this and one example moves the accuracy by a point or more
 PSNR_FLOOR_DB, PSNR_PERFECT_DB = 10.0, 40.0  # ~ a flat grey guess, ~ indistinguishable to the eye
@@ -102,13 +103,16 @@ def flags(results: dict, config: dict, baseline_probe: float | None = None) -> l
     probe = results.get("linear_probe")
     if baseline_probe is None:
         baseline_probe = (results.get("baseline") or {}).get("linear_probe")
-    trained = results.get("task") != RANDOM_INIT
+    # a fine-tune's probe reads its fine-tuned backbone, not its accuracy: it is held against scratch (the lesson)
+    trained = results.get("task") not in (RANDOM_INIT, FINETUNE)
     few_test = test is not None and test < MIN_TEST
     noise = noise_points(test) or 0.0
-    test_words = f"{test} test images: ±{noise:.0f} points by chance alone"
+    test_words = f"{plural(test or 0, 'test image')}: ±{noise:.0f} points by chance alone"
     level = trained and probe is not None and baseline_probe is not None and 100 * (probe - baseline_probe) <= noise
     if level:
-        why = [f"{steps} steps: too little training to learn the task, or a task that teaches nothing this needs"]
+        why = [
+            f"{plural(steps or 0, 'step')}: too little training to learn the task, or a task that teaches nothing this needs"
+        ]
         if few_test:
             why.append(test_words)
         versus = f"({100 * probe:.1f}% vs {100 * baseline_probe:.1f}%)"
@@ -117,7 +121,7 @@ def flags(results: dict, config: dict, baseline_probe: float | None = None) -> l
     else:
         if trained and (rise := still_rising(results)) is not None:
             out.append(
-                f"{steps} steps: too little training to learn the task fully — the downstream kNN was still rising "
+                f"{plural(steps or 0, 'step')}: too little training to learn the task fully — the downstream kNN was still rising "
                 f"({rise:+.1f} points in the last quarter of the run); a longer run would score higher."
             )
         if few_test:
@@ -134,11 +138,11 @@ def context_line(results: dict, config: dict) -> str:
     if results.get("task") == RANDOM_INIT:
         parts.append("untrained")
     elif results.get("steps") is not None:
-        parts.append(f"{results['steps']:,} steps")
+        parts.append(plural(results["steps"], "step"))
     if results.get("task") != RANDOM_INIT and (seen := images_seen(results, config)) is not None:
-        parts.append(f"{seen:,} images seen")
+        parts.append(f"{plural(seen, 'image')} seen")
     if results.get("test_images") is not None:
-        parts.append(f"{results['test_images']:,} test images")
+        parts.append(plural(results["test_images"], "test image"))
     classes = results.get("num_classes") or len(results.get("class_names") or []) or None
     if classes:
         parts.append(f"chance {chance_points(classes):.1f}%")
@@ -183,6 +187,19 @@ def pretext_chance(task: str, params: dict, batch_size: int | None = None, num_c
     if task in ("autoencoder", "inpainting", "masked_image"):
         return PSNR_FLOOR_DB
     return 0.0  # masked_language (1 / vocabulary), simsiam's spread (0 = collapsed)
+
+
+def metric_is_accuracy(task: str, params: dict | None = None) -> bool:
+    """Whether a run's pretext metric is an accuracy (a fraction, shown as % like every accuracy), rather than
+    PSNR in dB, R² or SimSiam's spread. False for random init, which trains nothing."""
+    from sslcore.errors import PretextLabError
+    from sslcore.tasks import run_objective  # torch: the pages that draw training curves have it loaded
+
+    try:
+        objective = run_objective(task, params or {})
+    except PretextLabError:
+        return False
+    return objective is not None and objective.metric == "accuracy"
 
 
 def pretext_scale(task: str, metric: float | None, params: dict, batch_size=None, num_classes=None) -> float | None:

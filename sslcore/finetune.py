@@ -42,6 +42,7 @@ from sslcore import artifacts
 from sslcore.artifacts import ArtifactError
 from sslcore.errors import ConfigError
 from sslcore.menus import BUILTIN_DATASETS, BuiltinDataset
+from sslcore.names import SCRATCH  # how a fine-tune from random init is named in tables and charts
 from sslcore.runs.records import Progress
 from sslcore.tasks import run_view
 from sslcore.train import FINETUNE, RANDOM_INIT, TrainConfig, Trainer
@@ -55,7 +56,6 @@ EPOCHS = 30.0  # the length rule: epochs over the labelled set...
 MAX_STEPS = 300  # ...capped in steps (a large labelled set does not train for hours)
 FEW_BELOW = 25  # fewer labels per class than this: LP-FT (probe head, small rates, BatchNorm statistics kept)
 DRAWS = 3  # label draws a fine-tune trains and scores: the label curve's draws 0, 1, 2
-SCRATCH = "supervised from scratch"  # how a fine-tune from random init is named in tables and charts
 # settings a fine-tune inherits from its source run, so data, split and backbone are the same
 INHERITED = ("dataset", "n", "image_size", "seq_len", "backbone", "backbone_args", "seed", "test_fraction", "device")
 # and the source's evaluation view (finetune_config): a colorization run's fine-tune trains and is scored on grey

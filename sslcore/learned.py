@@ -11,16 +11,12 @@ import io
 import json
 
 from sslcore.fewlabel import ALL
-from sslcore.finetune import INHERITED, SCRATCH
-from sslcore.report import task_title
+from sslcore.finetune import INHERITED
+from sslcore.names import SCRATCH, run_labels
 from sslcore.runs.store import Run
 from sslcore.train import FINETUNE, RANDOM_INIT, SUPERVISED
 
 CSV_COLUMNS = ("chart", "run", "id", "task", "labels_per_class", "metric", "value", "spread", "reference", "steps", "test_size")
-
-
-def _short(run: Run) -> str:
-    return f"{task_title(run)} · {run.id[:6]}"  # a custom task by its design's name
 
 
 def is_source(run: Run) -> bool:
@@ -52,12 +48,13 @@ def _data_key(config: dict) -> tuple:
 def curve_rows(runs: list[Run], everything: list[Run], metric: str = "linear_probe") -> list[dict]:
     """Accuracy against labels per class: one row per (run, k), random init, and supervised from scratch."""
     rows, seen_baseline = [], False
+    names = run_labels(runs, _index(everything))
     for run in runs:
         if not is_source(run) or "label_curve" not in (run.results or {}):
             continue
         curve = run.results["label_curve"]
         for point in curve["points"]:
-            rows.append(_curve_row(_short(run), run, point, metric, curve, run.results.get("steps")))
+            rows.append(_curve_row(names[run.id], run, point, metric, curve, run.results.get("steps")))
         base = (run.results.get("baseline") or {}).get("label_curve")
         if base and not seen_baseline:
             seen_baseline = True
@@ -106,10 +103,18 @@ def _curve_row(name, run, point, metric, curve, steps, task=None) -> dict:
     }
 
 
-def ceiling(runs: list[Run]) -> dict | None:
-    """The supervised-on-all-labels run among the compared ones (the ceiling line), if any."""
+def ceiling(runs: list[Run], metric: str = "linear_probe") -> dict | None:
+    """The supervised-on-all-labels run among the compared ones (the ceiling line), if any, read out with
+    ``metric`` (its linear probe or its kNN: the read-out the chart shows)."""
     run = next((r for r in runs if r.task == SUPERVISED and r.config.get("labels_per_class") is None), None)
-    return None if run is None else {"run": _short(run), "value": run.results["linear_probe"], "steps": run.results["steps"]}
+    if run is None or run.results.get(metric) is None:
+        return None
+    return {"run": run_labels(runs)[run.id], "metric": metric, "value": run.results[metric], "steps": run.results["steps"]}
+
+
+def _index(everything: list[Run]) -> dict[str, Run]:
+    """{id: run}: where a fine-tune's source is found when it is not among the compared runs."""
+    return {r.id: r for r in everything}
 
 
 def finetune_ks(runs: list[Run], everything: list[Run]) -> list:
@@ -117,7 +122,12 @@ def finetune_ks(runs: list[Run], everything: list[Run]) -> list:
     ks = set(scratch_runs(runs, everything))
     for run in runs:
         ks |= set(finetunes_of(run.id, everything))
-    return sorted(ks, key=lambda k: float("inf") if k == ALL else k)
+    return k_choices(ks)
+
+
+def k_choices(ks) -> list:
+    """Labels per class, each once, in ascending order, "all" last: the order a k picker offers them in."""
+    return sorted(set(ks), key=lambda k: float("inf") if k == ALL else k)
 
 
 def _tuned(run: Run | None) -> dict:
@@ -140,6 +150,7 @@ def bar_rows(runs: list[Run], everything: list[Run], k) -> list[dict]:
     and supervised from scratch@k. The probe is the fine-tune's own frozen start on its draws when it has
     one, else the label curve's median."""
     rows = []
+    names = run_labels(runs, _index(everything))
     for run in runs:
         if not is_source(run) or run.task == SUPERVISED:
             continue
@@ -149,7 +160,7 @@ def bar_rows(runs: list[Run], everything: list[Run], k) -> list[dict]:
         rows.append(
             {
                 "chart": "probe vs fine-tune",
-                "run": _short(run),
+                "run": names[run.id],
                 "id": run.id,
                 "task": run.task,
                 "labels_per_class": k,
@@ -186,6 +197,7 @@ def factor_rows(runs: list[Run]) -> tuple[list[str], list[dict]]:
     with random init and raw pixels as reference rows."""
     rows, names = [], []
     references_done = False
+    labels = run_labels(runs)
     for run in runs:
         table = (run.results or {}).get("factors", {}).get("factors")
         base = (run.results or {}).get("baseline") or {}
@@ -199,7 +211,7 @@ def factor_rows(runs: list[Run]) -> tuple[list[str], list[dict]]:
             raw = base.get("raw_pixels", {}).get("factors", {}).get("factors")
             if raw:
                 rows.append(_factor_row("raw pixels", "", "raw pixels", raw, ref))
-        rows.append(_factor_row(_short(run), run.id, run.task, table, ref))
+        rows.append(_factor_row(labels[run.id], run.id, run.task, table, ref))
     return names, rows
 
 

@@ -13,6 +13,7 @@ from statistics import fmean
 from sslcore.context import noise_points
 from sslcore.flops import format_flops
 from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED
+from sslcore.names import labels_words, plural, task_words
 
 
 def _pct(value: float) -> str:
@@ -21,7 +22,7 @@ def _pct(value: float) -> str:
 
 def _name(task: str) -> str:
     """A task as a sentence names it: "relative position", not "relative_position"."""
-    return task.replace("_", " ")
+    return task_words(task)
 
 
 def _by_task(rows: list[dict], key) -> dict[str, float]:
@@ -50,7 +51,10 @@ def frozen_sentence(rows: list[dict]) -> str | None:
     first = next(r for r in pretext if r["task"] == best)
     test = first.get("test_images")
     noise = noise_points(test) or 0.0
-    rests = f"{first.get('steps')} steps, {format_flops(first.get('flops') or 0)}, {test} test images: ±{noise:.1f} points by chance"
+    rests = (
+        f"{plural(first.get('steps') or 0, 'step')}, {format_flops(first.get('flops') or 0)}, "
+        f"{plural(test or 0, 'test image')}: ±{noise:.1f} points by chance"
+    )
     others = sorted((t for t in probes if t != best), key=probes.get, reverse=True)
     rest = "; " + ", ".join(f"{_name(t)} {_pct(probes[t])}" for t in others) if others else ""
     if 100 * (probes[best] - base) <= noise:
@@ -79,8 +83,8 @@ def few_label_sentence(rows: list[dict]) -> str | None:
         draws = ft.get("draws") if isinstance(ft.get("draws"), int) else len(ft.get("values") or []) or 1
         test = ft.get("test_size") or best.get("test_images")
         noise = noise_points(test) or 0.0
-        labels = f"{k} labels per class" if k is not None else "all labels"
-        rests = f"{draws} draw{'s' * (draws != 1)}, {test} test images"
+        labels = labels_words(k)
+        rests = f"{plural(draws, 'draw')}, {plural(test or 0, 'test image')}"
         head = f"With {labels}, {_name(ft['source_task'])}'s features fine-tuned reach {_pct(accuracy)} ({rests})"
         if 100 * (accuracy - reference) > noise:
             sentence = f"{head} where the same network trained from scratch reaches {_pct(reference)}."

@@ -19,10 +19,12 @@ from safetensors.torch import load_file
 from sslcore import artifacts
 from sslcore.artifacts import ArtifactError
 from sslcore.evaluate import split_indices
+from sslcore.kinds import CUSTOM, FINETUNE
 from sslcore.tasks.base import PreviewImage, PreviewItem, TextPreviewItem
 from sslcore.train import RANDOM_INIT, SUPERVISED, TrainConfig, load_run_data, make_objective, objective_inputs
 
 DEFAULT_COUNT = 6
+REGRESSION_CLOSE = 0.1  # a regressed amount counts as right within this share of its range
 RIGHT, WRONG = "✓", "✗"
 
 
@@ -107,6 +109,25 @@ def _supervised(task, batch, out, items, data) -> Predictions:
     for item, k in zip(items, batch.targets.tolist()):
         item.label = f"{names[k]} (class {k})"
     return _verdict(items, batch.targets.tolist(), out.argmax(-1).tolist(), lambda k: names[k], "the class")
+
+
+def _custom(task, batch, out, items, data) -> Predictions:
+    """A design's own words: the transformation or level it tells apart, the amounts it regresses, or, for
+    matching views, which view it pairs with which."""
+    d = task.definition
+    if d.target == "match":
+        return _views(task, batch, out, items, data)
+    if not task.regression:
+        what = "which transformation" if d.target == "which" else "the level"
+        return _verdict(items, batch.targets.tolist(), out.argmax(-1).tolist(), lambda k: d.classes[k], what)
+    guesses = out.float().clamp(0, 1)
+    correct = 0
+    for item, guess, truth in zip(items, guesses, batch.targets.float()):
+        ok = bool(((guess - truth).abs() <= REGRESSION_CLOSE).all())
+        correct += ok
+        said = [s.transform.describe(s.low + float(g) * (s.high - s.low)) for s, g in zip(d.steps, guess)]
+        item.label = f"truth: {item.label}  \nnetwork: {', '.join(said)} {RIGHT if ok else WRONG}"
+    return Predictions(items, correct, len(items), f"the amounts (right within {REGRESSION_CLOSE:.0%} of each range)")
 
 
 def _sentence_order(task, batch, out, items, data) -> Predictions:
@@ -258,6 +279,8 @@ DESCRIBE = {
     "simclr": _views,
     "simsiam": _views,
     SUPERVISED: _supervised,
+    FINETUNE: _supervised,  # a fine-tune (or scratch) predicts the real classes: named like supervised's
+    CUSTOM: _custom,
     "masked_language": _masked_language,
     "replaced_token": _replaced_token,
     "sentence_order": _sentence_order,

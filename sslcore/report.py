@@ -9,20 +9,25 @@ from pathlib import Path
 import numpy as np
 
 from sslcore.context import context_line, flags, images_seen, pretext_scale, scale_note
-from sslcore.errors import ConfigError
 from sslcore.kinds import FINETUNE, RANDOM_INIT
+from sslcore.names import run_label, run_labels, run_names
 from sslcore.runs.store import Run, display_owner
-from sslcore.tasks.custom import CUSTOM, parse_definition
 from sslcore.uploads import dataset_label
+
+PROBE_OF_FINETUNED = "probe of the fine-tuned backbone"  # how a fine-tune's linear probe is labelled wherever shown
 
 COLUMNS = (
     "id",
     "group",
+    "run",
     "task",
     "dataset",
     "status",
+    "labels_per_class",
+    "finetuned_accuracy",
     "linear_probe",
     "knn",
+    "probe_of",
     "baseline_probe",
     "baseline_knn",
     "pretext_metric",
@@ -55,37 +60,38 @@ CLASS_COLOURS = [
 ]
 
 
-def task_title(run: Run) -> str:
-    """The task as a person names it: a custom task by its design's name ("custom: Predict the flip"), a
-    fine-tune by what it starts from and on how many labels ("fine-tune of 3fa2c1 @ 10/class")."""
-    if run.task == CUSTOM:
-        try:
-            return f"{CUSTOM}: {parse_definition(run.config.get('params', {}).get('definition', '')).name}"
-        except ConfigError:
-            return CUSTOM
-    if run.task != FINETUNE:
-        return run.task
-    k = run.config.get("labels_per_class") or "all"
-    source = run.config.get("init_from")
-    return f"fine-tune of {source[:6]} @ {k}/class" if source else f"supervised from scratch @ {k}/class"
+def probe_of(run: Run) -> str:
+    """What a run's linear probe and kNN read: a fine-tune's are of its fine-tuned backbone, not its accuracy."""
+    if run.task == FINETUNE:
+        return PROBE_OF_FINETUNED
+    return "the untrained backbone" if run.task == RANDOM_INIT else "frozen features"
 
 
-def run_label(run: Run) -> str:
-    seed = run.config.get("seed")
-    return f"{task_title(run)} · {dataset_label(run.config.get('dataset'))} · seed {seed} · {run.id[:6]}"
+def finetuned_accuracy(run: Run) -> float | None:
+    """A fine-tune's accuracy: its fine-tuned network's (backbone + head) on the test split, the median over
+    its label draws; None for every other run."""
+    return ((run.results or {}).get("finetune") or {}).get("accuracy") if run.task == FINETUNE else None
 
 
-def result_row(run: Run) -> dict:
+def result_row(run: Run, name: str | None = None, label: str | None = None) -> dict:
+    """One run's numbers. ``label``: its name among the runs shown with it (``result_rows`` gives each run
+    its own); ``name`` the same without the seed, what seeds of one setting are grouped under."""
     r = run.results or {}
     base = r.get("baseline") or {}
+    label = label or run_label(run)
     return {
         "id": run.id,
         "group": run.group_id or "",
-        "task": task_title(run),
+        "run": label,
+        "task": name or label,
+        "kind": run.task,  # for grouping in code; not written to the CSV (a kind is not a name)
         "dataset": dataset_label(run.config.get("dataset")),
         "status": run.status,
+        "labels_per_class": run.config.get("labels_per_class"),
+        "finetuned_accuracy": finetuned_accuracy(run),
         "linear_probe": r.get("linear_probe"),
         "knn": r.get("knn"),
+        "probe_of": probe_of(run),
         "baseline_probe": base.get("linear_probe"),
         "baseline_knn": base.get("knn"),
         "pretext_metric": r.get("pretext_metric"),
@@ -103,12 +109,19 @@ def result_row(run: Run) -> dict:
     }
 
 
-def results_csv(runs: list[Run]) -> str:
+def result_rows(runs: list[Run], lookup=None) -> list[dict]:
+    """Every run's row, each named among the others (``sslcore.names``; ``lookup`` finds fine-tunes' sources)."""
+    names, labels = run_names(runs, lookup), run_labels(runs, lookup)
+    return [result_row(run, names[run.id], labels[run.id]) for run in runs]
+
+
+def results_csv(runs: list[Run], lookup=None) -> str:
+    """The runs' rows as CSV: a fine-tune's accuracy in ``finetuned_accuracy``; its ``linear_probe`` and ``knn``
+    read its fine-tuned backbone (``probe_of`` says which backbone every row's probe read)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    for run in runs:
-        writer.writerow(result_row(run))
+    writer.writerows(result_rows(runs, lookup))
     return out.getvalue()
 
 
@@ -134,19 +147,21 @@ def weights_file(run_dir) -> bytes:
         raise ArtifactError(f"{path} cannot be read ({err.strerror or err})") from None
 
 
-def pretext_points(runs: list[Run]) -> list[dict]:
-    """Pretext success against downstream accuracy, one point per trained run that has a pretext metric:
-    ``x`` is its metric on the common scale (0 = chance, 1 = perfect), ``y`` its linear probe (%), ``raw`` the
+def pretext_points(runs: list[Run], names: dict[str, str] | None = None) -> list[dict]:
+    """Pretext success against downstream accuracy, one point per trained run that has a pretext metric (not
+    fine-tunes: they solved no pretext task): ``task`` is its name (``names``: {id: name}, else its own),
+    ``x`` its metric on the common scale (0 = chance, 1 = perfect), ``y`` its linear probe (%), ``raw`` the
     metric in its own words and ``scale`` how it was rescaled."""
     points = []
+    names = names or run_names(runs)
     for run in runs:
         r = run.results or {}
-        if run.task == RANDOM_INIT or r.get("pretext_metric") is None:
+        if run.task in (RANDOM_INIT, FINETUNE) or r.get("pretext_metric") is None:
             continue
         params, batch, classes = run.config.get("params") or {}, run.config.get("batch_size"), r.get("num_classes")
         points.append(
             {
-                "task": run.task,
+                "task": names[run.id],
                 "x": pretext_scale(run.task, r["pretext_metric"], params, batch, classes),
                 "y": 100 * r["linear_probe"],
                 "raw": f"{r.get('metric_label') or 'pretext metric'}: {r['pretext_metric']:.3g}",

@@ -249,24 +249,6 @@ def sweep_knob(runs) -> str | None:
     return varying[0] if len(varying) == 1 else None
 
 
-def knob_words(runs) -> dict[str, str]:
-    """Run id -> the knob values that set it apart from the other runs of its task ("angles=2"), or "" when
-    they differ at most in their seed. Runs with the same words are repeats of one another: a chart averages
-    them, and only them, as seeds (a sweep's values are never seeds)."""
-    by_task: dict[str, list] = {}
-    for r in runs:
-        if r.task != CUSTOM:  # a design's only knob is its definition: its name already tells designs apart
-            by_task.setdefault(r.task, []).append(r)
-    words = {r.id: "" for r in runs}
-    for group in by_task.values():
-        params = [r.config.get("params") or {} for r in group]
-        keys = sorted(set().union(*params))
-        varying = [k for k in keys if len({repr(p.get(k)) for p in params}) > 1]
-        for r, p in zip(group, params):
-            words[r.id] = ", ".join(f"{k}={p.get(k, '—')}" for k in varying)
-    return words
-
-
 def _median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None

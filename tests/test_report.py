@@ -9,9 +9,9 @@ from sslcore.report import COLUMNS, projector_tsv, result_row, results_csv
 from sslcore.runs.store import Run
 
 
-def finished_run(task="rotation", probe=0.6) -> Run:
+def finished_run(task="rotation", probe=0.6, run_id="0123456789ab") -> Run:
     return Run(
-        id="0123456789ab", group_id="g1", kind="task", task=task, config={"dataset": "shapes", "seed": 3},
+        id=run_id, group_id="g1", kind="task", task=task, config={"dataset": "shapes", "seed": 3},
         status="succeeded", created=1.0, started=2.0, finished=3.0, worker_id="w", heartbeat=3.0, progress=None,
         error=None, cancel_requested=False,
         results={"linear_probe": probe, "knn": 0.4, "baseline": {"linear_probe": 0.2, "knn": 0.1},
@@ -21,7 +21,7 @@ def finished_run(task="rotation", probe=0.6) -> Run:
 
 
 def test_results_csv_has_one_row_per_run_with_baseline():
-    rows = list(csv.DictReader(io.StringIO(results_csv([finished_run(), finished_run("jigsaw", 0.7)]))))
+    rows = list(csv.DictReader(io.StringIO(results_csv([finished_run(), finished_run("jigsaw", 0.7, "ba9876543210")]))))
     assert [r["task"] for r in rows] == ["rotation", "jigsaw"]
     assert tuple(rows[0]) == COLUMNS
     assert float(rows[1]["linear_probe"]) == 0.7 and float(rows[1]["baseline_probe"]) == 0.2

@@ -8,7 +8,8 @@ from PIL import Image
 from signing import sign_in
 from streamlit.testing.v1 import AppTest
 
-from sslcore.report import result_row, results_csv, run_label
+from sslcore.names import run_labels
+from sslcore.report import result_row, results_csv
 from sslcore.runs import RunStore
 from sslcore.train import TrainConfig
 from sslcore.uploads import clean_name, dataset_label, save_upload
@@ -35,7 +36,9 @@ def test_labels_csv_and_rows_use_the_uploaded_name(tmp_path):
     assert clean_name("../../etc/passwd\x00") == "passwd" and clean_name("") == "upload"
     store = RunStore(tmp_path)
     run = store.get(store.submit(TrainConfig(task="rotation", dataset=path), owner="ada"))
-    for text in (run_label(run), result_row(run)["dataset"], results_csv([run])):
+    other = store.get(store.submit(TrainConfig(task="rotation", dataset="shapes"), owner="ada"))
+    label = run_labels([run, other])[run.id]  # a name shows the dataset where it tells two runs apart
+    for text in (label, result_row(run)["dataset"], results_csv([run])):
         assert "flowers.zip" in text and "uploads" not in text and str(tmp_path) not in text
 
 
@@ -50,7 +53,7 @@ def test_the_train_queue_shows_the_uploaded_name():
     assert not at.exception, at.exception
     store = RunStore()
     try:
-        cards = " ".join(m.value for m in at.markdown if "`" in m.value)
+        cards = " ".join(c.value for c in at.caption if "run id" in c.value)  # each card's details line
         assert "“my shapes.zip” (uploaded)" in cards and "uploads/" not in cards
     finally:
         for run in store.list():

@@ -65,7 +65,7 @@ def test_live_charts_draw_at_most_live_points_and_the_newest_one():
     assert all(len(trace.x) == charts.LIVE_POINTS for trace in loss.data)
     assert loss.data[0].x[-1] == events[4999].elapsed and loss.data[0].y[-1] == events[4999].loss
     knn = charts.knn_during_run(events)
-    assert len(knn.data[0].x) == charts.LIVE_POINTS and knn.data[0].y[-1] == events[-1].knn
+    assert len(knn.data[0].x) == charts.LIVE_POINTS and knn.data[0].y[-1] == 100 * events[-1].knn
     short = charts.training_curves(steps(7))
     assert len(short.data[0].x) == 7  # short runs are drawn whole
 
@@ -168,8 +168,8 @@ def test_only_the_running_run_has_live_charts_from_at_most_live_points(compariso
     assert drawn[0].endswith(f"loss-{running}") and drawn[1].endswith(f"knn-{running}"), drawn
     loss = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert len(loss["data"][0]["x"]) == charts.LIVE_POINTS and loss["data"][0]["x"][-1] == pytest.approx(49.9)
-    text = " ".join(m.value for m in at.markdown)
-    assert all(run_id in text for run_id in (done, running, queued, baseline))  # every run still has its card
+    text = " ".join(c.value for c in at.caption)  # each card's details line ends with its run id
+    assert all(f"run id {run_id}" in text for run_id in (done, running, queued, baseline))  # every run has its card
     assert any("linear probe 60.0%" in c.value for c in at.caption)  # finished: a one-line caption
     assert ("live_queue", 2) in intervals and ("live_charts", 10) in intervals  # runs are unfinished: both poll
 
@@ -182,8 +182,8 @@ def test_an_idle_train_page_does_not_poll(comparison, intervals):
     assert sorted(intervals) == [("live_charts", None), ("live_queue", None)]
     assert not at.get("plotly_chart")
     assert any("does not refresh by itself" in c.value for c in at.caption)
-    text = " ".join(m.value for m in at.markdown)
-    assert all(run_id in text for run_id in (done, running, queued, baseline))
+    text = " ".join(c.value for c in at.caption)  # each card's details line ends with its run id
+    assert all(f"run id {run_id}" in text for run_id in (done, running, queued, baseline))
     # once something is queued again (here by Bob), Refresh finds it and the page polls again
     store.submit(TrainConfig(task="rotation", **TINY), owner="bob")
     next(b for b in at.button if b.key == "refresh_queue").click().run()

@@ -63,33 +63,34 @@ def quick_label(compute: float) -> str:
 def spent_caption(results: RunResults) -> str:
     """'26 steps · 6,656 images · 2.4 TFLOP · 31 s': what a run's numbers rest on."""
     if results.images_seen is None:  # runs from before compute budgets
-        return f"{results.steps or 0} steps · {results.train_seconds or 0:.0f} s"
+        return f"{lab.plural(results.steps or 0, 'step')} · {results.train_seconds or 0:.0f} s"
     return (
-        f"{results.steps} steps · {results.images_seen:,} images seen · {lab.format_flops(results.flops)} · "
-        f"{results.wall_s:.0f} s"
+        f"{lab.plural(results.steps or 0, 'step')} · {lab.plural(results.images_seen, 'image')} seen · "
+        f"{lab.format_flops(results.flops)} · {results.wall_s:.0f} s"
     )
 
 
-def under_budget_warning(run) -> None:
-    """A run stopped by the wall-clock cap did not get its compute: say so where its numbers are shown."""
+def under_budget_warning(run, name: str) -> None:
+    """A run stopped by the wall-clock cap did not get its compute: say so where its numbers are shown.
+    ``name``: the run's name where it is shown (``lab.run_labels``)."""
     r = run.results_record
     if r and r.under_budget:
         st.warning(
-            f"{run.task} · `{run.id[:6]}` is **under budget**: the {r.max_seconds or 0:.0f} s safety "
-            f"cap stopped it after {r.steps} of {r.planned_steps} steps. Its numbers are not comparable "
-            "with the others'.",
+            f"**{name}** is **under budget**: the {r.max_seconds or 0:.0f} s safety "
+            f"cap stopped it after {r.steps} of {lab.plural(r.planned_steps or 0, 'step')}. Its numbers are not "
+            "comparable with the others'.",
             icon="⏱️",
         )
 
 
-def spent_table(runs) -> None:
+def spent_table(runs, names: dict[str, str]) -> None:
     """Per run: the budget, steps, images seen, compute and wall time, and test-set size."""
     rows = []
     for run in runs:
         r = run.results_record or lab.RunResults()
         rows.append(
             {
-                "run": f"{run.task} · {run.id[:6]}",
+                "run": names[run.id],
                 "budget": r.budget or "time",
                 "steps": r.steps,
                 "images seen": r.images_seen,
@@ -101,4 +102,4 @@ def spent_table(runs) -> None:
         )
     st.dataframe(rows, hide_index=True)
     for run in runs:
-        under_budget_warning(run)
+        under_budget_warning(run, names[run.id])

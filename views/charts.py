@@ -48,23 +48,26 @@ def small_chart(x, ys: dict, title: str) -> go.Figure:
     return fig
 
 
-def training_curves(events: list[Progress]) -> go.Figure | None:
+def training_curves(events: list[Progress], accuracy: bool = False) -> go.Figure | None:
     """Loss and pretext metric of a run's step events over training seconds (None before the first step), at
-    most LIVE_POINTS of them."""
+    most LIVE_POINTS of them. ``accuracy``: the metric is an accuracy, drawn in % as Results shows accuracies."""
     steps = downsample([e for e in events if e.kind == "step"])
     if not steps:
         return None
+    metric = [None if e.metric is None else 100 * e.metric for e in steps] if accuracy else [e.metric for e in steps]
     return small_chart(
         [e.elapsed for e in steps],
-        {"loss": [e.loss for e in steps], "pretext": [e.metric for e in steps]},
-        "loss and pretext metric",
+        {"loss": [e.loss for e in steps], "pretext accuracy (%)" if accuracy else "pretext": metric},
+        "loss and pretext accuracy (%)" if accuracy else "loss and pretext metric",
     )
 
 
 def knn_during_run(events: list[Progress]) -> go.Figure:
-    """The downstream kNN accuracy of a run's probe events over training seconds, at most LIVE_POINTS of them."""
+    """The downstream kNN accuracy (%) of a run's probe events over training seconds, at most LIVE_POINTS of them."""
     probes = downsample([e for e in events if e.kind == "probe"])
-    return small_chart([p.elapsed for p in probes], {"kNN": [p.knn for p in probes]}, "downstream kNN accuracy")
+    fig = small_chart([p.elapsed for p in probes], {"kNN": [100 * p.knn for p in probes]}, "downstream kNN accuracy (%)")
+    fig.update_yaxes(title="kNN accuracy (%)")
+    return fig
 
 
 # ------------------------------------------------------------------------------------------ Results
@@ -84,38 +87,29 @@ def probe_curves(curves: list[tuple[str, RunResults]]) -> go.Figure:
 
 
 def by_task(rows: list[dict]) -> dict[str, list[dict]]:
-    """Rows grouped by their "task", in first-seen order."""
+    """Rows grouped by their "task" (a run's name without its seed: ``lab.run_names``), in first-seen order."""
     out: dict[str, list[dict]] = {}
     for row in rows:
         out.setdefault(row["task"], []).append(row)
     return out
 
 
-def bar_name(row: dict) -> str:
-    """A bar's name: the task, and the knob values that set its runs apart (``lab.knob_words``, in the row's
-    "knobs" when the page adds them): "rotation · angles=2"."""
-    knobs = row.get("knobs")
-    return f"{row['task']} · {knobs}" if knobs and knobs not in row["task"] else row["task"]
-
-
 def accuracy_groups(rows: list[dict]) -> dict[str, list[dict]]:
-    """Result rows (``lab.result_row``) per bar (``bar_name``: task and knob values), random init first: the
-    group's own baseline runs, else the baseline every run carries. Only seeds are averaged within a bar."""
-    tasks: dict[str, list[dict]] = {}
-    for row in rows:
-        tasks.setdefault(bar_name(row), []).append(row)
-    if lab.RANDOM_INIT not in tasks:
+    """Result rows (``lab.result_rows``) per name (the seeds of one setting together), random init first: the
+    group's own baseline runs, else the baseline every run carries."""
+    base = [r for r in rows if r.get("kind") == lab.RANDOM_INIT]
+    if not base:
         first = rows[0]
-        tasks = {lab.RANDOM_INIT: [{"linear_probe": first["baseline_probe"], "knn": first["baseline_knn"]}], **tasks}
-    return {lab.RANDOM_INIT: tasks[lab.RANDOM_INIT], **{t: v for t, v in tasks.items() if t != lab.RANDOM_INIT}}
+        base = [{"linear_probe": first["baseline_probe"], "knn": first["baseline_knn"]}]
+    return {lab.RANDOM_INIT_WORDS: base, **by_task([r for r in rows if r.get("kind") != lab.RANDOM_INIT])}
 
 
 def accuracy_figure(rows: list[dict]) -> go.Figure:
-    """Linear probe and kNN per task and knob values: the mean over seeds as a bar, each seed as a dot, the
-    spread as a whisker (min to max), chance as a dashed line, every bar's context in its hover."""
+    """Linear probe and kNN per run name: the mean over seeds as a bar, each seed as a dot, the spread as a
+    whisker (min to max), chance as a dashed line, every bar's context in its hover."""
     tasks = accuracy_groups(rows)
     order = list(tasks)
-    names = [RANDOM_INIT_NAME if t == lab.RANDOM_INIT else t for t in order]
+    names = [RANDOM_INIT_NAME if t == lab.RANDOM_INIT_WORDS else t for t in order]
     fig = go.Figure()
     for metric, label, colour in (("linear_probe", "linear probe", PROBE_COLOUR), ("knn", "kNN (k=20)", KNN_COLOUR)):
         stats = [lab.spread([r[metric] for r in tasks[t]]) for t in order]
@@ -246,8 +240,9 @@ def word_map(embedding: dict, title: str, labelled: int = 120) -> go.Figure:
     return fig
 
 
-def confusion_figure(counts: list[list[int]], names: list[str], task: str) -> go.Figure:
-    """The linear probe's confusion matrix: counts as text, the share of each true class as colour."""
+def confusion_figure(counts: list[list[int]], names: list[str], task: str, fine_tuned: bool = False) -> go.Figure:
+    """The linear probe's confusion matrix: counts as text, the share of each true class as colour. ``task``: the
+    run's name; ``fine_tuned``: the run is a fine-tune, whose probe reads its fine-tuned backbone."""
     rows = [sum(row) for row in counts]
     share = [[100 * c / max(1, total) for c in row] for row, total in zip(counts, rows)]
     fig = go.Figure(
@@ -266,7 +261,9 @@ def confusion_figure(counts: list[list[int]], names: list[str], task: str) -> go
     )
     total, right = sum(rows), sum(counts[i][i] for i in range(len(counts)))
     fig.update_layout(
-        title=f"Linear probe on {task}'s features: {right} of {total} test examples right",
+        title=f"{lab.PROBE_OF_FINETUNED.capitalize()} ({task}): {right} of {total} test examples right"
+        if fine_tuned
+        else f"Linear probe on {task}'s features: {right} of {total} test examples right",
         xaxis_title="predicted class",
         yaxis_title="true class",
         yaxis_autorange="reversed",
@@ -284,20 +281,33 @@ def label_x(k, rows) -> float:
     return 2.5 * max([float(r["labels_per_class"]) for r in rows if r["labels_per_class"] != lab.ALL] or [25.0])
 
 
+READ_OUT = {"linear_probe": "linear probe", "knn": "kNN"}
+
+
 def few_label_figure(rows: list[dict], ceiling: dict | None) -> go.Figure:
-    """Accuracy against labels per class (``lab.curve_rows``), one line per run; supervised from scratch
-    dashed black, random init dotted grey, the supervised-on-all ceiling as a line."""
+    """Accuracy against labels per class (``lab.curve_rows``), one line per run; supervised from scratch a
+    dashed black line (across the chart, its dots at the k it was trained on, when it has one k only), random
+    init dotted grey, the supervised-on-all ceiling as a line read out the same way as the curves."""
     fig = go.Figure()
+    xs = [label_x(r["labels_per_class"], rows) for r in rows]
     for i, name in enumerate(dict.fromkeys(r["run"] for r in rows)):
         own = sorted((r for r in rows if r["run"] == name), key=lambda r: label_x(r["labels_per_class"], rows))
         scratch, base = name == lab.SCRATCH, name == "random init"
+        x, y = [label_x(r["labels_per_class"], rows) for r in own], [100 * r["value"] for r in own]
+        if scratch and len(own) == 1:  # one k: a dashed reference across the chart, the dot where it was measured
+            ks = own[0]["labels_per_class"]
+            x, y = [min(xs), *x, max(xs)], [y[0], *y, y[0]]
+            name = f"{name} on {lab.labels_words(None if ks == lab.ALL else ks)} (dashed line; dot: where measured)"
+        elif scratch:
+            name = f"{name}, trained on k labels/class (dashed line)"
         fig.add_trace(
             go.Scatter(
-                x=[label_x(r["labels_per_class"], rows) for r in own],
-                y=[100 * r["value"] for r in own],
+                x=x,
+                y=y,
                 error_y=None if scratch else dict(type="data", array=[100 * (r["spread"] or 0) for r in own]),
-                name=f"{name} (fine-tuned on k)" if scratch else name,
+                name=name,
                 mode="lines+markers",
+                marker=dict(size=[0, 9, 0] if scratch and len(own) == 1 else 7),
                 line=dict(
                     color="black" if scratch else "#999999" if base else LINE_COLOURS[i % len(LINE_COLOURS)],
                     dash="dash" if scratch else "dot" if base else "solid",
@@ -310,10 +320,10 @@ def few_label_figure(rows: list[dict], ceiling: dict | None) -> go.Figure:
             y=100 * ceiling["value"],
             line_dash="dot",
             line_color="#CC6677",
-            annotation_text="supervised on all labels (ceiling)",
+            annotation_text=f"supervised on all labels, {READ_OUT.get(ceiling.get('metric'), 'linear probe')} (ceiling)",
             annotation_position="top left",
         )
-    ticks = sorted({label_x(r["labels_per_class"], rows) for r in rows})
+    ticks = sorted(set(xs))
     labels = {label_x(r["labels_per_class"], rows): str(r["labels_per_class"]) for r in rows}
     fig.update_xaxes(type="log", tickvals=ticks, ticktext=[labels[t] for t in ticks], title="labels per class (log)")
     fig.update_layout(yaxis_title="test accuracy (%)", height=420, margin=dict(t=20))
@@ -422,7 +432,7 @@ def sweep_figure(points: list[dict], knob: str, task: str) -> go.Figure:
     """One x position per knob value (``lab.sweep_points``); percentages on one axis (factor probes as their
     own scores × 100)."""
     x = [str(p["value"]) for p in points]
-    hover = [f"{p['steps']:.0f} steps · {p['runs']} run(s)" if p["steps"] is not None else "" for p in points]
+    hover = [f"{p['steps']:.0f} steps · {lab.plural(p['runs'], 'run')}" if p["steps"] is not None else "" for p in points]
 
     def line(name, values, **style):
         return go.Scatter(

@@ -158,10 +158,10 @@ try:
     if text_task:
         data, rows = text_rows()
         task.setup(data)
-        batch, shown = lab.preview_batch(task, data.tokens[rows], seed), f"{len(rows)} sentences"
+        batch, shown = lab.preview_batch(task, data.tokens[rows], seed), lab.plural(len(rows), "sentence")
     else:
         images = image_batch()
-        batch, shown = lab.preview_batch(task, images, seed), f"{len(images)} images"
+        batch, shown = lab.preview_batch(task, images, seed), lab.plural(len(images), "image")
 except lab.PretextLabError as err:
     st.error(str(err), icon="⚠️")
     st.stop()

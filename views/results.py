@@ -27,7 +27,7 @@ if not finished:
     st.stop()
 
 default = pick_comparison(store, finished)
-labels = {r.id: lab.run_label(r) for r in finished}
+labels = lab.picker_labels(finished)
 chosen_ids = st.multiselect(
     "Runs to compare (default: the comparison above)",
     list(labels),
@@ -56,11 +56,12 @@ if group and any(r.status in ("queued", "running") for r in store.list(group_id=
     fills_in(group, len(default))
 if not runs:
     st.stop()
+names = lab.run_labels(runs, {r.id: r for r in finished})  # every run's name on this page (sslcore.names)
 
 # --- the lesson in words, above every chart --------------------------------------------------------------
 for sentence in lab.comparison_lesson([{**r.results, "task": r.task} for r in runs]):
     st.info(sentence, icon="💡")
-rows = [lab.result_row(r) for r in runs]
+rows = lab.result_rows(runs, {r.id: r for r in finished})
 if len({r.config.get("dataset") for r in runs}) > 1:
     st.warning(
         "These runs used different datasets: compare each with its own random-init baseline (in the CSV below).",
@@ -69,16 +70,17 @@ if len({r.config.get("dataset") for r in runs}) > 1:
 
 # --- accuracy bars: every run, with the random-init baseline and the supervised reference -------------
 st.subheader("Downstream accuracy of the frozen features")
-accuracy_chart(runs, rows)
-spent_table(runs)  # what each number rests on: steps, images seen, compute, time, test size, under budget
+accuracy_chart(runs, rows, names)
+spent_table(runs, names)  # what each number rests on: steps, images seen, compute, time, test size, under budget
 sweep_section(runs)  # one task over one knob: the sweep chart and its reading
 
 left, right = st.columns(2)
-left.plotly_chart(probe_curves([(r.task, r.results_record) for r in runs]), key="curve")
+curves = [(names[r.id], r.results_record) for r in runs if r.results_record and r.results_record.probe_curve]
+left.plotly_chart(probe_curves(curves), key="curve")  # fine-tunes and random init probe nothing while they train
 with right:
     pretext_chart(runs)
 
-predictions_section(store, runs)
+predictions_section(store, runs, names)
 
 # --- 2-D maps as small multiples -------------------------------------------------------------------------
 st.subheader("Maps of the test examples in each run's feature space")
@@ -119,6 +121,11 @@ def load_embedding(run) -> dict | lab.ArtifactError:
         return err
 
 
+def map_title(run) -> str:
+    """A map is of the features a probe reads: a fine-tune's are its fine-tuned backbone's."""
+    return f"{names[run.id]} (its fine-tuned backbone's features)" if run.task == lab.FINETUNE else names[run.id]
+
+
 maps = [r for r in runs if r.task != lab.RANDOM_INIT] or runs
 embeddings = {run.id: load_embedding(run) for run in maps}  # read once: maps, word vectors and downloads
 columns = st.columns(min(3, len(maps)))
@@ -126,9 +133,9 @@ for i, run in enumerate(maps):
     with columns[i % len(columns)]:
         emb = embeddings[run.id]
         if isinstance(emb, lab.ArtifactError):
-            st.warning(f"{run.task}: {emb}")
+            st.warning(f"{names[run.id]}: {emb}")
             continue
-        fig = embedding_map(emb, run.results_record.class_names or [], run.task, legend=i == 0)
+        fig = embedding_map(emb, run.results_record.class_names or [], map_title(run), legend=i == 0)
         event = st.plotly_chart(fig, key=f"map-{run.id}", on_select="rerun", selection_mode="points")
         points = (event.selection.points if event and event.selection else []) or []
         if points:
@@ -148,20 +155,23 @@ if word_runs:
     columns = st.columns(min(2, len(word_runs)))
     for i, (run, emb) in enumerate(word_runs):
         with columns[i % len(columns)]:
-            st.plotly_chart(word_map(emb, lab.run_label(run)), key=f"words-{run.id}")
+            st.plotly_chart(word_map(emb, names[run.id]), key=f"words-{run.id}")
             words = emb["words"].tolist()
             word = st.selectbox("Nearest words to", words, key=f"word-{run.id}")
             near = emb["word_neighbours"][words.index(word)]
             st.markdown(", ".join(f"`{words[j]}`" for j in near))
 
-layers_section(runs)  # the linear probe per backbone stage (views/results_layers.py)
+layers_section(runs, names)  # the linear probe per backbone stage (views/results_layers.py)
 show_learned(store, runs, finished)  # few labels, probe vs fine-tune, factor map (views/results_learned.py)
 
 # --- downloads -----------------------------------------------------------------------------------------
 st.subheader("Downloads")
-st.download_button("Results (CSV)", lab.results_csv(runs), "pretext-lab-results.csv", "text/csv")
+st.download_button(
+    "Results (CSV)", lab.results_csv(runs, {r.id: r for r in finished}), "pretext-lab-results.csv", "text/csv"
+)
 for run in maps:
-    with st.expander(f"Files of {lab.run_label(run)}"):
+    with st.expander(f"Files of {names[run.id]}"):
+        st.caption(f"Run id {run.id}")  # the run's details line: its id stays out of its name
         try:
             emb = embeddings[run.id]
             if isinstance(emb, lab.ArtifactError):

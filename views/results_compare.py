@@ -16,7 +16,8 @@ from views.owner import is_teacher_here, me, owner_words, refused, teacher_token
 def _group_words(group: dict, reference: str | None) -> str:
     when = dt.datetime.fromtimestamp(group["created"]).strftime("%H:%M")
     pin = "📌 class reference · " if group["group_id"] == reference else ""
-    return f"{pin}{owner_words(group['owner'])} · {', '.join(group['tasks'])} · {when} · {group['group_id'][:6]}"
+    tasks = ", ".join(lab.task_words(t) for t in group["tasks"])
+    return f"{pin}{owner_words(group['owner'])} · {tasks} · {when} · {group['group_id'][:6]}"
 
 
 def pick_comparison(store, finished) -> list[str]:
@@ -55,31 +56,40 @@ def pick_comparison(store, finished) -> list[str]:
     return [r.id for r in finished if r.group_id == group]
 
 
-def accuracy_chart(runs, rows: list[dict]) -> None:
-    """Linear probe and kNN per task and knob values (``views.charts.accuracy_figure``), how to read it, and the
-    context table."""
-    knobs = lab.knob_words(runs)
-    rows = [{**row, "knobs": knobs.get(row["id"], "")} for row in rows]
-    st.plotly_chart(accuracy_figure(rows), key="accuracy")
-    seeds = max(len(v) for v in accuracy_groups(rows).values())
-    if seeds > 1:
+def accuracy_chart(runs, rows: list[dict], names: dict[str, str]) -> None:
+    """Linear probe and kNN of the frozen features per run (``views.charts.accuracy_figure``; fine-tunes are
+    judged by their fine-tuned network, below), how to read it, and the context table."""
+    frozen = [row for row in rows if row["kind"] != lab.FINETUNE]
+    if frozen:
+        st.plotly_chart(accuracy_figure(frozen), key="accuracy")
+        seeds = max(len(v) for v in accuracy_groups(frozen).values())
+        if seeds > 1:
+            st.caption(
+                f"Bars: mean over {seeds} seeds; whiskers: lowest to highest seed; circles: each seed. Two tasks whose "
+                "whiskers overlap are not told apart by this comparison."
+            )
+    if len(frozen) < len(rows):
         st.caption(
-            f"Bars: mean over {seeds} seeds; whiskers: lowest to highest seed; circles: each seed. Two tasks whose "
-            "whiskers overlap are not told apart by this comparison."
+            "Fine-tunes are not in this chart: a fine-tune's accuracy is its fine-tuned network's, on the labels it "
+            "was fine-tuned on (the table below, and “Frozen probe or fine-tuned” further down)."
         )
-    context_table(runs)
+    context_table(runs, names)
 
 
-def context_table(runs) -> None:
-    """Every run's numbers beside what they rest on, and its warnings in words."""
+def context_table(runs, names: dict[str, str]) -> None:
+    """Every run's numbers beside what they rest on, and its warnings in words: a fine-tune's one number is its
+    fine-tuned network's accuracy (its frozen-feature columns stay empty)."""
     table = []
     for run in runs:
         r = run.results_record
+        tuned = lab.finetuned_accuracy(run)
+        frozen = run.task != lab.FINETUNE
         table.append(
             {
-                "run": f"{run.task} · seed {run.config.get('seed')}",
-                "linear probe": f"{100 * r.linear_probe:.1f}%",
-                "kNN": f"{100 * r.knn:.1f}%",
+                "run": names[run.id],
+                "linear probe": f"{100 * r.linear_probe:.1f}%" if frozen else "—",
+                "kNN": f"{100 * r.knn:.1f}%" if frozen else "—",
+                "fine-tuned": "—" if tuned is None else f"{100 * tuned:.1f}%",
                 "rests on": lab.context_line({**run.results, "task": run.task}, run.config),
                 "dataset": lab.dataset_label(run.config.get("dataset")),
                 "by": owner_words(run.owner),
@@ -88,12 +98,12 @@ def context_table(runs) -> None:
     st.dataframe(table, hide_index=True, width="stretch")
     for run in runs:
         for warning in lab.flags({**(run.results or {}), "task": run.task}, run.config):
-            st.warning(f"**{run.task}** (seed {run.config.get('seed')}): {warning}", icon="⚠️")
+            st.warning(f"**{names[run.id]}**: {warning}", icon="⚠️")
 
 
 def pretext_chart(runs) -> None:
     """Pretext success vs downstream accuracy, every task's metric put on one scale: 0 = chance, 1 = perfect."""
-    points = lab.pretext_points(runs)
+    points = lab.pretext_points(runs, lab.run_names(runs))
     st.plotly_chart(pretext_figure(points), key="pretext-vs-probe")
     notes = sorted({f"{p['task']}: {p['scale']}" for p in points})
     st.caption("Common scale, per task — " + "; ".join(notes) + "." if notes else "No pretext metrics to show.")

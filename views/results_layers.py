@@ -10,14 +10,15 @@ from sslcore import lab
 from views.charts import stage_figure
 
 
-def layers_section(runs) -> None:
-    """A small chart per run (random init is the dashed reference in each), its reading, what is missing."""
+def layers_section(runs, names: dict[str, str]) -> None:
+    """A small chart per run (random init is the dashed reference in each), its reading, what is missing.
+    Fine-tunes are left out: they are judged by their fine-tuned network, and never probe per stage."""
     st.subheader("Which layer holds what?")
-    shown = [r for r in runs if r.task != lab.RANDOM_INIT] or runs
+    shown = [r for r in runs if r.task not in (lab.RANDOM_INIT, lab.FINETUNE)] or runs
     panels, older = [], []
     for run in shown:
-        panel = lab.stage_panel(run.results_record, lab.task_title(run)) if run.results_record else None
-        (panels.append(panel) if panel is not None else older.append(lab.run_label(run)))
+        panel = lab.stage_panel(run.results_record, names[run.id]) if run.results_record else None
+        (panels.append(panel) if panel is not None else older.append(names[run.id]))
     if panels:
         st.plotly_chart(stage_figure(panels), key="layers")
         st.markdown("  \n".join(p["reading"] for p in panels))

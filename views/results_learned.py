@@ -20,12 +20,18 @@ def few_label_chart(runs, everything) -> None:
     if not rows:
         st.info("These runs have no few-label curve (they finished before it existed): train them again.")
         return
-    st.plotly_chart(few_label_figure(rows, lab.ceiling(runs)), key="learned-curve")
+    st.plotly_chart(few_label_figure(rows, lab.ceiling(runs, metric)), key="learned-curve")
     test = rows[0]["test_size"]
+    scratch = [r["labels_per_class"] for r in rows if r["run"] == lab.SCRATCH]
+    dashed = (
+        f"the same network trained on {lab.labels_words(None if scratch[0] == lab.ALL else scratch[0])} alone, with "
+        "the fine-tune recipe: measured at that k only (the dot), drawn across as a reference"
+        if len(scratch) == 1
+        else "the same network trained on those k labels alone, with the fine-tune recipe"
+    )
     st.caption(
         f"Probe and kNN: frozen features, k labelled training examples per class, the median of several draws "
-        f"(bars: their spread); test split {test}. The dashed black line trains the same network on those k "
-        "labels alone, with the fine-tune recipe."
+        f"(bars: their spread); test split {test}. The dashed black line is {dashed}."
     )
     if not any(r["run"] == lab.SCRATCH for r in rows):
         st.caption("No supervised-from-scratch runs yet: queue them with the fine-tunes below.")
@@ -40,13 +46,13 @@ def finetune_bars(store, runs, everything) -> None:
     sources = [r for r in runs if lab.is_source(r) and r.task != lab.SUPERVISED]
     ks = lab.finetune_ks(runs, everything)
     left, right = st.columns([1, 2])
-    choices = list(dict.fromkeys([*ks, *lab.LABELS_PER_CLASS[1:3]]))
+    choices = lab.k_choices([*ks, *lab.LABELS_PER_CLASS[1:3]])
     k = left.selectbox("Labels per class", choices, index=choices.index(10) if 10 in choices else 0, key="learned-k")
     rows = lab.bar_rows(runs, everything, k)  # what is shown below; queueing adds no finished run to it
     missing = [r for r in sources if k not in lab.finetunes_of(r.id, everything)]
     scratch_missing = not any(row["run"] == lab.SCRATCH for row in rows)
     todo = len(missing) + scratch_missing
-    queue = f"Queue {todo} fine-tune{'s' * (todo > 1)} at k = {k} ({lab.DRAWS} label draws each)"
+    queue = f"Queue {lab.plural(todo, 'fine-tune')} at k = {k} ({lab.DRAWS} label draws each)"
     if todo and right.button(queue) and (owner := owner_or_ask()):
         try:
             scratch_from = sources[0].config if scratch_missing and sources else None
@@ -57,7 +63,7 @@ def finetune_bars(store, runs, everything) -> None:
         except lab.PretextLabError as err:
             st.error(f"Could not queue the fine-tunes: {err}", icon="🛑")
         else:
-            st.success(f"Queued {len(configs)} fine-tunes: the Train page shows them; come back when they finish.")
+            st.success(f"Queued {lab.plural(len(configs), 'fine-tune')}: the Train page shows them; come back when they finish.")
     if not any(r["finetune"] is not None for r in rows):
         st.info(f"No fine-tunes at k = {k} yet for these runs.")
         return

@@ -18,13 +18,13 @@ def _predictions(run_dir: str, run_id: str, config_key: str, config: dict):  # n
     return lab.predict_run(run_dir, config, count=SHOWN)
 
 
-def predictions_section(store, runs) -> None:
+def predictions_section(store, runs, names: dict[str, str]) -> None:
+    """``names``: every compared run's name ({id: name}, ``lab.run_labels``)."""
     trained = [r for r in runs if r.task != lab.RANDOM_INIT]
     if not trained:
         return
     st.subheader("What the trained network predicts")
-    labels = {r.id: lab.run_label(r) for r in trained}
-    run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="predict-run")
+    run_id = st.selectbox("Run", [r.id for r in trained], format_func=names.get, key="predict-run")
     run = next(r for r in trained if r.id == run_id)
     if run.config.get("dataset") not in lab.DATASETS and not can_change(run):
         st.info("This run trained on someone's own upload: only they (and the teacher) see its examples.")
@@ -39,14 +39,15 @@ def predictions_section(store, runs) -> None:
                 f"got {shown.correct} of {shown.total} right ({shown.what})."
             )
             show_preview(shown.items)
-    confusion_matrix(run)
+    confusion_matrix(run, names[run.id])
 
 
-def confusion_matrix(run) -> None:
+def confusion_matrix(run, name: str) -> None:
     """The linear probe's predictions on the test split, per class: the diagonal is what it gets right."""
     results = run.results_record
     if not results or not results.confusion:
         st.caption("This run was made before confusion matrices were recorded.")
         return
     names = list(results.class_names or [str(i) for i in range(len(results.confusion))])
-    st.plotly_chart(confusion_figure(results.confusion, names, run.task), key=f"confusion-{run.id}")
+    fine_tuned = run.task == lab.FINETUNE  # its probe reads the fine-tuned backbone: said so in the title
+    st.plotly_chart(confusion_figure(results.confusion, names, name, fine_tuned), key=f"confusion-{run.id}")

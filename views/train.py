@@ -110,7 +110,10 @@ if submitted and (owner := owner_or_ask()):
         group, ids = store.submit_group(configs, owner=owner)
         st.session_state.group = group
         start_worker(just_queued=True)
-        st.success(f"Queued {len(ids)} runs (with the random-init baseline), {lab.format_flops(configs[0].compute)} each.")
+        st.success(
+            f"Queued {lab.plural(len(ids), 'run')} (with the random-init baseline), "
+            f"{lab.format_flops(configs[0].compute)} each."
+        )
     except lab.PretextLabError as err:
         st.error(str(err), icon="⚠️")
 
@@ -128,13 +131,32 @@ def change_run(verb: str, run_id: str) -> None:
         st.session_state.refused = (run_id, err)
 
 
-def run_card(run) -> None:
+def card_names(runs: list) -> dict[str, str]:
+    """The shown runs' names, told apart among each other (sslcore.names); a fine-tune whose source is not
+    listed finds it in the store."""
+    return lab.run_labels(runs, store.get)
+
+
+def outcome(run) -> str:
+    """What a finished run scored, in %: a fine-tune its fine-tuned network's accuracy (its one number); any
+    other run its frozen features' linear probe and kNN against random init."""
+    r = run.results_record
+    tuned = lab.finetuned_accuracy(run)
+    if tuned is not None:
+        draws = (r.finetune or {}).get("draws") or 1
+        return f"fine-tuned accuracy {100 * tuned:.1f}% (median of {lab.plural(draws, 'label draw')})"
+    return (
+        f"linear probe {100 * r.linear_probe:.1f}% · kNN {100 * r.knn:.1f}% · "
+        f"random init {100 * r.baseline.linear_probe:.1f}%"
+    )
+
+
+def run_card(run, name: str) -> None:
+    """One run: its name, status and owner; its details line (data, seed, id); progress or what it scored."""
     with st.container(border=True):
         head, actions = st.columns([5, 1])
-        head.markdown(
-            f"{STATUS_ICON[run.status]} **{lab.task_title(run)}** on {lab.dataset_label(run.config['dataset'])} · seed "
-            f"{run.config.get('seed')} · `{run.id}` · {run.status} · by {owner_words(run.owner)}"
-        )
+        head.markdown(f"{STATUS_ICON[run.status]} **{name}** · {run.status} · by {owner_words(run.owner)}")
+        head.caption(f"{lab.dataset_label(run.config['dataset'])} · seed {run.config.get('seed')} · run id {run.id}")
         if can_change(run):  # everyone may look; only the owner or the teacher gets the buttons (the store checks too)
             verb = "cancel" if run.status in ("queued", "running") else "delete"
             actions.button(verb.title(), key=f"{verb}-{run.id}", on_click=change_run, args=(verb, run.id))
@@ -157,11 +179,8 @@ def run_card(run) -> None:
             st.progress(0.0, text=progress.kind)
         if run.status == "succeeded" and run.results:
             r = run.results_record
-            st.caption(
-                f"linear probe {100 * r.linear_probe:.1f}% · kNN {100 * r.knn:.1f}% · "
-                f"random init {100 * r.baseline.linear_probe:.1f}% · {spent_caption(r)} on {r.device}"
-            )
-            under_budget_warning(run)
+            st.caption(f"{outcome(run)} · {spent_caption(r)} on {r.device}")
+            under_budget_warning(run, name)
             for warning in lab.flags({**run.results, "task": run.task}, run.config):
                 st.warning(warning, icon="⚠️")
 
@@ -172,10 +191,12 @@ def live_charts() -> None:
     unchanged, so the queue's polls do not redraw them. Finished runs' curves are on Results."""
     try:
         running = [r for r in store.list(status="running", limit=QUEUE_SHOWN) if r.task != lab.RANDOM_INIT]
+        names = card_names(running)
         for run in running:
-            loss, knn = live_figures(run.id, store.last_seq(run.id))
+            accuracy = lab.metric_is_accuracy(run.task, run.config.get("params"))
+            loss, knn = live_figures(run.id, store.last_seq(run.id), accuracy)
             if loss:
-                st.markdown(f"**Training now** · {lab.task_title(run)} · `{run.id}`")
+                st.markdown(f"**Training now** · {names[run.id]}")
                 if knn is None:  # a fine-tune probes nothing while it trains: its loss alone, full width
                     st.plotly_chart(loss, key=f"loss-{run.id}")
                     continue
@@ -187,13 +208,14 @@ def live_charts() -> None:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def live_figures(run_id: str, seq: int):
+def live_figures(run_id: str, seq: int, accuracy: bool):
     """A running run's loss and kNN figures as of its event ``seq``, from at most charts.LIVE_POINTS points each:
     read and built once per new event, however many pages watch the run (they only read them). kNN is None
-    for a run without probe events (a fine-tune), rather than an empty chart."""
+    for a run without probe events (a fine-tune), rather than an empty chart. ``accuracy``: its pretext metric
+    is an accuracy, drawn in %."""
     events = store.progress_since(run_id)
     probed = any(e.kind == "probe" for e in events)
-    return training_curves(events), knn_during_run(events) if probed else None
+    return training_curves(events, accuracy), knn_during_run(events) if probed else None
 
 
 def shown(runs: list, mine: str | None) -> list:
@@ -221,9 +243,11 @@ def live_queue(watched: frozenset, mine: str | None) -> None:
             left, right = st.columns([5, 1])
             left.caption("Nothing is queued or running, so this list does not refresh by itself.")
             right.button("Refresh", key="refresh_queue", icon="🔄")  # reruns this part: new runs restart polling
-        for run in shown(runs, mine):
+        listed = shown(runs, mine)
+        names = card_names(listed)
+        for run in listed:
             if not run.done:
-                run_card(run)
+                run_card(run, names[run.id])
     except lab.PretextLabError as err:  # locked or damaged store: say so, and try again at the next poll
         st.error(f"The run queue cannot be read right now: {err}", icon="🛑")
 
@@ -243,8 +267,9 @@ polling = watched is None or bool(watched)
 st.fragment(run_every=POLL_S if polling else None)(live_queue)(watched, mine)
 st.fragment(run_every=CHART_EVERY_S if polling else None)(live_charts)()  # below the running run's card, mostly
 listed = shown(runs, mine)
+names = card_names(listed)
 for run in listed:
     if run.done:  # drawn once per page run: a finished run does not change
-        run_card(run)
+        run_card(run, names[run.id])
 if len(listed) < len(runs):
     st.caption(f"{len(runs) - len(listed)} older runs are on the Results page.")
