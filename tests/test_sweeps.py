@@ -237,7 +237,7 @@ def test_every_measured_preset_queues_the_setup_its_note_cites(tmp_path, capsys)
 
 def test_the_train_form_queues_a_measured_preset_as_its_note_says(monkeypatch):
     monkeypatch.setenv("PRETEXT_LAB_TEACHER_TOKEN", "t")
-    at = AppTest.from_file(APP, default_timeout=90).run()
+    at = sign_in(AppTest.from_file(APP, default_timeout=90).run(), "ada")  # queueing asks who you are first
     at.switch_page("views/train.py").run()
     at.selectbox(key="sweep.preset").set_value("rotation_angles").run()
     note = PRESETS["rotation_angles"].note
