@@ -258,8 +258,9 @@ def spent(r: dict) -> str:
 def budget_from_seconds(args, backbone: str, backbone_args: dict | None = None) -> None:
     """Comparisons spend compute: ``--budget`` seconds become FLOPs at this machine's measured speed
     (unless --compute, --epochs or --wall-clock is given), with a generous wall-clock cap."""
-    from sslcore.budget import describe, measure_speed, safety_cap
+    from sslcore.budget import describe, safety_cap
     from sslcore.paths import data_dir
+    from sslcore.speed import measure_speed
 
     if args.compute is not None or args.epochs is not None or args.wall_clock:
         return

@@ -42,7 +42,7 @@ from sslcore import artifacts
 from sslcore.artifacts import ArtifactError
 from sslcore.errors import ConfigError
 from sslcore.menus import BUILTIN_DATASETS, BuiltinDataset
-from sslcore.runs.records import Progress
+from sslcore.records import Progress
 from sslcore.tasks import run_view
 from sslcore.train import FINETUNE, RANDOM_INIT, TrainConfig, Trainer
 

@@ -25,6 +25,7 @@ import torch
 from sslcore.augment import to_device
 from sslcore.budget import Budget, StepClock
 from sslcore.data import DEFAULT_SEQ_LEN, ImageDataset, TextDataset, dataset_modality, load_dataset
+from sslcore.device import DEVICES, device_name, resolve_device
 from sslcore.errors import ConfigError, PretextLabError
 from sslcore.evaluate import extract_features, fit_probe, knn_accuracy, split_indices
 from sslcore.fewlabel import draw_per_class, draw_seed
@@ -34,11 +35,10 @@ from sslcore.limits import MAX_SEED
 from sslcore.menus import DEFAULT_DATASET
 from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, check_backbone_args, make_backbone
 from sslcore.precision import PRECISIONS, autocast, resolve_precision
-from sslcore.runs.records import Progress
+from sslcore.records import Progress
 from sslcore.tasks import EVAL_VIEWS, RUN_KINDS, TASKS, run_modality, run_objective, run_view, view_inputs
 
 OPTIMIZERS = {"adamw": (2e-3, 0.05), "sgd": (0.05, 5e-4)}  # default (lr, weight decay)
-DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_BATCH = 4096
 MAX_BUDGET_S = 24 * 3600
 MAX_COMPUTE = 1e18  # FLOPs: about a day of a current datacenter GPU
@@ -200,39 +200,6 @@ class TrainConfig:
 def make_objective(config: TrainConfig, num_classes: int):
     """The task object a run trains (None for the untrained random-init baseline), from the registry."""
     return run_objective(config.task, config.params, num_classes)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA, then Apple's MPS, then the CPU; a forced device that is missing is an error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device cuda was asked for, but no CUDA GPU is available here; use --device auto or cpu")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ConfigError("device mps was asked for, but Apple's MPS is not available here")
-    if name not in DEVICES:
-        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {name!r}")
-    return torch.device(name)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"GPU ({torch.cuda.get_device_name(device)})"
-    return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
-
-
-def available_devices() -> list[str]:
-    """The ``DEVICES`` this machine has: auto and the CPU always, CUDA and Apple's MPS when present."""
-    choices = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        choices.append("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        choices.append("mps")
-    return choices
 
 
 def lr_factor(progress: float, warmup: float) -> float:

@@ -20,12 +20,12 @@ from streamlit.testing.v1 import AppTest
 from sslcore.context import flags, loss_trend
 from sslcore.data.decode import decode_image
 from sslcore.data.files import summarize_errors
+from sslcore.device import available_devices
 from sslcore.errors import ConfigError, ImageDecodeError
 from sslcore.preview import text_view_html
 from sslcore.tasks import TASKS, get_task, make_params, param_specs
 from sslcore.tasks.base import TextView, Token
 from sslcore.tasks.supervised import Supervised
-from sslcore.train import available_devices
 from views.query import settings_from_query
 from views.ui import float_step
 

@@ -10,8 +10,8 @@ import pytest
 import streamlit
 from streamlit.testing.v1 import AppTest
 
+from sslcore.records import Progress
 from sslcore.runs import RunStore
-from sslcore.runs.records import Progress
 from sslcore.train import TrainConfig
 from views import charts
 

@@ -5,7 +5,7 @@ loaded only when one is made (``make_executor``), so the app and the dispatcher 
 """
 
 from sslcore.runs.eta import evaluation_phase
-from sslcore.runs.executor import Executor, Outcome, make_executor
+from sslcore.runs.executor import Executor, Outcome
 from sslcore.runs.store import (
     FINISHED,
     STATUSES,
@@ -20,7 +20,7 @@ from sslcore.runs.store import (
     display_owner,
     is_teacher,
 )
-from sslcore.runs.worker import Worker, ensure_worker, serve
+from sslcore.runs.worker import Worker, ensure_worker, make_executor, serve
 
 
 def __getattr__(name: str):

@@ -29,7 +29,7 @@ from sslcore.errors import ConfigError, PretextLabError
 from sslcore.kinds import BASELINE_OVERRIDES, FINETUNE, RANDOM_INIT, kind_of
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.paths import storage_error
-from sslcore.runs.records import Progress, RunResults
+from sslcore.records import Progress, RunResults
 
 if TYPE_CHECKING:  # the store never imports torch: it must start fast in the app and the dispatcher
     from sslcore.train import TrainConfig
