@@ -39,8 +39,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sslcore import artifacts
-from sslcore.artifacts import ArtifactError
-from sslcore.errors import ConfigError
+from sslcore.errors import ArtifactError, ConfigError
 from sslcore.menus import BUILTIN_DATASETS, BuiltinDataset
 from sslcore.records import Progress
 from sslcore.tasks import run_view

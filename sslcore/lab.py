@@ -38,9 +38,7 @@ import importlib
 
 _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     "errors": {
-        "sslcore.errors": ("PretextLabError", "ConfigError"),
-        "sslcore.artifacts": ("ArtifactError",),
-        "sslcore.runs.store": ("NotAllowed",),
+        "sslcore.errors": ("PretextLabError", "ConfigError", "ArtifactError", "NotAllowed"),
     },
     "run kinds": {
         "sslcore.kinds": ("RANDOM_INIT", "SUPERVISED", "FINETUNE"),

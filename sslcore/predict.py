@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from sslcore import artifacts
-from sslcore.artifacts import ArtifactError
+from sslcore.errors import ArtifactError
 from sslcore.evaluate import split_indices
 from sslcore.tasks.base import PreviewImage, PreviewItem, TextPreviewItem
 from sslcore.train import RANDOM_INIT, SUPERVISED, TrainConfig, load_run_data, make_objective, objective_inputs

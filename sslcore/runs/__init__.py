@@ -4,6 +4,7 @@ Importing this package (the store, the dispatcher) does not import torch: the ex
 loaded only when one is made (``make_executor``), so the app and the dispatcher start fast.
 """
 
+from sslcore.errors import NotAllowed, QueueFull, RunNotFound, StoreUnavailable
 from sslcore.runs.eta import evaluation_phase
 from sslcore.runs.executor import Executor, Outcome
 from sslcore.runs.store import (
@@ -11,12 +12,8 @@ from sslcore.runs.store import (
     STATUSES,
     TEACHER_TOKEN_ENV,
     WORKER_DIED,
-    NotAllowed,
-    QueueFull,
     Run,
-    RunNotFound,
     RunStore,
-    StoreUnavailable,
     display_owner,
     is_teacher,
 )

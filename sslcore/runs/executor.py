@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sslcore.runs.store import Run, RunStore, StoreUnavailable
+from sslcore.errors import StoreUnavailable
+from sslcore.runs.store import Run, RunStore
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.25  # at most ~4 progress writes a second per run

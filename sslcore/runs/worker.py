@@ -21,10 +21,10 @@ import traceback
 import uuid
 from pathlib import Path
 
-from sslcore.errors import ConfigError, PretextLabError
+from sslcore.errors import ConfigError, PretextLabError, StoreUnavailable
 from sslcore.paths import storage_error
 from sslcore.runs.executor import Executor, Outcome, ProgressWriter, record
-from sslcore.runs.store import Run, RunStore, StoreUnavailable
+from sslcore.runs.store import Run, RunStore
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
