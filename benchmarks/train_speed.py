@@ -20,10 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine, median_time  # noqa: E402
 from sslcore.data import load_dataset  # noqa: E402
+from sslcore.device import resolve_device  # noqa: E402
 from sslcore.models import make_backbone  # noqa: E402
 from sslcore.tasks import TASKS, get_task  # noqa: E402
 from sslcore.tasks.supervised import Supervised  # noqa: E402
-from sslcore.train import resolve_device, train_step  # noqa: E402
+from sslcore.train import train_step  # noqa: E402
 
 
 def backbone_input_shape(task, backbone, head, images, gen) -> tuple:

@@ -28,7 +28,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save
 
-from sslcore.errors import PretextLabError
+from sslcore.errors import ArtifactError, PretextLabError
 from sslcore.models import DEFAULT_BACKBONE, backbone_modality, rebuild_backbone
 from sslcore.paths import storage_error
 
@@ -43,10 +43,6 @@ CONFIG, WEIGHTS, HEAD, METRICS, RESULTS, EMBEDDING = (
 
 
 SPEC_KEY = "pretext_lab.backbone"  # the weights file's metadata entry holding the backbone's spec (JSON)
-
-
-class ArtifactError(PretextLabError):
-    """A run folder whose files are missing or damaged."""
 
 
 EMBEDDING_KEYS = ("coords", "labels", "indices", "neighbours", "features")

@@ -9,27 +9,21 @@ A run spends one of three budgets:
 - **time** (seconds): "what can I get in a minute" from the command line. Depends on the machine's load.
 
 People think in seconds, so a comparison's "about how long on this machine?" is converted into compute
-with the machine's measured speed (``measure_speed``), and both are shown.
+with the machine's measured speed (``sslcore.speed.measure_speed``, which trains, so it lives above the
+training loop), and both are shown.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from sslcore import artifacts
 from sslcore.flops import format_flops
-from sslcore.kinds import SUPERVISED
-from sslcore.precision import resolve_precision
 
 SAFETY_FACTOR = 5.0  # a compute run converted from S seconds is stopped after SAFETY_FACTOR × S (at least +60 s)
-SPEED_MAX_AGE_S = 24 * 3600  # the measured speed is re-measured once a day
 
 
 @dataclass(frozen=True)
@@ -151,86 +145,3 @@ def describe(compute: float, flops_per_s: float | None) -> str:
     """'≈ 30 s here · 1.4 TFLOP per run': the budget both ways."""
     here = f"≈ {compute / flops_per_s:.0f} s here · " if flops_per_s else ""
     return f"{here}{format_flops(compute)} per run"
-
-
-def speed_key(device: torch.device, backbone: str, backbone_args: dict | None = None) -> str:
-    from sslcore.train import device_name
-
-    name = "".join(c if c.isalnum() else "-" for c in device_name(device)).strip("-").lower()
-    size = f"-{hashlib.sha1(json.dumps(backbone_args, sort_keys=True).encode()).hexdigest()[:10]}" if backbone_args else ""
-    bf16 = "-bf16" if device.type == "cpu" and resolve_precision("auto", device) == "bf16" else ""  # ~2x fp32's speed
-    return f"{name}-{torch.get_num_threads()}threads-{backbone}{size}{bf16}"
-
-
-def _speed_path(device: torch.device, backbone: str, backbone_args: dict | None, cache_dir) -> Path | None:
-    if cache_dir is None:
-        return None
-    return Path(cache_dir) / "speed" / f"{speed_key(device, backbone, backbone_args)}.json"
-
-
-def known_speed(
-    backbone: str | None = None, device: str = "auto", cache_dir: str | Path | None = None, backbone_args: dict | None = None
-) -> float | None:
-    """The speed measured here within the last day, or None (nothing is trained to find out)."""
-    from sslcore.models import DEFAULT_BACKBONE
-    from sslcore.train import resolve_device
-
-    path = _speed_path(resolve_device(device), backbone or DEFAULT_BACKBONE["image"], backbone_args, cache_dir)
-    try:
-        cached = json.loads(path.read_text())
-        if time.time() - cached["measured_at"] < SPEED_MAX_AGE_S:
-            return float(cached["flops_per_s"])
-    except (AttributeError, OSError, ValueError, KeyError, TypeError):
-        pass  # not measured yet (or a damaged file): None
-    return None
-
-
-def measure_speed(
-    backbone: str | None = None,
-    device: str = "auto",
-    cache_dir: str | Path | None = None,
-    seconds: float = 1.5,
-    backbone_args: dict | None = None,
-) -> float:
-    """FLOP/s this machine sustains training ``backbone`` (a supervised step at batch 256, its default data).
-
-    Cached per device, thread count, backbone and size (``backbone_args``: a narrow network does not run at
-    the default one's FLOP/s) for a day in ``cache_dir``: the form converts seconds with it without
-    training anything, and a busy moment does not set the speed for good.
-    """
-    from sslcore.models import DEFAULT_BACKBONE, backbone_modality
-    from sslcore.train import TrainConfig, Trainer, resolve_device, train_step
-
-    known = known_speed(backbone, device, cache_dir, backbone_args)
-    if known is not None:
-        return known
-    resolved = resolve_device(device)
-    backbone = backbone or DEFAULT_BACKBONE["image"]
-    path = _speed_path(resolved, backbone, backbone_args, cache_dir)
-    text = backbone_modality(backbone) == "text"
-    config = TrainConfig(
-        task=SUPERVISED, dataset="corpus" if text else "shapes", n=None if text else 512, backbone=backbone,
-        backbone_args=dict(backbone_args or {}), device=device, epochs=1, probe_points=0,
-    )  # fmt: skip
-    trainer = Trainer(config)
-    optimizer = trainer.make_optimizer()
-    rows = trainer.train_idx[: config.batch_size]
-    images, labels = trainer.data.inputs[rows].to(resolved), trainer.data.labels[rows].to(resolved)
-    gen = torch.Generator().manual_seed(0)
-    clock = StepClock(resolved)
-    steps = 0
-    train_step(trainer.task, trainer.backbone, trainer.head, optimizer, images, labels, gen, trainer.autocast)
-    while steps < 3 or clock.seconds < seconds:
-        clock.start()
-        train_step(trainer.task, trainer.backbone, trainer.head, optimizer, images, labels, gen, trainer.autocast)
-        clock.stop()
-        steps += 1
-    speed = steps * trainer.step_flops() / clock.total
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            record = {"flops_per_s": speed, "measured_at": time.time(), "backbone": backbone, "backbone_args": backbone_args}
-            artifacts.write_json(path, record)
-        except OSError:
-            pass
-    return speed

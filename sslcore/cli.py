@@ -18,7 +18,7 @@ from sslcore.context import chance_points, flags, spread
 from sslcore.errors import ConfigError, ImageDecodeError, PretextLabError, TextDecodeError
 from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED
 from sslcore.limits import MAX_SEEDS
-from sslcore.names import plural
+from sslcore.words import plural
 
 if TYPE_CHECKING:
     from sslcore.train import TrainConfig
@@ -259,8 +259,9 @@ def spent(r: dict) -> str:
 def budget_from_seconds(args, backbone: str, backbone_args: dict | None = None) -> None:
     """Comparisons spend compute: ``--budget`` seconds become FLOPs at this machine's measured speed
     (unless --compute, --epochs or --wall-clock is given), with a generous wall-clock cap."""
-    from sslcore.budget import describe, measure_speed, safety_cap
+    from sslcore.budget import describe, safety_cap
     from sslcore.paths import data_dir
+    from sslcore.speed import measure_speed
 
     if args.compute is not None or args.epochs is not None or args.wall_clock:
         return
@@ -462,7 +463,8 @@ def few_label_rows(args, configs, rows, data, k, ks, folders: dict[str, Path]) -
     supervised-from-scratch reference: the same fine-tune recipe started from random init."""
     from sslcore.experiment import run_experiment
     from sslcore.fewlabel import ALL
-    from sslcore.finetune import SCRATCH, finetune_config, load_source
+    from sslcore.finetune import finetune_config, load_source
+    from sslcore.names import SCRATCH
 
     few = []
     sources = [(c, r) for c, r in zip(configs, rows) if c.task not in (SUPERVISED, RANDOM_INIT)]

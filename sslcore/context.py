@@ -11,7 +11,7 @@ import math
 from statistics import mean, pstdev
 
 from sslcore.kinds import CUSTOM, FINETUNE, RANDOM_INIT, SUPERVISED
-from sslcore.names import plural
+from sslcore.words import plural
 
 MIN_TEST = 100  # fewer test examples than this and one example moves the accuracy by a point or more
 PSNR_FLOOR_DB, PSNR_PERFECT_DB = 10.0, 40.0  # ~ a flat grey guess, ~ indistinguishable to the eye

@@ -9,23 +9,21 @@ hand-edited file is skipped with a note rather than breaking a page.
 from __future__ import annotations
 
 import json
-import re
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from sslcore import artifacts
-from sslcore.errors import ConfigError, PretextLabError
+from sslcore.errors import ConfigError, NotAllowed, PretextLabError
+from sslcore.ids import is_id, new_id
 from sslcore.limits import MAX_DESIGN_FILE_BYTES
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.paths import storage_error
-from sslcore.runs.store import NotAllowed, check_owner, display_owner, is_teacher
+from sslcore.runs.store import check_owner, display_owner, is_teacher
 from sslcore.tasks.custom import Definition, parse_definition
 
 MAX_PER_OWNER = 50
 MAX_FILE_BYTES = MAX_DESIGN_FILE_BYTES
-_ID = re.compile(r"^[0-9a-f]{12}$")
 
 
 def read_design(data: bytes, filename: str) -> Definition:
@@ -68,7 +66,7 @@ class CustomTaskStore:
         self.folder = default_data_dir(data_dir) / "custom_tasks"
 
     def _path(self, task_id: str) -> Path:
-        if not isinstance(task_id, str) or not _ID.match(task_id):
+        if not is_id(task_id):
             raise ConfigError(f"no custom task {str(task_id)[:40]!r} (ids are 12 hex digits)")
         return self.folder / f"{task_id}.json"
 
@@ -97,7 +95,7 @@ class CustomTaskStore:
             return []
         tasks = []
         for path in self.folder.glob("*.json"):
-            if not _ID.match(path.stem):
+            if not is_id(path.stem):
                 continue
             try:
                 tasks.append(self._read(path))
@@ -124,7 +122,7 @@ class CustomTaskStore:
     def find(self, name_or_id: str, owner: str | None = None, everyone: bool = False) -> SavedTask:
         """A design by id, or by name among those ``owner`` sees (the owner's own first; ``everyone``: the
         command line, which reads the data directory anyway, sees all)."""
-        if _ID.match(str(name_or_id)):
+        if is_id(name_or_id):
             return self.get(name_or_id)
         matches = [
             t
@@ -145,7 +143,7 @@ class CustomTaskStore:
         if same is None and len(mine) >= MAX_PER_OWNER:
             raise ConfigError(f"{display_owner(owner)} already has {MAX_PER_OWNER} custom tasks: delete one first")
         task = SavedTask(
-            id=same.id if same else uuid.uuid4().hex[:12],
+            id=same.id if same else new_id(),
             owner=owner,
             published=same.published if same else False,
             created=time.time(),

@@ -17,14 +17,15 @@ import torch
 from sslcore import artifacts
 from sslcore.context import loss_trend
 from sslcore.data import DATASETS, ImageDataset, TextDataset
+from sslcore.device import device_name
 from sslcore.evaluate import embed_2d, evaluate_features, extract_features, nearest_neighbours, stage_probes
 from sslcore.factors import factor_table, raw_pixels
 from sslcore.fewlabel import LABELS_PER_CLASS, label_curve, summarise
 from sslcore.finetune import load_source, source_dir, train_draws
 from sslcore.kinds import BASELINE_OVERRIDES
 from sslcore.paths import data_dir as default_data_dir
-from sslcore.runs.records import Progress, RunResults
-from sslcore.train import FINETUNE, RANDOM_INIT, TrainConfig, Trainer, device_name
+from sslcore.records import Progress, RunResults
+from sslcore.train import FINETUNE, RANDOM_INIT, TrainConfig, Trainer
 
 BASELINE_VERSION = 3  # bump when evaluation changes, so stale cached baselines are recomputed
 WORD_MAP_WORDS = 400

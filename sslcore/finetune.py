@@ -39,11 +39,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sslcore import artifacts
-from sslcore.artifacts import ArtifactError
-from sslcore.errors import ConfigError
+from sslcore.errors import ArtifactError, ConfigError
 from sslcore.menus import BUILTIN_DATASETS, BuiltinDataset
-from sslcore.names import SCRATCH  # how a fine-tune from random init is named in tables and charts
-from sslcore.runs.records import Progress
+from sslcore.records import Progress
 from sslcore.tasks import run_view
 from sslcore.train import FINETUNE, RANDOM_INIT, TrainConfig, Trainer
 
@@ -216,8 +214,3 @@ def load_source(run_dir: Path, run_id: str) -> tuple[dict, dict]:
             f"run {run_id} is the random-init baseline: fine-tune it as 'supervised from scratch' instead"
         )
     return config, state
-
-
-def source_label(results: dict) -> str:
-    """'rotation', or SCRATCH for a fine-tune from random init (what charts and tables call it)."""
-    return results.get("finetune", {}).get("source_task") or SCRATCH

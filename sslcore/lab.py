@@ -18,12 +18,12 @@ Groups (the defining module in brackets):
 - **Run kinds** [sslcore.kinds, sslcore.tasks.custom] — ``RANDOM_INIT``, ``SUPERVISED``, ``FINETUNE``,
   ``CUSTOM``: use these, never the strings.
 - **Limits** [sslcore.limits] — every limit a page enforces or words: seeds, uploads, text, designs.
-- **Menus** [sslcore.menus, sslcore.train, sslcore.models] — datasets (``data_menu``), backbones, devices,
+- **Menus** [sslcore.menus, sslcore.train, sslcore.device, sslcore.models] — datasets (``data_menu``), backbones, devices,
   optimizers, batch sizes, preview sizes.
 - **Tasks and previews** [sslcore.tasks, sslcore.tasks.custom, sslcore.transforms, sslcore.preview] — the
   registry, knob specs, custom designs, and rendering a task's ``explain`` output.
 - **Data** [sslcore.data, sslcore.uploads] — built-in sets, decoding uploads, keeping a training upload.
-- **Training** [sslcore.train, sslcore.budget, sslcore.flops, sslcore.finetune, sslcore.sweeps] — configs,
+- **Training** [sslcore.train, sslcore.device, sslcore.budget, sslcore.speed, sslcore.flops, sslcore.finetune, sslcore.sweeps] — configs,
   budgets in seconds and FLOPs, the quick comparison, fine-tunes, sweeps.
 - **Runs** [sslcore.runs, sslcore.paths] — the store, the worker, owners (who is proven to be whom), and the typed records a run leaves
   (``Progress``, ``RunResults``).
@@ -38,9 +38,7 @@ import importlib
 
 _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     "errors": {
-        "sslcore.errors": ("PretextLabError", "ConfigError"),
-        "sslcore.artifacts": ("ArtifactError",),
-        "sslcore.runs.store": ("NotAllowed",),
+        "sslcore.errors": ("PretextLabError", "ConfigError", "ArtifactError", "NotAllowed"),
     },
     "run kinds": {
         "sslcore.kinds": ("RANDOM_INIT", "SUPERVISED", "FINETUNE"),
@@ -84,7 +82,8 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "sslcore.models": (
             "DEFAULT_BACKBONE", "backbones_for", "describe_backbones", "parse_backbone_args",
         ),
-        "sslcore.train": ("OPTIMIZERS", "available_devices"),
+        "sslcore.train": ("OPTIMIZERS",),
+        "sslcore.device": ("available_devices",),
     },
     "tasks and previews": {
         "sslcore.tasks": (
@@ -129,14 +128,11 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "sslcore.uploads": ("save_upload", "dataset_label"),
     },
     "training": {
-        "sslcore.train": ("TrainConfig", "resolve_device", "device_name"),
+        "sslcore.train": ("TrainConfig",),
+        "sslcore.device": ("resolve_device", "device_name"),
         "sslcore.plans": ("QUICK_COMPUTE", "QUICK_TASKS", "quick_runs", "quick_finetunes", "quick_words"),
-        "sslcore.budget": (
-            "describe",
-            "known_speed",
-            "measure_speed",
-            "safety_cap",
-        ),
+        "sslcore.budget": ("describe", "safety_cap"),
+        "sslcore.speed": ("known_speed", "measure_speed"),
         "sslcore.flops": ("format_flops",),
         "sslcore.finetune": ("finetune_config", "finetune_configs", "DRAWS"),
         "sslcore.sweeps": (
@@ -157,7 +153,7 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "sslcore.runs.store": ("check_typed_name", "may_change"),
         "sslcore.runs.owners": ("Owners", "Identity", "NameTaken", "oidc_identity", "PASS_MAX_AGE_S"),
         "sslcore.runs.worker": ("EXECUTOR_ENV",),
-        "sslcore.runs.records": ("Progress", "RunResults", "ProbePoint", "Baseline"),
+        "sslcore.records": ("Progress", "RunResults", "ProbePoint", "Baseline"),
     },
     "results": {
         "sslcore.lesson": ("comparison_lesson",),

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from sslcore.kinds import CUSTOM, FINETUNE, RANDOM_INIT, SUPERVISED
+from sslcore.words import plural
 
 if TYPE_CHECKING:
     from sslcore.runs.store import Run
@@ -37,13 +38,6 @@ SETTINGS = ("dataset", "n", "image_size", "seq_len", "backbone", "backbone_args"
             "compute", "epochs", "budget", "max_steps", "draws", "owner")  # fmt: skip
 SETTING_WORDS = {"n": "{} images", "image_size": "{} px", "batch_size": "batch {}", "lr": "lr {}", "draws": "{} draws"}
 Lookup = Mapping[str, "Run"] | Callable[[str], "Run | None"] | None
-
-
-def plural(count: int | float, word: str, words: str | None = None) -> str:
-    """'1 image', '2 images', '1,500 images': a count with its noun in the right number (``words`` when the
-    plural is not word + s)."""
-    shown = f"{count:,}" if isinstance(count, int) else f"{count:g}"
-    return f"{shown} {word if count == 1 else words or word + 's'}"
 
 
 def labels_words(labels_per_class: int | None) -> str:

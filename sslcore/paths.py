@@ -8,13 +8,9 @@ import errno
 import os
 from pathlib import Path
 
-from sslcore.errors import PretextLabError
+from sslcore.errors import StorageError
 
 DATA_DIR_ENV = "PRETEXT_LAB_DATA_DIR"
-
-
-class StorageError(PretextLabError, OSError):
-    """The data folder (or a run's output folder) cannot be written: full, read-only, not a folder."""
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:

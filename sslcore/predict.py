@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from sslcore import artifacts
-from sslcore.artifacts import ArtifactError
+from sslcore.errors import ArtifactError
 from sslcore.evaluate import split_indices
 from sslcore.kinds import CUSTOM, FINETUNE
 from sslcore.tasks.base import PreviewImage, PreviewItem, TextPreviewItem

@@ -11,7 +11,7 @@ Kolesnikov et al. (2019) that which layer is best depends on the task and the ar
 
 from __future__ import annotations
 
-from sslcore.runs.records import RunResults
+from sslcore.records import RunResults
 
 
 def stage_panel(results: RunResults, name: str) -> dict | None:

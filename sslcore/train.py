@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,28 +24,25 @@ import torch
 from sslcore.augment import to_device
 from sslcore.budget import Budget, StepClock
 from sslcore.data import DEFAULT_SEQ_LEN, ImageDataset, TextDataset, dataset_modality, load_dataset
-from sslcore.errors import ConfigError, PretextLabError
+from sslcore.device import DEVICES, device_name, resolve_device
+from sslcore.errors import ConfigError, TrainingError
 from sslcore.evaluate import extract_features, fit_probe, knn_accuracy, split_indices
 from sslcore.fewlabel import draw_per_class, draw_seed
 from sslcore.flops import count_step_flops, step_flops, step_key
+from sslcore.ids import is_id
 from sslcore.kinds import FINETUNE, RANDOM_INIT, SUPERVISED  # noqa: F401 - re-exported: pages and tests import them here
 from sslcore.limits import MAX_SEED
 from sslcore.menus import DEFAULT_DATASET
 from sslcore.models import BACKBONES, DEFAULT_BACKBONE, backbone_modality, check_backbone_args, make_backbone
 from sslcore.precision import PRECISIONS, autocast, resolve_precision
-from sslcore.runs.records import Progress
+from sslcore.records import Progress
 from sslcore.tasks import EVAL_VIEWS, RUN_KINDS, TASKS, run_modality, run_objective, run_view, view_inputs
 
 OPTIMIZERS = {"adamw": (2e-3, 0.05), "sgd": (0.05, 5e-4)}  # default (lr, weight decay)
-DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_BATCH = 4096
 MAX_BUDGET_S = 24 * 3600
 MAX_COMPUTE = 1e18  # FLOPs: about a day of a current datacenter GPU
 REPORT_S = 0.5  # on a GPU, progress (and with it the one device sync) at most this often
-
-
-class TrainingError(PretextLabError):
-    """A run that cannot go on (NaN loss, out of memory...), with what to change."""
 
 
 @dataclass
@@ -171,7 +167,7 @@ class TrainConfig:
             raise ConfigError(f"test fraction must be between 0.05 and 0.5, got {self.test_fraction}")
         if self.probe_every <= 0 or self.probe_size < 10 or not 0 <= self.probe_points <= 100:
             raise ConfigError("probe_every must be positive, probe_size at least 10, probe_points 0 to 100")
-        if self.init_from is not None and (self.task != FINETUNE or not re.fullmatch(r"[0-9a-f]{12}", self.init_from)):
+        if self.init_from is not None and (self.task != FINETUNE or not is_id(self.init_from)):
             raise ConfigError(f"init_from is for finetune runs and must be a run id (12 hex digits), got {self.init_from!r}")
         if self.labels_per_class is not None:
             if self.task not in (SUPERVISED, FINETUNE):
@@ -200,39 +196,6 @@ class TrainConfig:
 def make_objective(config: TrainConfig, num_classes: int):
     """The task object a run trains (None for the untrained random-init baseline), from the registry."""
     return run_objective(config.task, config.params, num_classes)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA, then Apple's MPS, then the CPU; a forced device that is missing is an error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device cuda was asked for, but no CUDA GPU is available here; use --device auto or cpu")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ConfigError("device mps was asked for, but Apple's MPS is not available here")
-    if name not in DEVICES:
-        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {name!r}")
-    return torch.device(name)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"GPU ({torch.cuda.get_device_name(device)})"
-    return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
-
-
-def available_devices() -> list[str]:
-    """The ``DEVICES`` this machine has: auto and the CPU always, CUDA and Apple's MPS when present."""
-    choices = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        choices.append("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        choices.append("mps")
-    return choices
 
 
 def lr_factor(progress: float, warmup: float) -> float:

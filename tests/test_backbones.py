@@ -12,10 +12,9 @@ from safetensors.torch import save_file
 from torch import nn
 
 from sslcore import artifacts
-from sslcore.artifacts import ArtifactError
 from sslcore.cli import main
 from sslcore.data import load_dataset
-from sslcore.errors import ConfigError
+from sslcore.errors import ArtifactError, ConfigError
 from sslcore.evaluate import extract_features
 from sslcore.experiment import run_experiment
 from sslcore.finetune import finetune_config, load_source

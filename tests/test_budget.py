@@ -8,12 +8,13 @@ import pytest
 import torch
 
 from sslcore import flops as flops_module
-from sslcore.budget import Budget, describe, measure_speed, safety_cap
+from sslcore.budget import Budget, describe, safety_cap
 from sslcore.data import load_dataset
 from sslcore.errors import ConfigError
 from sslcore.experiment import run_experiment
 from sslcore.flops import count_step_flops, format_flops, parse_flops, step_flops
 from sslcore.models import make_backbone
+from sslcore.speed import measure_speed
 from sslcore.tasks import get_task
 from sslcore.tasks.supervised import Supervised
 from sslcore.train import TrainConfig, Trainer
@@ -190,8 +191,8 @@ def test_each_backbone_size_has_its_own_measured_speed(tmp_path):
 
 
 def test_compare_spends_compute_converted_from_seconds_unless_told_wall_clock(tmp_path, capsys, monkeypatch):
-    from sslcore.budget import known_speed
     from sslcore.cli import main
+    from sslcore.speed import known_speed
 
     monkeypatch.setenv("PRETEXT_LAB_DATA_DIR", str(tmp_path))
     small = ["--tasks", "rotation", "--no-supervised", "--n", "80", "--batch-size", "16", "--json"]

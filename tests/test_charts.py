@@ -7,9 +7,9 @@ import pytest
 from sslcore import artifacts, lab
 from sslcore.experiment import run_experiment
 from sslcore.learned import bar_rows, ceiling, curve_rows, factor_rows
+from sslcore.records import Progress, RunResults
 from sslcore.report import pretext_points, result_row
 from sslcore.runs import RunStore
-from sslcore.runs.records import Progress, RunResults
 from sslcore.train import TrainConfig
 from views import charts
 

@@ -20,12 +20,12 @@ from streamlit.testing.v1 import AppTest
 from sslcore.context import flags, loss_trend
 from sslcore.data.decode import decode_image
 from sslcore.data.files import summarize_errors
-from sslcore.errors import ConfigError, ImageDecodeError
+from sslcore.device import available_devices
+from sslcore.errors import ConfigError, ImageDecodeError, TrainingError
 from sslcore.preview import text_view_html
 from sslcore.tasks import TASKS, get_task, make_params, param_specs
 from sslcore.tasks.base import TextView, Token
 from sslcore.tasks.supervised import Supervised
-from sslcore.train import available_devices
 from views.query import settings_from_query
 from views.ui import float_step
 
@@ -172,7 +172,7 @@ def test_9_loss_trend_in_words():
 
 def test_9_a_learning_rate_of_10_is_flagged(tmp_path):
     from sslcore.experiment import run_experiment
-    from sslcore.train import TrainConfig, TrainingError
+    from sslcore.train import TrainConfig
 
     config = TrainConfig(task="rotation", n=100, batch_size=16, epochs=4, budget=None, lr=10.0, probe_size=10)
     try:

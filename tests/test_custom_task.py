@@ -7,8 +7,8 @@ import torch
 from seeded import gen
 
 from sslcore.cli import main
-from sslcore.custom_tasks import CustomTaskStore, NotAllowed
-from sslcore.errors import ConfigError
+from sslcore.custom_tasks import CustomTaskStore
+from sslcore.errors import ConfigError, NotAllowed
 from sslcore.tasks import get_task
 from sslcore.tasks.custom import EXAMPLES, FLIP_TASK, CustomTask, decode_definition, encode_definition, parse_definition
 from sslcore.train import TrainConfig, Trainer, make_objective

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from sslcore import artifacts
-from sslcore.artifacts import ArtifactError
 from sslcore.cli import main
 from sslcore.data import load_dataset
+from sslcore.errors import ArtifactError
 from sslcore.evaluate import extract_features
 from sslcore.experiment import random_init_baseline, run_experiment
 from sslcore.train import TrainConfig

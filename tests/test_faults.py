@@ -33,10 +33,9 @@ from test_runs import wait_for
 
 import sslcore.runs.store as store_module
 from sslcore import artifacts
-from sslcore.artifacts import ArtifactError
 from sslcore.cli import main
+from sslcore.errors import ArtifactError, StorageError
 from sslcore.models import make_backbone
-from sslcore.paths import StorageError
 from sslcore.runs import WORKER_DIED, RunStore, StoreUnavailable, Worker, ensure_worker
 from sslcore.train import TrainConfig
 

@@ -14,7 +14,8 @@ from sslcore.evaluate import extract_features, fit_probe, split_indices
 from sslcore.experiment import run_experiment
 from sslcore.factors import factor_table, raw_pixels, ridge_r2
 from sslcore.fewlabel import ALL, draw_per_class, label_curve
-from sslcore.finetune import SCRATCH, finetune_config, source_label
+from sslcore.finetune import finetune_config
+from sslcore.names import SCRATCH
 from sslcore.runs import RunStore, Worker
 from sslcore.train import FINETUNE, SUPERVISED, TrainConfig, Trainer
 
@@ -114,7 +115,7 @@ def test_finetune_runs_through_the_worker_from_a_finished_run(tmp_path):
     assert summary["source_task"] == "rotation" and summary["labels"] == 24 and summary["labels_per_class"] == 2
     test_size = len(split_indices(make_shapes(240).labels, 0)[1])
     assert 0 <= summary["accuracy"] <= 1 and summary["test_size"] == test_size
-    assert source_label(tuned.results) == "rotation" and source_label(scratch.results) == SCRATCH
+    assert tuned.results["finetune"]["source_task"] == "rotation" and not scratch.results["finetune"].get("source_task")
     # the fine-tune started from the source's weights: its first step moved them only a little
     from sslcore import artifacts
 

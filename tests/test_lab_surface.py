@@ -15,8 +15,8 @@ from PIL import Image
 
 from sslcore import lab, limits, menus
 from sslcore.errors import ConfigError, PretextLabError
+from sslcore.records import Baseline, ProbePoint, Progress, RunResults
 from sslcore.runs import RunStore
-from sslcore.runs.records import Baseline, ProbePoint, Progress, RunResults
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "app.py", *sorted((ROOT / "views").glob("*.py"))]

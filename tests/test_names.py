@@ -16,9 +16,9 @@ from sslcore.context import flags
 from sslcore.learned import ceiling, curve_rows, k_choices
 from sslcore.names import labels_words, picker_labels, plural, run_label, run_labels, run_names
 from sslcore.predict import predict_run
+from sslcore.records import Progress
 from sslcore.report import results_csv
 from sslcore.runs import RunStore
-from sslcore.runs.records import Progress
 from sslcore.runs.store import Run
 from sslcore.train import TrainConfig
 from views import charts

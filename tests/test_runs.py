@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from sslcore import artifacts
-from sslcore.artifacts import ArtifactError
-from sslcore.errors import ConfigError
+from sslcore.errors import ArtifactError, ConfigError
 from sslcore.runs import WORKER_DIED, RunNotFound, RunStore, Worker
 from sslcore.train import TrainConfig
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sslcore.runs.records import RunResults
+from sslcore.records import RunResults
 from sslcore.stages import stage_panel, stage_reading
 
 NAMES = ["block 1 (32 ch)", "block 2 (64 ch)", "block 3 (128 ch)", "block 4 (256 ch)"]

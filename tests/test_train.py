@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from sslcore.data import load_dataset
-from sslcore.errors import ConfigError
+from sslcore.errors import ConfigError, TrainingError
 from sslcore.tasks import TASKS, list_tasks
 from sslcore.tasks.rotation import Rotation
-from sslcore.train import RUN_KINDS, SUPERVISED, TrainConfig, Trainer, TrainingError, lr_factor
+from sslcore.train import RUN_KINDS, SUPERVISED, TrainConfig, Trainer, lr_factor
 
 TINY = dict(dataset="shapes", n=64, image_size=32, batch_size=16, probe_every=1e9, probe_size=20)
 

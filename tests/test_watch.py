@@ -11,8 +11,8 @@ import streamlit
 from signing import sign_in
 from streamlit.testing.v1 import AppTest
 
+from sslcore.records import Progress
 from sslcore.runs import RunStore
-from sslcore.runs.records import Progress
 from sslcore.train import TrainConfig
 from views import charts
 

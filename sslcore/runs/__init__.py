@@ -4,23 +4,20 @@ Importing this package (the store, the dispatcher) does not import torch: the ex
 loaded only when one is made (``make_executor``), so the app and the dispatcher start fast.
 """
 
+from sslcore.errors import NotAllowed, QueueFull, RunNotFound, StoreUnavailable
 from sslcore.runs.eta import evaluation_phase
-from sslcore.runs.executor import Executor, Outcome, make_executor
+from sslcore.runs.executor import Executor, Outcome
 from sslcore.runs.store import (
     FINISHED,
     STATUSES,
     TEACHER_TOKEN_ENV,
     WORKER_DIED,
-    NotAllowed,
-    QueueFull,
     Run,
-    RunNotFound,
     RunStore,
-    StoreUnavailable,
     display_owner,
     is_teacher,
 )
-from sslcore.runs.worker import Worker, ensure_worker, serve
+from sslcore.runs.worker import Worker, ensure_worker, make_executor, serve
 
 
 def __getattr__(name: str):

@@ -4,7 +4,8 @@ An executor has many runs in flight. The dispatcher (``sslcore.runs.worker``) su
 polls it for the events it produced since the last poll and, once it has ended, for its ``Outcome``;
 it asks for a cancel when the store says so. Only the dispatcher writes the store and the run folders,
 whatever the engine: the local one (threads in the dispatcher's process) or Ray (tasks on a cluster,
-whose files come back through Ray). This module imports no torch, so the dispatcher starts fast.
+whose files come back through Ray). This module imports no torch, so the dispatcher starts fast, and none
+of the executors: they import it, and the dispatcher picks one (``sslcore.runs.worker.make_executor``).
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sslcore.runs.store import Run, RunStore, StoreUnavailable
+from sslcore.errors import StoreUnavailable
+from sslcore.runs.store import Run, RunStore
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.25  # at most ~4 progress writes a second per run
 PROGRESS_PAUSE_S = 10.0  # after a failed progress write, training goes on without writing for this long
 WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 FINISH_ATTEMPTS = 5  # recording a run's outcome is retried (each attempt waits out a lock) before giving up
-EXECUTORS = ("local", "ray")
 
 
 @dataclass
@@ -58,21 +59,6 @@ class Executor(Protocol):
 
     def close(self) -> None:
         """Release the engine (after the in-flight runs ended)."""
-
-
-def make_executor(name: str = "local", *, device: str = "auto", **options) -> Executor:
-    """The executor called ``name``; the Ray one takes ``address``, ``gpus_per_run`` and ``cpus_per_run``."""
-    from sslcore.errors import ConfigError
-
-    if name == "local":
-        from sslcore.runs.local import LocalExecutor
-
-        return LocalExecutor(device)
-    if name == "ray":
-        from sslcore.runs.ray_executor import RayExecutor
-
-        return RayExecutor(device=device, **options)
-    raise ConfigError(f"unknown executor {name!r}: use one of {', '.join(EXECUTORS)}")
 
 
 def record(store: RunStore, run_id: str, status: str, **outcome) -> None:

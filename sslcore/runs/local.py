@@ -15,12 +15,13 @@ from pathlib import Path
 
 import torch
 
+from sslcore.device import device_name, resolve_device
 from sslcore.errors import PretextLabError
 from sslcore.experiment import run_experiment
 from sslcore.paths import storage_error
 from sslcore.runs.executor import WRITE_ERRNOS, Outcome
 from sslcore.runs.store import Run
-from sslcore.train import TrainConfig, device_name, resolve_device
+from sslcore.train import TrainConfig
 
 log = logging.getLogger(__name__)
 

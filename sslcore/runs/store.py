@@ -22,18 +22,18 @@ import re
 import shutil
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sslcore.errors import ConfigError, PretextLabError
+from sslcore.errors import ConfigError, NotAllowed, PretextLabError, QueueFull, RunNotFound, StoreUnavailable
+from sslcore.ids import is_id, new_id
 from sslcore.kinds import BASELINE_OVERRIDES, FINETUNE, RANDOM_INIT, kind_of
 from sslcore.paths import data_dir as default_data_dir
 from sslcore.paths import storage_error
-from sslcore.runs.records import Progress, RunResults
+from sslcore.records import Progress, RunResults
 
 if TYPE_CHECKING:  # the store never imports torch: it must start fast in the app and the dispatcher
     from sslcore.train import TrainConfig
@@ -49,7 +49,6 @@ HEARTBEAT_TIMEOUT_S = 10.0  # a running run whose worker has not beaten for this
 WORKER_DIED = "worker stopped unexpectedly"
 BUSY_TIMEOUT_S = 5.0  # SQLite waits this long for a lock before it reports "database is locked"
 LOCK_RETRIES = 6  # attempts, each with the busy timeout, plus back-off: ~33 s before a locked store is an error
-_ID = re.compile(r"^[0-9a-f]{12}$")
 
 MIGRATIONS = {
     1: [
@@ -106,17 +105,9 @@ MIGRATIONS = {
 }
 
 
-class StoreUnavailable(PretextLabError):
-    """The run store cannot be used right now (locked too long, disk full, read-only, damaged)."""
-
-
 def lock_window_s() -> float:
     """How long a writer waits for a locked store before giving up (busy timeouts plus back-off)."""
     return LOCK_RETRIES * BUSY_TIMEOUT_S + sum(0.05 * 2**a for a in range(1, LOCK_RETRIES))
-
-
-class QueueFull(PretextLabError):
-    """One person already has as many runs waiting as the queue allows per person."""
 
 
 def max_queued() -> int:
@@ -125,10 +116,6 @@ def max_queued() -> int:
         return max(1, int(os.environ.get(MAX_QUEUED_ENV, DEFAULT_MAX_QUEUED)))
     except ValueError:
         return DEFAULT_MAX_QUEUED
-
-
-class NotAllowed(PretextLabError, PermissionError):
-    """Someone other than a run's owner (or the teacher) tried to change it."""
 
 
 def is_teacher(token: str | None) -> bool:
@@ -140,11 +127,6 @@ def is_teacher(token: str | None) -> bool:
 def may_change(run_owner: str | None, by: str | None, token: str | None = None) -> bool:
     """Only a run's owner or the teacher may cancel or delete it; a run without an owner, anyone."""
     return run_owner is None or (by is not None and by == run_owner) or is_teacher(token)
-
-
-class RunNotFound(PretextLabError, KeyError):
-    def __str__(self) -> str:  # KeyError would quote the message
-        return self.args[0]
 
 
 @dataclass
@@ -297,7 +279,7 @@ class RunStore:
 
     def run_dir(self, run_id: str) -> Path:
         """The artifact folder of a run. Only well-formed ids become paths: nothing else reaches the disk."""
-        if not _ID.match(run_id):
+        if not is_id(run_id):
             raise RunNotFound(f"no run {run_id!r}")
         return self.runs_dir / run_id
 
@@ -309,7 +291,7 @@ class RunStore:
 
     def _queue(self, configs: list[TrainConfig], group_id: str | None, owner: str | None) -> list[str]:
         """Insert runs in one transaction, all or none: a named owner may have at most max_queued() waiting."""
-        ids = [uuid.uuid4().hex[:12] for _ in configs]
+        ids = [new_id() for _ in configs]
         with self._db(write=True) as db:
             if owner is not None:
                 waiting = db.execute(
@@ -350,7 +332,7 @@ class RunStore:
             for seed in dict.fromkeys(c.seed for c in configs)
             if seed not in have
         ]
-        group_id = uuid.uuid4().hex[:12]
+        group_id = new_id()
         # the baselines are queued first: they take seconds, and every result is read against them
         ids = self._queue([*baselines, *configs], group_id, owner)
         return group_id, ids[len(baselines) :] + ids[: len(baselines)]

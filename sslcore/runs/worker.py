@@ -21,10 +21,10 @@ import traceback
 import uuid
 from pathlib import Path
 
-from sslcore.errors import ConfigError, PretextLabError
+from sslcore.errors import ConfigError, PretextLabError, StoreUnavailable
 from sslcore.paths import storage_error
-from sslcore.runs.executor import Executor, Outcome, ProgressWriter, make_executor, record
-from sslcore.runs.store import Run, RunStore, StoreUnavailable
+from sslcore.runs.executor import Executor, Outcome, ProgressWriter, record
+from sslcore.runs.store import Run, RunStore
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
@@ -37,6 +37,20 @@ AUTO_IDLE_EXIT_S = float(os.environ.get("PRETEXT_LAB_WORKER_IDLE_S", 900))
 # Where runs go, for workers the app starts (`PRETEXT_LAB_EXECUTOR=ray PRETEXT_LAB_RAY_ADDRESS=head:6379 make run`).
 EXECUTOR_ENV, RAY_ADDRESS_ENV = "PRETEXT_LAB_EXECUTOR", "PRETEXT_LAB_RAY_ADDRESS"
 RAY_GPUS_ENV, RAY_CPUS_ENV = "PRETEXT_LAB_RAY_GPUS", "PRETEXT_LAB_RAY_CPUS"
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(name: str = "local", *, device: str = "auto", **options) -> Executor:
+    """The executor called ``name``; the Ray one takes ``address``, ``gpus_per_run`` and ``cpus_per_run``."""
+    if name == "local":
+        from sslcore.runs.local import LocalExecutor
+
+        return LocalExecutor(device)
+    if name == "ray":
+        from sslcore.runs.ray_executor import RayExecutor
+
+        return RayExecutor(device=device, **options)
+    raise ConfigError(f"unknown executor {name!r}: use one of {', '.join(EXECUTORS)}")
 
 
 class Worker:

@@ -8,7 +8,8 @@ from before a field existed read it as None), and ``to_dict`` gives back exactly
 keys it does not know included (``extra``), so old stores and run folders load, and a record passed
 through these types is written back unchanged.
 
-Stdlib only: the store and the dispatcher import this without torch.
+Stdlib only, and below every other layer: the training loop writes these records, the store and the dispatcher
+read them, all without importing torch for them.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class _Record:
         or new field fails where it is written, not on a page that reads None."""
         unnamed = sorted(set(values) - set(cls._known()))
         if unnamed:
-            raise TypeError(f"{cls.__name__} has no field {', '.join(unnamed)} (sslcore/runs/records.py)")
+            raise TypeError(f"{cls.__name__} has no field {', '.join(unnamed)} (sslcore/records.py)")
         return values
 
     @property
