@@ -60,6 +60,10 @@ class NotAllowed(PretextLabError, PermissionError):
     """Someone other than a run's owner (or the teacher) tried to change it (a run, a custom task)."""
 
 
+class NameTaken(NotAllowed):
+    """A claimed name was used without its secret (or with a wrong one)."""
+
+
 class RunNotFound(PretextLabError, KeyError):
     """No run with that id in the store."""
 

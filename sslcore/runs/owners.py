@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sslcore.errors import ConfigError
+from sslcore.errors import ConfigError, NameTaken
 from sslcore.limits import MAX_SECRET_CHARS, MIN_SECRET_CHARS
-from sslcore.runs.store import NotAllowed, RunStore, check_owner, check_typed_name
+from sslcore.runs.store import RunStore, check_owner, check_typed_name
 
 SECRET_ENV = "PRETEXT_LAB_SECRET"  # the command line's secret for --owner, when --secret is not given
 PASS_MAX_AGE_S = 14 * 24 * 3600  # a browser stays signed in for two weeks, then asks for the secret again
@@ -35,10 +35,6 @@ PASS_KEY_FILE = "identity.key"  # in the data folder: the key passes are signed 
 # scrypt's cost: 16 MiB and ~50 ms per check on these CPUs, so guessing a secret through the app is slow
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 TAKEN = "That name is taken: enter its secret, or pick another name."
-
-
-class NameTaken(NotAllowed):
-    """A claimed name was used without its secret (or with a wrong one)."""
 
 
 @dataclass(frozen=True)
