@@ -30,7 +30,8 @@ from benchmarks.common import machine, pct  # noqa: E402
 from sslcore.data import dataset_modality  # noqa: E402
 from sslcore.experiment import random_init_baseline, run_experiment  # noqa: E402
 from sslcore.fewlabel import ALL, parse_labels_per_class  # noqa: E402
-from sslcore.finetune import SCRATCH, finetune_config, load_source  # noqa: E402
+from sslcore.finetune import finetune_config, load_source  # noqa: E402
+from sslcore.names import SCRATCH  # noqa: E402
 from sslcore.tasks import list_tasks  # noqa: E402
 from sslcore.train import SUPERVISED, TrainConfig, load_run_data  # noqa: E402
 

@@ -8,8 +8,9 @@ import pytest
 from signing import sign_in
 from streamlit.testing.v1 import AppTest
 
-from sslcore.finetune import SCRATCH, finetune_config
+from sslcore.finetune import finetune_config
 from sslcore.learned import learned_csv
+from sslcore.names import SCRATCH
 from sslcore.runs import RunStore, Worker
 from sslcore.train import TrainConfig
 
