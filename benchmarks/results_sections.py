@@ -67,7 +67,7 @@ def _instrument(record: dict) -> None:
 
     def named(func, *args, **kwargs):
         made = identity(func, *args, **kwargs)
-        record.setdefault("fragments", {})[func.__qualname__] = made.fragment_id
+        record.setdefault("fragments", {}).setdefault(func.__qualname__, {})[made.fragment_id] = None  # in order
         return made
 
     fragment_module._make_fragment_identity = named
@@ -75,13 +75,14 @@ def _instrument(record: dict) -> None:
 
 def _rerun(at, record: dict, fragment: str | None = None, extra=None):
     """Rerun ``at`` with its widgets' states (plus ``extra``, a WidgetState); as a rerun of the fragment named
-    ``fragment`` alone when the page draws one by that name, as the server does for a widget inside it."""
+    ``fragment`` alone (its first call on the page) when the page draws one by that name, as the server does for
+    a widget inside it."""
     import streamlit.testing.v1.local_script_runner as local
 
     states = at._tree.get_widget_states()
     if extra is not None:
         states.widgets.append(extra)
-    fragment_id = record.get("fragments", {}).get(fragment) if fragment else None
+    fragment_id = next(iter(record.get("fragments", {}).get(fragment, {})), None) if fragment else None  # the first
     plain = local.RerunData
     if fragment_id:
         local.RerunData = functools.partial(plain, fragment_id_queue=[fragment_id])
@@ -135,7 +136,7 @@ def _actions(data: Path, record: dict):
     _choose(at.selectbox(key="predict-run"), ids)
     fragment = _rerun(at, record, "predictions_section")
     yield "switch predictions", "fragment" if fragment else "page"
-    fragment = _rerun(at, record, "maps_section", _selection(at))
+    fragment = _rerun(at, record, "map_panel", _selection(at))
     yield "t-SNE click", "fragment" if fragment else "page"
 
 
@@ -190,10 +191,15 @@ def main(argv=None) -> int:
     results = {}
     for checkout in args.checkout or [str(ROOT)]:
         path = Path(checkout).resolve()
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:  # an app-started worker may linger
             copy = Path(tmp) / "data"
             shutil.copytree(args.data, copy)
-            env = {**os.environ, "PYTHONPATH": str(path), "PRETEXT_LAB_DATA_DIR": str(copy)}
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(path),
+                "PRETEXT_LAB_DATA_DIR": str(copy),
+                "PRETEXT_LAB_WORKER_IDLE_S": "1",
+            }
             command = [sys.executable, str(Path(__file__).resolve()), "--one", "--data", str(copy)]
             command += ["--repeats", str(args.repeats), "--top", str(args.top)]
             done = subprocess.run(command, cwd=path, env=env, capture_output=True, text=True)

@@ -85,7 +85,7 @@ with right:
 
 predictions_section(store, runs, names)
 
-# --- 2-D maps as small multiples (a fragment: selecting a point reruns the maps alone) ------------------
+# --- 2-D maps as small multiples (each a fragment: selecting a point reruns its map alone) --------------
 maps = [r for r in runs if r.task != lab.RANDOM_INIT] or runs
 maps_section(store, maps, names)
 

@@ -2,8 +2,8 @@
 selected example's nearest neighbours.
 
 A finished run never changes, so its embedding and its map are made once per server (cached by its folder
-and finish time) and shared read-only by every session; the maps are a fragment (key ``maps``), so selecting
-a point reruns them alone, not the page.
+and finish time) and shared read-only by every session; each map is a fragment (key ``map``), so selecting a
+point redraws that map and its neighbours alone, not the page nor the other maps.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ def map_title(run, name: str) -> str:
     return f"{name} (its fine-tuned backbone's features)" if run.task == lab.FINETUNE else name
 
 
-@st.fragment(key="maps")
 def maps_section(store, maps, names: dict[str, str]) -> None:
     """The small multiples of ``maps`` (runs), three a row; a selected point shows its neighbours below its map."""
     st.subheader("Maps of the test examples in each run's feature space")
@@ -56,17 +55,24 @@ def maps_section(store, maps, names: dict[str, str]) -> None:
     columns = st.columns(min(3, len(maps)))
     for i, run in enumerate(maps):
         with columns[i % len(columns)]:
-            emb = run_embedding(store, run)
-            if isinstance(emb, lab.ArtifactError):
-                st.warning(f"{names[run.id]}: {emb}")
-                continue
-            classes = tuple(run.results_record.class_names or [])
-            fig = _map(str(store.run_dir(run.id)), run.finished, classes, map_title(run, names[run.id]), i == 0)
-            event = st.plotly_chart(fig, key=f"map-{run.id}", on_select="rerun", selection_mode="points")
-            points = (event.selection.points if event and event.selection else []) or []
-            if points:
-                data = points[0]["customdata"]
-                show_neighbours(run, emb, int(data[0] if isinstance(data, list) else data))
+            map_panel(store, run, names[run.id], legend=i == 0)
+
+
+@st.fragment(key="map")
+def map_panel(store, run, name: str, legend: bool) -> None:
+    """One run's map and, when a point of it is selected, that point's neighbours: a fragment of its own, so a
+    selection redraws this map alone."""
+    emb = run_embedding(store, run)
+    if isinstance(emb, lab.ArtifactError):
+        st.warning(f"{name}: {emb}")
+        return
+    classes = tuple(run.results_record.class_names or [])
+    fig = _map(str(store.run_dir(run.id)), run.finished, classes, map_title(run, name), legend)
+    event = st.plotly_chart(fig, key=f"map-{run.id}", on_select="rerun", selection_mode="points")
+    points = (event.selection.points if event and event.selection else []) or []
+    if points:
+        data = points[0]["customdata"]
+        show_neighbours(run, emb, int(data[0] if isinstance(data, list) else data))
 
 
 def show_neighbours(run, emb, point: int) -> None:
