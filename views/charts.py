@@ -65,9 +65,7 @@ def training_curves(events: list[Progress], accuracy: bool = False) -> go.Figure
 def knn_during_run(events: list[Progress]) -> go.Figure:
     """The downstream kNN accuracy (%) of a run's probe events over training seconds, at most LIVE_POINTS of them."""
     probes = downsample([e for e in events if e.kind == "probe"])
-    fig = small_chart(
-        [p.elapsed for p in probes], {"kNN": [100 * p.knn for p in probes]}, "downstream kNN accuracy (%)"
-    )
+    fig = small_chart([p.elapsed for p in probes], {"kNN": [100 * p.knn for p in probes]}, "downstream kNN accuracy (%)")
     fig.update_yaxes(title="kNN accuracy (%)")
     return fig
 
@@ -391,74 +389,35 @@ def stage_figure(panels: list[dict]) -> go.Figure:
     cols = min(3, len(panels))
     rows = -(-len(panels) // cols)
     fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=[p["name"] for p in panels],
-        shared_yaxes=True,
-        horizontal_spacing=0.04,
-        vertical_spacing=0.25 / max(rows, 1),
+        rows=rows, cols=cols, subplot_titles=[p["name"] for p in panels], shared_yaxes=True,
+        horizontal_spacing=0.04, vertical_spacing=0.25 / max(rows, 1),
     )
     for i, panel in enumerate(panels):
         at, first = dict(row=i // cols + 1, col=i % cols + 1), i == 0
         x = [s.replace(" (", "<br>(") for s in panel["stages"]]
         colour = LINE_COLOURS[i % len(LINE_COLOURS)]
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=[100 * v for v in panel["probe"]],
-                name="linear probe",
-                legendgroup="probe",
-                showlegend=first,
-                mode="lines+markers",
-                line=dict(color=colour, width=3),
-                hovertemplate="%{x}: %{y:.1f}%<extra>" + panel["name"] + "</extra>",
-            ),
-            **at,
-        )
+        fig.add_trace(go.Scatter(
+            x=x, y=[100 * v for v in panel["probe"]], name="linear probe", legendgroup="probe", showlegend=first,
+            mode="lines+markers", line=dict(color=colour, width=3),
+            hovertemplate="%{x}: %{y:.1f}%<extra>" + panel["name"] + "</extra>",
+        ), **at)
         if panel["baseline"] is not None:
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=[100 * v for v in panel["baseline"]],
-                    name=RANDOM_INIT_NAME,
-                    legendgroup="random",
-                    showlegend=first,
-                    mode="lines+markers",
-                    line=dict(color=GREY, dash="dash"),
-                    hovertemplate="%{x}: %{y:.1f}%<extra>random init</extra>",
-                ),
-                **at,
-            )
+            fig.add_trace(go.Scatter(
+                x=x, y=[100 * v for v in panel["baseline"]], name=RANDOM_INIT_NAME, legendgroup="random",
+                showlegend=first, mode="lines+markers", line=dict(color=GREY, dash="dash"),
+                hovertemplate="%{x}: %{y:.1f}%<extra>random init</extra>",
+            ), **at)
         if panel["chance"] is not None:
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=[100 * panel["chance"]] * len(x),
-                    name="chance",
-                    legendgroup="chance",
-                    showlegend=first,
-                    mode="lines",
-                    line=dict(color=GREY, dash="dot", width=1),
-                    hoverinfo="skip",
-                ),
-                **at,
-            )
+            fig.add_trace(go.Scatter(
+                x=x, y=[100 * panel["chance"]] * len(x), name="chance", legendgroup="chance", showlegend=first,
+                mode="lines", line=dict(color=GREY, dash="dot", width=1), hoverinfo="skip",
+            ), **at)
         best = panel["best"]
-        fig.add_trace(
-            go.Scatter(
-                x=[x[best]],
-                y=[100 * panel["probe"][best]],
-                name="best stage",
-                legendgroup="best",
-                showlegend=first,
-                mode="markers+text",
-                marker=dict(symbol="star", size=16, color=colour),
-                text=["best"],
-                textposition="top center",
-                hovertemplate="best: %{x}, %{y:.1f}%<extra></extra>",
-            ),
-            **at,
-        )
+        fig.add_trace(go.Scatter(
+            x=[x[best]], y=[100 * panel["probe"][best]], name="best stage", legendgroup="best", showlegend=first,
+            mode="markers+text", marker=dict(symbol="star", size=16, color=colour), text=["best"],
+            textposition="top center", hovertemplate="best: %{x}, %{y:.1f}%<extra></extra>",
+        ), **at)
     fig.update_yaxes(range=[0, 105])
     fig.update_yaxes(title_text="linear probe (%)", col=1)
     fig.update_xaxes(type="category")
@@ -473,9 +432,7 @@ def sweep_figure(points: list[dict], knob: str, task: str) -> go.Figure:
     """One x position per knob value (``lab.sweep_points``); percentages on one axis (factor probes as their
     own scores × 100)."""
     x = [str(p["value"]) for p in points]
-    hover = [
-        f"{p['steps']:.0f} steps · {lab.plural(p['runs'], 'run')}" if p["steps"] is not None else "" for p in points
-    ]
+    hover = [f"{p['steps']:.0f} steps · {lab.plural(p['runs'], 'run')}" if p["steps"] is not None else "" for p in points]
 
     def line(name, values, **style):
         return go.Scatter(

@@ -51,10 +51,7 @@ def new_draw() -> None:
 with st.sidebar:
     tasks = {**lab.TASKS, lab.CUSTOM: lab.CustomTask}
     name = st.selectbox(
-        "Pretext task",
-        list(tasks),
-        format_func=lambda n: f"{MODALITY_ICON[tasks[n].modality]} {tasks[n].title}",
-        key="task",
+        "Pretext task", list(tasks), format_func=lambda n: f"{MODALITY_ICON[tasks[n].modality]} {tasks[n].title}", key="task"
     )
     cls = tasks[name]
     text_task = cls.modality == "text"

@@ -64,9 +64,7 @@ def settings_from_query(query: Mapping[str, str]) -> tuple[dict, list[str]]:
         if raw is None:
             continue
         try:
-            settings[f"{task}.{spec.name}"] = getattr(
-                lab.make_params(lab.TASKS[task].Params, {spec.name: raw}), spec.name
-            )
+            settings[f"{task}.{spec.name}"] = getattr(lab.make_params(lab.TASKS[task].Params, {spec.name: raw}), spec.name)
         except lab.ConfigError as err:
             notes.append(f"ignored from the link: {err}")
     return settings, notes

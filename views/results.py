@@ -49,9 +49,7 @@ def fills_in(group: str, shown: int) -> None:
     if sum(r.status == "succeeded" for r in mine) != shown:
         st.rerun()
     if pending := sum(r.status in ("queued", "running") for r in mine):
-        st.caption(
-            f"⏳ {pending} more run{'s' * (pending != 1)} of this comparison to come: this page fills in as they end."
-        )
+        st.caption(f"⏳ {pending} more run{'s' * (pending != 1)} of this comparison to come: this page fills in as they end.")
 
 
 group = st.session_state.get("comparison")

@@ -14,16 +14,10 @@ from views.ui import start_worker
 
 
 def few_label_chart(runs, everything) -> None:
-    metric = (
-        st.segmented_control(
-            "Read out with",
-            ["linear_probe", "knn"],
-            format_func={"linear_probe": "linear probe", "knn": "kNN"}.get,
-            default="linear_probe",
-            key="learned-metric",
-        )
-        or "linear_probe"
-    )
+    metric = st.segmented_control(
+        "Read out with", ["linear_probe", "knn"], format_func={"linear_probe": "linear probe", "knn": "kNN"}.get,
+        default="linear_probe", key="learned-metric",
+    ) or "linear_probe"
     rows = lab.curve_rows(runs, everything, metric)
     if not rows:
         st.info("These runs have no few-label curve (they finished before it existed): train them again.")
@@ -71,9 +65,7 @@ def finetune_bars(store, runs, everything) -> None:
         except lab.PretextLabError as err:
             st.error(f"Could not queue the fine-tunes: {err}", icon="🛑")
         else:
-            st.success(
-                f"Queued {lab.plural(len(configs), 'fine-tune')}: the Train page shows them; come back when they finish."
-            )
+            st.success(f"Queued {lab.plural(len(configs), 'fine-tune')}: the Train page shows them; come back when they finish.")
     if not any(r["finetune"] is not None for r in rows):
         st.info(f"No fine-tunes at k = {k} yet for these runs.")
         return

@@ -25,7 +25,9 @@ def sweep_section(runs) -> None:
     st.markdown(lab.reading(points, knob))
     preset = next((p for p in lab.PRESETS.values() if p.task == task and p.knob == knob), None)
     if preset is not None:
-        st.caption(f"**Published finding:** {preset.finding} — *{preset.reference}*  \n**We measured:** {preset.note}")
+        st.caption(
+            f"**Published finding:** {preset.finding} — *{preset.reference}*  \n**We measured:** {preset.note}"
+        )
     st.caption(
         "Medians over seeds. Pretext: the final pretext metric on the common scale of this page (0 = guessing, "
         "100 = solved; PSNR from 10 to 40 dB). Factor probes (shapes): accuracy or R² × 100 of a linear read-out of "

@@ -44,9 +44,7 @@ with st.form("new_runs"):
     choices = lab.data_menu("train", modality)
     dataset = right.selectbox("Dataset", list(choices), format_func=choices.get, key=f"dataset_{modality}")
     upload = right.file_uploader(
-        "Training CSV (used when the dataset is your CSV)"
-        if text_data
-        else "Training zip (used when the dataset is your zip)",
+        "Training CSV (used when the dataset is your CSV)" if text_data else "Training zip (used when the dataset is your zip)",
         type=["csv"] if text_data else ["zip"],
         help=("A 'text' column and a 'label' column. " + TEXT_LIMITS)
         if text_data
@@ -94,11 +92,7 @@ if submitted and (owner := owner_or_ask()):
             source = dataset
         configs = [
             lab.TrainConfig(
-                **(
-                    {"task": lab.CUSTOM, "params": {"definition": custom[name][1]}}
-                    if name in custom
-                    else {"task": name}
-                ),
+                **({"task": lab.CUSTOM, "params": {"definition": custom[name][1]}} if name in custom else {"task": name}),
                 dataset=source,
                 **compute_budget(budget, backbone, device, backbone_args),
                 seed=int(seed) + repeat,

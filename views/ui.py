@@ -111,13 +111,7 @@ def uploaded_text(files, pasted: str | None) -> TextDataset | None:
 def shapes_size_input(container, label: str, disabled: bool, key: str | None = None) -> int:
     """How many built-in shapes to train on (Train's form and its sweep form share the range and step)."""
     return container.number_input(
-        label,
-        lab.MIN_SHAPES_N,
-        lab.MAX_SHAPES_N,
-        lab.DEFAULT_SHAPES_N,
-        step=lab.SHAPES_N_STEP,
-        key=key,
-        disabled=disabled,
+        label, lab.MIN_SHAPES_N, lab.MAX_SHAPES_N, lab.DEFAULT_SHAPES_N, step=lab.SHAPES_N_STEP, key=key, disabled=disabled
     )
 
 
@@ -136,9 +130,7 @@ def param_widget(spec: ParamSpec, key: str):
         low, high = (None if bound is None else number(bound) for bound in (spec.min, spec.max))
         step, fmt = (1, "%d") if number is int else float_step(spec)
         if low is None or high is None:  # param() may leave a knob open-ended: a number box (a slider needs both ends)
-            return st.number_input(
-                spec.name, min_value=low, max_value=high, step=step, format=fmt, help=spec.help, key=key
-            )
+            return st.number_input(spec.name, min_value=low, max_value=high, step=step, format=fmt, help=spec.help, key=key)
         return st.slider(spec.name, low, high, step=step, format=fmt, help=spec.help, key=key)
     return st.text_input(spec.name, help=spec.help, key=key)
 
@@ -186,7 +178,5 @@ def show_text_preview(items: list[TextPreviewItem]) -> None:
         with st.container(border=True):
             st.html(f"<div style='color:#555'>{html.escape(item.original)}</div>")
             for view in item.views:
-                st.html(
-                    f"<div style='color:#777;font-size:0.8em'>{html.escape(view.caption)}</div>{lab.text_view_html(view)}"
-                )
+                st.html(f"<div style='color:#777;font-size:0.8em'>{html.escape(view.caption)}</div>{lab.text_view_html(view)}")
             st.html(f"<b>{html.escape(item.label)}</b>")
