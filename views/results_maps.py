@@ -21,7 +21,10 @@ CACHED_RUNS = 64  # two comparisons of a class's worth of runs; an embedding is 
 
 @st.cache_resource(max_entries=CACHED_RUNS, show_spinner=False)
 def _embedding(run_dir: str, finished: float | None) -> dict:  # noqa: ARG001 - a cache key
-    return lab.load_embedding(Path(run_dir))
+    arrays = lab.load_embedding(Path(run_dir))
+    for array in arrays.values():
+        array.flags.writeable = False  # one copy serves every session: a slip that writes to it raises
+    return arrays
 
 
 def run_embedding(store, run) -> dict | lab.ArtifactError:
