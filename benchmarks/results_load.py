@@ -6,12 +6,12 @@
 Each checkout (default: this one, named "now"; e.g. ``--checkout before=/tmp/old --checkout after=.``, a
 git worktree of an older commit beside this one) is started as `make run` does (`streamlit run serve.py`,
 its own code on PYTHONPATH) on the same prepared data folder, and timed in Debian's Chromium with Playwright,
-a fresh browser context per repeat, from the action until the page's script has finished (the status widget
-gone) with what the action asked for on screen:
+a fresh browser context per repeat, from the action until what it asked for is on screen and the page is idle
+(no element left stale, no running-status widget):
 
 - **load**: open /results (the newest comparison) until the Downloads section is drawn;
-- **switch comparison**: pick the other comparison in "Comparison";
-- **switch predictions**: pick another run in the predictions' "Run" box;
+- **switch comparison**: pick the other comparison in "Comparison" (until its maps are drawn);
+- **switch predictions**: pick another run in the predictions' "Run" box (until its confusion matrix is);
 - **t-SNE click**: click a point of the first map until its neighbours are shown.
 
 The named baseline is a one-line Streamlit page's first visit, measured in the same run. Targets (issue 21):
@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.app_load import FLAGS, first_visit, serve  # noqa: E402
 from benchmarks.common import machine  # noqa: E402
 
-STATUS = "[data-testid='stStatusWidget']"
 PLOT = ".js-plotly-plot"
 # the page position of one point of a plotly chart: plotly's own axis maps, so a click lands on the point
 POINT_XY = """(gd) => {
@@ -59,28 +58,36 @@ def prepare(data: Path, seeds: int) -> None:
     print(f"{len(store.list())} runs in {data}; not succeeded: {failed or 'none'}")
 
 
-def settled(page, timeout: float = 60_000) -> None:
-    """Wait for the rerun an action started (if it has not already ended) to finish."""
-    try:
-        page.wait_for_selector(STATUS, state="attached", timeout=1500)
-    except Exception:  # noqa: BLE001 (Playwright's TimeoutError: the rerun was over before we looked)
-        pass
-    page.wait_for_selector(STATUS, state="detached", timeout=timeout)
-    page.wait_for_timeout(100)  # the widget can be absent for a moment between two reruns: ask again
-    page.wait_for_selector(STATUS, state="detached", timeout=timeout)
+IDLE = """() => !document.querySelector("[data-stale='true'], [data-testid='stStatusWidget']")"""
+# the st-key-<prefix>… classes on the page: the keys of the elements drawn, e.g. map-<run id>
+KEYS = """(prefix) => [...document.querySelectorAll(`[class*='st-key-${prefix}']`)]
+    .map(e => [...e.classList].find(c => c.startsWith('st-key-' + prefix)))"""
+CHANGED = f"""({{prefix, before}}) => {{ const now = ({KEYS})(prefix);
+    return now.length > 0 && JSON.stringify(now) !== JSON.stringify(before); }}"""
 
 
-def pick(page, label: str, index: int) -> float:
-    """Open the select box called ``label``, choose its ``index``-th option, and time the rerun."""
-    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+def settled(page, done: str, arg=None, timeout: float = 60_000) -> None:
+    """Wait until what the action asked for is on screen (``done``: a JavaScript predicate of ``arg``), then until
+    the page is idle: no element left stale (Streamlit marks what a running rerun has not redrawn yet) and no
+    running-status widget (it leaves with a 0.2 s fade, the same for every checkout). The status widget alone
+    cannot be waited for: a rerun shorter than its appearance never shows it."""
+    page.wait_for_function(done, arg=arg, timeout=timeout)
+    page.wait_for_function(IDLE, timeout=timeout)
+
+
+def pick(page, label: str, index: int, result_prefix: str) -> float:
+    """Open the select box called ``label``, choose its ``index``-th option, and time until the elements keyed
+    ``result_prefix`` (what the choice redraws) have changed and the page is idle."""
+    box = page.get_by_test_id("stSelectbox").filter(has=page.get_by_text(label, exact=True)).first
     box.scroll_into_view_if_needed()
     box.click()
     options = page.get_by_role("option")
     options.first.wait_for()
+    before = page.evaluate(KEYS, result_prefix)
     start = time.perf_counter()
     options.nth(index).click()
-    settled(page)
-    return time.perf_counter() - start - 0.1
+    settled(page, CHANGED, {"prefix": result_prefix, "before": before})
+    return time.perf_counter() - start
 
 
 def one_visit(browser, url: str) -> dict[str, float]:
@@ -90,28 +97,31 @@ def one_visit(browser, url: str) -> dict[str, float]:
     out = {}
     start = time.perf_counter()
     page.goto(f"{url}/results")
-    page.get_by_text("Downloads").first.wait_for(timeout=120_000)
-    settled(page)
-    out["load"] = time.perf_counter() - start - 0.1
-    out["switch comparison"] = pick(page, "Comparison", 1)
-    page.get_by_text("Downloads").first.wait_for()
-    pick(page, "Comparison", 0)
-    out["switch predictions"] = pick(page, "Run", 1)
+    settled(
+        page,
+        "() => [...document.querySelectorAll('h3')].some(h => h.textContent.includes('Downloads'))",
+        timeout=120_000,
+    )
+    out["load"] = time.perf_counter() - start
+    out["switch comparison"] = pick(page, "Comparison", 1, "map-")  # other runs: other maps
+    pick(page, "Comparison", 0, "map-")
+    out["switch predictions"] = pick(page, "Run", 1, "confusion-")  # another run's confusion matrix
     target = page.locator(f"[class*='st-key-map-'] {PLOT}").first  # st.plotly_chart(key="map-<run id>")
     target.scroll_into_view_if_needed()
     page.wait_for_timeout(300)  # plotly draws the WebGL points after the element is on screen
     x, y = target.evaluate(POINT_XY)
     start = time.perf_counter()
     page.mouse.click(x, y)
-    page.get_by_text("neighbour 1").first.wait_for(timeout=60_000)
-    settled(page)
-    out["t-SNE click"] = time.perf_counter() - start - 0.1
+    settled(page, "() => document.body.innerText.includes('neighbour 1')")
+    out["t-SNE click"] = time.perf_counter() - start
     context.close()
     return out
 
 
 def measure(browser, checkout: Path, data: Path, repeats: int) -> dict[str, list[float]]:
-    proc, url, _ = serve("serve.py", str(data), cwd=checkout, env={"PYTHONPATH": str(checkout)})
+    # a worker the app starts (the queue is empty) leaves after 5 s instead of lingering on the data folder
+    env = {"PYTHONPATH": str(checkout), "PRETEXT_LAB_WORKER_IDLE_S": "5"}
+    proc, url, _ = serve("serve.py", str(data), cwd=checkout, env=env)
     try:
         one_visit(browser, url)  # warm-up: imports and the first caches, as after anyone's first visit
         visits = [one_visit(browser, url) for _ in range(repeats)]

@@ -168,6 +168,7 @@ _GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
             "neighbour_rows",
             "projector_tsv",
             "weights_file",
+            "weights_path",
         ),
         "sslcore.names": (
             "SCRATCH",

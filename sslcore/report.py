@@ -136,6 +136,17 @@ def projector_tsv(embedding: dict, class_names: list[str]) -> tuple[str, str]:
     return vectors, "\n".join(lines) + "\n"
 
 
+def weights_path(run_dir) -> Path:
+    """Where a finished run's backbone weights are (its download reads them only when asked); an ArtifactError
+    naming the file when it is not there."""
+    from sslcore.artifacts import WEIGHTS, ArtifactError
+
+    path = Path(run_dir) / WEIGHTS
+    if not path.is_file():
+        raise ArtifactError(f"{path} cannot be read (it is missing)")
+    return path
+
+
 def weights_file(run_dir) -> bytes:
     """A finished run's backbone weights (safetensors) for download; an ArtifactError naming the file otherwise."""
     from sslcore.artifacts import WEIGHTS, ArtifactError

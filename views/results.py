@@ -1,18 +1,19 @@
 """Results: compare finished runs against the random-init baseline and the supervised reference."""
 
-import io
+import functools
 
 import streamlit as st
 
 from sslcore import lab
 from views.budget import spent_table
-from views.charts import embedding_map, probe_curves, word_map
+from views.charts import probe_curves, word_map
 from views.results_compare import accuracy_chart, pick_comparison, pretext_chart
 from views.results_layers import layers_section
 from views.results_learned import show_learned
+from views.results_maps import maps_section, run_embedding
 from views.results_predict import predictions_section
 from views.results_sweep import sweep_section
-from views.ui import builtin_corpus, builtin_images, store_or_stop
+from views.ui import store_or_stop
 
 st.title("📊 Results")
 store = store_or_stop()
@@ -82,70 +83,12 @@ with right:
 
 predictions_section(store, runs, names)
 
-# --- 2-D maps as small multiples -------------------------------------------------------------------------
-st.subheader("Maps of the test examples in each run's feature space")
-st.caption(
-    "t-SNE of the frozen features, coloured by class. Select a point to see it (image or sentence) and its "
-    "nearest neighbours."
-)
-
-
-def dataset_images(name: str, n: int | None, size: int, seed: int):
-    """The run's images, regenerated exactly as training loaded them (uploaded datasets are not kept)."""
-    return builtin_images(name, n, size, seed)[0] if name in lab.DATASETS else None
-
-
-def show_neighbours(run, emb, point: int) -> None:
-    """The selected test example and its nearest neighbours in this run's feature space."""
-    cfg = run.config
-    picked = lab.neighbour_rows(emb, point)
-    if cfg["dataset"] not in lab.DATASETS:
-        st.caption("Examples of uploaded datasets are not kept; only built-in ones can be shown.")
-    elif lab.dataset_modality(cfg["dataset"]) == "text":
-        sentences = builtin_corpus().names
-        lines = [f"**selected:** {sentences[picked[0]]}"] + [f"{j}. {sentences[k]}" for j, k in enumerate(picked[1:], 1)]
-        st.markdown("  \n".join(lines))
-    else:
-        images = dataset_images(cfg["dataset"], cfg.get("n"), cfg["image_size"], cfg["seed"])
-        st.image(
-            [lab.to_pil(images[k].float() / 255).resize((64, 64)) for k in picked],
-            caption=["selected"] + [f"neighbour {j + 1}" for j in range(len(picked) - 1)],
-        )
-
-
-def load_embedding(run) -> dict | lab.ArtifactError:
-    """A run's embedding file, or the error that says why it cannot be read."""
-    try:
-        return lab.load_embedding(store.run_dir(run.id))
-    except lab.ArtifactError as err:
-        return err
-
-
-def map_title(run) -> str:
-    """A map is of the features a probe reads: a fine-tune's are its fine-tuned backbone's."""
-    return f"{names[run.id]} (its fine-tuned backbone's features)" if run.task == lab.FINETUNE else names[run.id]
-
-
+# --- 2-D maps as small multiples (each a fragment: selecting a point reruns its map alone) --------------
 maps = [r for r in runs if r.task != lab.RANDOM_INIT] or runs
-embeddings = {run.id: load_embedding(run) for run in maps}  # read once: maps, word vectors and downloads
-columns = st.columns(min(3, len(maps)))
-for i, run in enumerate(maps):
-    with columns[i % len(columns)]:
-        emb = embeddings[run.id]
-        if isinstance(emb, lab.ArtifactError):
-            st.warning(f"{names[run.id]}: {emb}")
-            continue
-        fig = embedding_map(emb, run.results_record.class_names or [], map_title(run), legend=i == 0)
-        event = st.plotly_chart(fig, key=f"map-{run.id}", on_select="rerun", selection_mode="points")
-        points = (event.selection.points if event and event.selection else []) or []
-        if points:
-            point = int(
-                points[0]["customdata"][0] if isinstance(points[0]["customdata"], list) else points[0]["customdata"]
-            )
-            show_neighbours(run, emb, point)
+maps_section(store, maps, names)
 
 # --- word vectors (text runs on the bundled corpus) ------------------------------------------------------
-word_runs = [(run, emb) for run in maps if isinstance(emb := embeddings[run.id], dict) and "words" in emb]
+word_runs = [(run, emb) for run in maps if isinstance(emb := run_embedding(store, run), dict) and "words" in emb]
 if word_runs:
     st.subheader("Word vectors: the embedding table each text run learned")
     st.caption(
@@ -164,25 +107,34 @@ if word_runs:
 layers_section(runs, names)  # the linear probe per backbone stage (views/results_layers.py)
 show_learned(store, runs, finished)  # few labels, probe vs fine-tune, factor map (views/results_learned.py)
 
-# --- downloads -----------------------------------------------------------------------------------------
+# --- downloads: made when asked (the files are read and formatted on the click, not on every rerun) ------
 st.subheader("Downloads")
 st.download_button(
-    "Results (CSV)", lab.results_csv(runs, {r.id: r for r in finished}), "pretext-lab-results.csv", "text/csv"
+    "Results (CSV)",
+    functools.partial(lab.results_csv, runs, {r.id: r for r in finished}),
+    "pretext-lab-results.csv",
+    "text/csv",
+    on_click="ignore",
 )
 for run in maps:
     with st.expander(f"Files of {names[run.id]}"):
         st.caption(f"Run id {run.id}")  # the run's details line: its id stays out of its name
         try:
-            emb = embeddings[run.id]
+            emb = run_embedding(store, run)
             if isinstance(emb, lab.ArtifactError):
                 raise emb
-            vectors, metadata = lab.projector_tsv(emb, run.results_record.class_names or [])
-            weights = lab.weights_file(store.run_dir(run.id))
+            lab.weights_path(store.run_dir(run.id))  # there now: its bytes are read on the click
         except lab.ArtifactError as err:
             st.warning(str(err))
             continue
         st.caption("Open the two TSV files in the TensorFlow Embedding Projector (projector.tensorflow.org → Load).")
+        tsv = functools.partial(lab.projector_tsv, emb, run.results_record.class_names or [])
+        weights = functools.partial(lab.weights_file, store.run_dir(run.id))
         a, b, c = st.columns(3)
-        a.download_button("vectors.tsv", vectors, f"{run.id}-vectors.tsv", key=f"vec-{run.id}")
-        b.download_button("metadata.tsv", metadata, f"{run.id}-metadata.tsv", key=f"meta-{run.id}")
-        c.download_button("weights.safetensors", io.BytesIO(weights), f"{run.id}.safetensors", key=f"w-{run.id}")
+        a.download_button(
+            "vectors.tsv", lambda tsv=tsv: tsv()[0], f"{run.id}-vectors.tsv", key=f"vec-{run.id}", on_click="ignore"
+        )
+        b.download_button(
+            "metadata.tsv", lambda tsv=tsv: tsv()[1], f"{run.id}-metadata.tsv", key=f"meta-{run.id}", on_click="ignore"
+        )
+        c.download_button("weights.safetensors", weights, f"{run.id}.safetensors", key=f"w-{run.id}", on_click="ignore")

@@ -3,6 +3,8 @@
 Called from views/results.py; the rows come from sslcore.learned, so the charts and the CSV agree.
 """
 
+import functools
+
 import streamlit as st
 
 from sslcore import lab
@@ -114,6 +116,10 @@ def show_learned(store, runs, everything) -> None:
     finetune_bars(store, runs, everything)
     st.markdown("##### Which factors of the data each representation keeps")
     factor_map(runs)
-    st.download_button(
-        "What did it learn? (CSV)", lab.learned_csv(runs, everything), "pretext-lab-what-it-learned.csv", "text/csv"
+    st.download_button(  # made on the click
+        "What did it learn? (CSV)",
+        functools.partial(lab.learned_csv, runs, everything),
+        "pretext-lab-what-it-learned.csv",
+        "text/csv",
+        on_click="ignore",
     )

@@ -1,5 +1,8 @@
 """Results: what a trained network predicts (held-out examples, the pretext head's answer beside the
-truth) and the linear probe's per-class confusion matrix. The work is sslcore.predict; this draws it."""
+truth) and the linear probe's per-class confusion matrix. The work is sslcore.predict; this draws it.
+
+A fragment (key ``predictions``): picking another run reruns this section alone. A finished run's
+predictions are made once per server, on its dataset made once for all the runs that share it."""
 
 from __future__ import annotations
 
@@ -8,16 +11,18 @@ import streamlit as st
 from sslcore import lab
 from views.charts import confusion_figure
 from views.owner import can_change
-from views.ui import show_preview
+from views.ui import run_dataset, show_preview
 
 SHOWN = 4
 
 
 @st.cache_resource(max_entries=16, show_spinner="Running the trained network on held-out examples…")
 def _predictions(run_dir: str, run_id: str, config_key: str, config: dict):  # noqa: ARG001 - cache keys
-    return lab.predict_run(run_dir, config, count=SHOWN)
+    data = run_dataset(config) if config.get("dataset") in lab.DATASETS else None  # shared by the runs on it
+    return lab.predict_run(run_dir, config, count=SHOWN, data=data)
 
 
+@st.fragment(key="predictions")
 def predictions_section(store, runs, names: dict[str, str]) -> None:
     """``names``: every compared run's name ({id: name}, ``lab.run_labels``)."""
     trained = [r for r in runs if r.task != lab.RANDOM_INIT]

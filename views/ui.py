@@ -70,6 +70,20 @@ def builtin_images(name: str, n: int | None, size: int, seed: int):
     return data.images[:n], data.names[:n]
 
 
+def run_dataset(config: dict):
+    """A finished run's built-in dataset, made exactly as its training loaded it
+    (``sslcore.train.load_run_data``), for its predictions and neighbours."""
+    cfg = lab.TrainConfig.from_dict(config)
+    return _run_dataset(cfg.dataset, cfg.n, cfg.image_size, cfg.seed, cfg.seq_len)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the run's dataset…")
+def _run_dataset(name: str, n: int | None, size: int, seed: int, seq_len: int):
+    """Shared read-only by the sessions: the runs of a comparison share one dataset, which takes longer to
+    make (shapes are drawn) than a prediction does."""
+    return lab.load_dataset(name, n=n, size=size, seed=seed, seq_len=seq_len)
+
+
 @st.cache_resource(show_spinner="Reading the bundled corpus…")
 def builtin_corpus() -> TextDataset:
     return lab.load_dataset(lab.DEFAULT_DATASET["text"])
