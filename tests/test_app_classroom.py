@@ -73,7 +73,7 @@ def test_a_10_step_run_on_25_test_images_is_flagged_with_its_reason(data):
     table = at.dataframe[0].value
     rotation = table[table["run"].str.startswith("rotation")]["rests on"]
     assert len(rotation) == 2 and rotation.str.match(r"10 steps · 160 images seen · 2[45] test images · chance 8.3%").all()
-    baselines = table[table["run"].str.startswith("random_init")]["rests on"]
+    baselines = table[table["run"].str.startswith("random init")]["rests on"]
     assert len(baselines) == 2 and baselines.str.startswith("untrained · ").all()  # one baseline per seed
 
 

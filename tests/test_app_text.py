@@ -90,7 +90,7 @@ def test_train_a_text_task_then_see_its_sentence_map_and_word_vectors():
     at.switch_page("views/results.py").run()
     assert not at.exception, at.exception
     specs = [c.proto.spec for c in at.get("plotly_chart")]
-    assert any("random init (baseline)" in s and "skip_gram" in s for s in specs)
+    assert any("random init (baseline)" in s and "skip gram" in s for s in specs)
     assert any("astronomy" in s for s in specs)  # the sentence map is coloured by topic
     assert any("Word vectors" in h.value for h in at.subheader)
     neighbours = at.selectbox(key=next(s.key for s in at.selectbox if s.key.startswith("word-")))
