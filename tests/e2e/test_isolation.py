@@ -66,7 +66,7 @@ class Student:
     def upload(self, files: dict[str, bytes]) -> None:
         self.after(lambda: self.page.locator("input[type='file']").set_input_files(
             [{"name": name, "mimeType": "image/png", "buffer": data} for name, data in files.items()]
-        ), f"from {len(files)} images")
+        ), f"from {len(files)} image{'s' * (len(files) != 1)}")
 
     def rerun(self, seed: int) -> None:
         """Change the seed: a new script run of this session, which must still show only its own files."""
